@@ -1,0 +1,92 @@
+"""Defaults shared by every experiment; each configs/<name>.py overrides a few fields.
+
+Every config also has a tiny variant for tests and smoke runs: ``--config configs/<name>.py:tiny``.
+"""
+
+import ml_collections
+
+
+def get_base_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.compute_dtype = "float32"  # float32 | bfloat16 | float16; parameters stay float32.
+
+    config.model = ml_collections.ConfigDict()
+    config.model.name = "vae"  # ae | vae
+    config.model.architecture = "mlp"  # mlp | conv
+    config.model.hidden = (512, 256)  # MLP encoder widths; the decoder mirrors them ...
+    config.model.decoder_hidden = ()  # ... unless given here.
+    config.model.channels = (32, 64)  # conv encoder channels, each halving height and width.
+    config.model.latent_dim = 20
+    config.model.activation = "relu"
+    config.model.output_activation = "sigmoid"  # sigmoid (images in [0, 1]) | identity
+
+    config.loss = ml_collections.ConfigDict()
+    config.loss.reconstruction = "bce"  # bce (Bernoulli, nats) | mse (summed squared error)
+    config.loss.beta = 1.0  # KL weight for the VAE (beta-VAE when != 1).
+    config.loss.kl_warmup_steps = 0  # beta ramps linearly from 0 over this many steps.
+    config.loss.l1_weight = 0.0  # L1 penalty on weights (kernels only).
+    config.loss.l2_weight = 0.0  # L2 penalty on weights (kernels only).
+    config.loss.activity_l1 = 0.0  # L1 on the code, per example.
+    config.loss.kl_sparsity_weight = 0.0  # KL(target || mean sigmoid(code)) per unit.
+    config.loss.kl_sparsity_target = 0.05
+
+    config.noise = ml_collections.ConfigDict()
+    config.noise.kind = "none"  # none | gaussian | masking | salt_and_pepper (denoising AE)
+    config.noise.level = 0.0  # stddev for gaussian, rate otherwise.
+
+    config.data = ml_collections.ConfigDict()
+    config.data.name = "mnist_5k"  # embedded: mnist_5k, sklearn_digits; or any prepared tfds name.
+    config.data.tfds_data_dir = ""  # empty: $TFDS_DATA_DIR or ~/tensorflow_datasets.
+    config.data.train_split = "train"
+    config.data.eval_split = "test"
+    config.data.binarize = "static"  # none | static | dynamic
+    config.data.binarize_threshold = 0.5
+    config.data.placement = "auto"  # auto | device | stream
+    config.data.device_memory_budget_mb = 1024  # 'auto' keeps a split on the devices below this size.
+    config.data.prefetch = 4  # host batches read ahead on the streaming path.
+
+    config.optimizer = ml_collections.ConfigDict()
+    config.optimizer.name = "adam"  # adam | adamw | sgd | momentum
+    config.optimizer.learning_rate = 1e-3
+    config.optimizer.schedule = "constant"  # constant | cosine
+    config.optimizer.warmup_steps = 0
+    config.optimizer.b1 = 0.9
+    config.optimizer.b2 = 0.999
+    config.optimizer.eps = 1e-8
+    config.optimizer.weight_decay = 1e-4  # adamw only.
+    config.optimizer.momentum = 0.9  # momentum only.
+    config.optimizer.grad_clip_norm = 0.0  # 0 disables clipping.
+
+    config.batch_size = 128  # global: split across all devices of all processes.
+    config.eval_batch_size = 500
+    config.num_epochs = 5
+    config.num_steps = 0  # > 0 overrides num_epochs.
+    config.log_every = 50
+    config.eval_every = 0  # 0: evaluate at the end only.
+    config.checkpoint_every = 500  # must be a multiple of log_every.
+    config.keep_checkpoints = 3
+    config.steps_per_dispatch = 0  # steps per jitted lax.scan on the device path; 0: log_every.
+    config.num_image_examples = 8  # test images shown with their reconstructions.
+    config.num_samples = 64  # prior samples drawn for a VAE's grid.
+    config.compile_cache_dir = ""  # empty: ~/.cache/jaxae/jax; "none" disables the cache.
+
+    config.parallel = ml_collections.ConfigDict()
+    config.parallel.num_devices = 0  # 0: every device of every process.
+    return config
+
+
+def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Shrinks a config to seconds on a CPU: small widths, a few steps, frequent logs and saves."""
+    config.model.hidden = (32,)
+    config.model.channels = (4, 8)
+    config.model.latent_dim = 4
+    config.batch_size = 32
+    config.eval_batch_size = 100
+    config.num_steps = 20
+    config.log_every = 5
+    config.eval_every = 10
+    config.checkpoint_every = 10
+    config.num_samples = 16
+    config.num_image_examples = 4
+    return config

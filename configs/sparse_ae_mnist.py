@@ -1,0 +1,13 @@
+"""A sparse overcomplete MLP autoencoder: a 1,024-unit code held sparse by a KL rate penalty."""
+
+from configs import ae_mnist
+
+
+def get_config(variant: str = ""):
+    config = ae_mnist.get_config(variant)
+    config.model.hidden = (512,) if variant != "tiny" else config.model.hidden
+    config.model.latent_dim = 1024 if variant != "tiny" else 64  # Overcomplete: wider than 784.
+    config.loss.kl_sparsity_weight = 1.0
+    config.loss.kl_sparsity_target = 0.05
+    config.loss.l2_weight = 1e-5
+    return config

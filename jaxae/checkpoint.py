@@ -1,0 +1,98 @@
+"""Checkpoints: the only module that imports Orbax.
+
+One `CheckpointManager` under ``<workdir>/checkpoints`` saves the train state together with JSON
+metadata (the config fields that define the model and its trajectory). Saves are asynchronous;
+Orbax writes into a temporary folder and renames it when complete, so a save killed half-way is
+never picked up, and leftover temporary folders are removed when the manager opens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+from jaxae.errors import CheckpointError
+
+# Config sections that define the state's layout or the run's trajectory. A checkpoint whose
+# values differ in any of them belongs to another model or experiment.
+IDENTITY_FIELDS = ("model", "loss", "noise", "optimizer", "data.name", "data.train_split", "data.binarize",
+                   "data.binarize_threshold", "seed", "batch_size", "compute_dtype")
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: list(tree) if isinstance(tree, tuple) else tree}
+
+
+def identity(config) -> dict[str, Any]:
+    """The flat {'model.latent_dim': 20, ...} record of IDENTITY_FIELDS, JSON-ready."""
+    full = _flatten(json.loads(config.to_json()))
+    return {key: value for key, value in sorted(full.items())
+            if any(key == field or key.startswith(field + ".") for field in IDENTITY_FIELDS)}
+
+
+def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """'field: checkpoint X, this run Y' for each field whose value differs."""
+    lines = []
+    for key in sorted(set(saved) | set(current)):
+        if saved.get(key, "<absent>") != current.get(key, "<absent>"):
+            lines.append(f"{key}: checkpoint {saved.get(key, '<absent>')!r}, this run {current.get(key, '<absent>')!r}")
+    return lines
+
+
+class Checkpointer:
+    """Saves and restores TrainStates for one workdir.
+
+    Args:
+      directory: where checkpoints live (``<workdir>/checkpoints``); made absolute.
+      config: the run's config, recorded with every save and checked on restore.
+      keep: how many recent checkpoints to keep.
+    """
+
+    def __init__(self, directory: str, config, keep: int = 3):
+        self.directory = os.path.abspath(directory)
+        self.identity = identity(config)
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True,
+                                               enable_async_checkpointing=True)
+        self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def check_compatible(self, step: int) -> None:
+        """Raises CheckpointError naming every differing field if `step` was saved by another config."""
+        restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        diffs = differences(restored["meta"]["identity"], self.identity)
+        if diffs:
+            raise CheckpointError(
+                f"{self.directory} holds step {step} of a different model or config, so it cannot be resumed: "
+                + "; ".join(diffs) + ". Use another --workdir to start fresh (nothing was overwritten).")
+
+    def restore(self, step: int, abstract_state):
+        """Restores `step` into the layout (shapes, dtypes, shardings) of `abstract_state`."""
+        self.check_compatible(step)
+        restored = self._manager.restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state)))
+        return restored["state"]
+
+    def save(self, step: int, state, *, force: bool = False) -> bool:
+        """Starts an asynchronous save of `state` at `step`; returns whether one was started."""
+        meta = {"identity": self.identity, "step": int(step), "jax_version": jax.__version__}
+        return self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                                meta=ocp.args.JsonSave(meta)), force=force)
+
+    def wait(self) -> None:
+        """Blocks until every started save is on disk."""
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.wait_until_finished()
+        self._manager.close()

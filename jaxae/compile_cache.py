@@ -1,0 +1,29 @@
+"""JAX's persistent compilation cache, on by default for `train.py` so a second start skips compiling."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+
+def default_cache_dir() -> str:
+    """$XDG_CACHE_HOME/jaxae/jax, else ~/.cache/jaxae/jax."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "jaxae", "jax")
+
+
+def enable_compile_cache(setting: str = "") -> str | None:
+    """Points JAX at a persistent cache ('' for the default folder, 'none' to leave it off).
+
+    Returns the folder in use, or None. Call before the first compilation.
+    """
+    if setting == "none":
+        return None
+    path = os.path.abspath(os.path.expanduser(setting or default_cache_dir()))
+    os.makedirs(path, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", path)
+    # Small models compile in well under JAX's default 1 s threshold; cache them too.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path

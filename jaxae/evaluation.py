@@ -1,0 +1,56 @@
+"""Evaluation over a whole split, and the image grids written at each eval."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+
+from jaxae import parallel, viz
+from jaxae.data import pipeline
+from jaxae.runners import add_metrics
+
+
+class Evaluator:
+    """Mean eval metrics over a split, and reconstruction/sample grids, for any trainer."""
+
+    def __init__(self, trainer, source, mesh, batch_size: int, *, num_image_examples: int, num_samples: int):
+        self.trainer, self.source, self.mesh, self.batch_size = trainer, source, mesh, batch_size
+        self.num_samples = num_samples
+        self._eval_step = jax.jit(trainer.eval_step)
+        self._grids = jax.jit(trainer.image_grids, static_argnums=2)
+        count = min(num_image_examples, len(source))
+        self._image_batch = source.read(np.arange(count))["image"] if count else None
+
+    def metrics(self, state) -> dict[str, float]:
+        """{'eval/<name>': mean over every example of the split}."""
+        total = None
+        for host_batch, mask in pipeline.eval_batches(self.source, self.batch_size,
+                                                      process_index=jax.process_index(),
+                                                      process_count=jax.process_count()):
+            batch = parallel.host_to_global({**host_batch, "mask": mask}, self.mesh)
+            mask = batch.pop("mask")
+            total = add_metrics(total, self._eval_step(state, batch, mask))
+        total = jax.device_get(total)
+        count = total.pop("count")
+        return {f"eval/{name}": float(value / count) for name, value in total.items()}
+
+    def write_images(self, state, step: int, image_dir: str, writer) -> list[str]:
+        """Writes each grid as <image_dir>/<name>_<step>.png (process 0) and to TensorBoard."""
+        if self._image_batch is None:
+            return []
+        images = parallel.put_replicated(self._image_batch, self.mesh)
+        grids = jax.device_get(self._grids(state, images, self.num_samples))
+        paths = []
+        if jax.process_index() != 0:
+            return paths
+        os.makedirs(image_dir, exist_ok=True)
+        for name, images in grids.items():
+            columns = len(self._image_batch) if name == "reconstructions" else None
+            grid = viz.make_grid(np.asarray(images), columns=columns)
+            path = os.path.join(image_dir, f"{name}_{step:07d}.png")
+            viz.save_png(path, grid)
+            writer.write_image(step, f"images/{name}", grid)
+            paths.append(path)
+        return paths

@@ -1,0 +1,191 @@
+"""The one shared training loop: restore-or-init, iterate, log, evaluate, checkpoint, stop cleanly.
+
+Trainers only supply pure step functions; this loop owns time, files and signals. Events fall on
+absolute step multiples (``log_every``, ``eval_every``, ``checkpoint_every``, the last step), so a
+run resumed from a checkpoint replays exactly the windows, batches and numbers of an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import time
+
+import jax
+import numpy as np
+
+from jaxae import parallel
+from jaxae.checkpoint import Checkpointer
+from jaxae.config_validation import prepare_workdir, validate_config
+from jaxae.data import pipeline, sources
+from jaxae.errors import DataError, NonFiniteLossError
+from jaxae.evaluation import Evaluator
+from jaxae.metric_writers import MetricWriter, format_metrics
+from jaxae.runners import DeviceResidentRunner, StreamingRunner, add_metrics, split_bytes
+from jaxae.trainers import create_trainer
+
+EXIT_PREEMPTED = 143  # 128 + SIGTERM: the run saved a checkpoint and stopped; start it again to resume.
+
+
+class Preempted(Exception):
+    """SIGTERM arrived; a checkpoint of `step` was saved before stopping."""
+
+    def __init__(self, step: int):
+        super().__init__(f"stopped by SIGTERM after saving step {step}")
+        self.step = step
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What a finished run leaves behind."""
+
+    step: int
+    eval_metrics: dict[str, float]
+    workdir: str
+    checkpoint_dir: str
+    metrics_path: str
+    image_paths: list[str]
+    state: object = None
+
+
+def run(config, workdir: str) -> RunResult:
+    """Trains `config` in `workdir` on the tfds data set it names (resuming if checkpoints exist)."""
+    validate_config(config)
+    workdir = prepare_workdir(workdir)
+    mesh = parallel.make_mesh(config.parallel.num_devices)
+    data_dir = config.data.tfds_data_dir or None
+    train_source = sources.open_tfds(config.data.name, config.data.train_split, data_dir)
+    eval_source = sources.open_tfds(config.data.name, config.data.eval_split, data_dir)
+    return train(config, workdir, train_source, eval_source, mesh)
+
+
+def restore_or_init(trainer, checkpointer: Checkpointer, mesh, seed: int):
+    """The latest checkpoint restored into the state's layout, or a fresh state built under `jit`."""
+    key = jax.random.PRNGKey(seed)
+    replicated = parallel.replicated(mesh)
+    abstract = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated),
+                            jax.eval_shape(trainer.init, key))
+    latest = checkpointer.latest_step()
+    if latest is not None:
+        return checkpointer.restore(latest, abstract)
+    return jax.jit(trainer.init, out_shardings=replicated)(key)
+
+
+def _choose_runner(config, trainer, source, order, mesh, start_step, num_steps):
+    placement = config.data.placement
+    if placement == "auto":
+        fits = split_bytes(source) <= config.data.device_memory_budget_mb * 2**20
+        placement = "device" if fits else "stream"
+    if placement == "device":
+        return DeviceResidentRunner(trainer.train_step, source, order, mesh), config.steps_per_dispatch or config.log_every
+    runner = StreamingRunner(trainer.train_step, source, order, mesh, start_step=start_step, stop_step=num_steps,
+                             prefetch=config.data.prefetch)
+    return runner, math.inf
+
+
+class _SigtermFlag:
+    """Turns SIGTERM into a flag the loop checks between dispatches (restored on exit)."""
+
+    def __enter__(self):
+        self.raised = False
+        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        del signum, frame
+        self.raised = True
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self._previous)
+
+
+def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
+    """The loop proper, over already opened sources (tfds or in-memory arrays)."""
+    if tuple(eval_source.image_shape) != tuple(train_source.image_shape):
+        raise DataError(f"eval images are {eval_source.image_shape} but training images are "
+                        f"{train_source.image_shape}")
+    parallel.check_batch_divides(config.batch_size, mesh)
+    parallel.check_batch_divides(config.eval_batch_size, mesh, "eval_batch_size")
+    order = pipeline.BatchOrder(len(train_source), config.batch_size, config.seed)
+    num_steps = config.num_steps or config.num_epochs * order.steps_per_epoch
+    trainer = create_trainer(config, train_source.image_shape, num_steps)
+    checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config, keep=config.keep_checkpoints)
+    lead = jax.process_index() == 0
+    writer = MetricWriter(workdir, enabled=lead)
+    image_dir = os.path.join(workdir, "images")
+    evaluator = Evaluator(trainer, eval_source, mesh, config.eval_batch_size,
+                          num_image_examples=config.num_image_examples, num_samples=config.num_samples)
+    try:
+        state = restore_or_init(trainer, checkpointer, mesh, config.seed)
+        step = int(state.step)
+        if lead:
+            print(f"jaxae: {'resuming from step ' + str(step) if step else 'starting'} of {num_steps}; "
+                  f"{mesh.devices.size} {jax.devices()[0].platform} device(s); workdir {workdir}", flush=True)
+        runner, dispatch_limit = _choose_runner(config, trainer, train_source, order, mesh, step, num_steps)
+        state, image_paths = _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator,
+                                      checkpointer, writer, image_dir, lead)
+        final = evaluator.metrics(state)
+        writer.write(num_steps, final)
+        image_paths = evaluator.write_images(state, num_steps, image_dir, writer) or image_paths
+        if checkpointer.latest_step() != num_steps:
+            checkpointer.save(num_steps, state)
+    finally:
+        checkpointer.close()
+        writer.close()
+    return RunResult(step=num_steps, eval_metrics=final, workdir=workdir, checkpoint_dir=checkpointer.directory,
+                     metrics_path=writer.jsonl_path, image_paths=image_paths, state=state)
+
+
+def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, checkpointer, writer,
+             image_dir, lead):
+    """Runs steps up to `num_steps`, handling each event as its step is reached."""
+    from tqdm import tqdm
+
+    def next_event(s):
+        periods = [config.log_every, config.checkpoint_every] + ([config.eval_every] if config.eval_every else [])
+        return min([num_steps] + [(s // p + 1) * p for p in periods])
+
+    image_paths, window, window_steps = [], None, 0
+    timed_steps, timer = 0, None
+    progress = tqdm(total=num_steps, initial=step, disable=not lead, unit="step", dynamic_ncols=True)
+    with _SigtermFlag() as sigterm, progress:
+        while step < num_steps:
+            count = int(min(next_event(step) - step, dispatch_limit))
+            state, sums = runner(state, step, count)
+            window, window_steps, step = add_metrics(window, sums), window_steps + count, step + count
+            if timer is None:  # The first dispatch includes compilation: time from its end.
+                jax.block_until_ready(state)
+                timer = time.perf_counter()
+            else:
+                timed_steps += count
+            progress.update(count)
+            if step % config.log_every == 0 or step == num_steps:
+                metrics = {f"train/{k}": float(v) / window_steps for k, v in jax.device_get(window).items()}
+                if not np.isfinite(metrics["train/loss"]):
+                    raise NonFiniteLossError(
+                        f"train/loss={metrics['train/loss']} in the {window_steps} steps up to step {step}; last "
+                        f"good checkpoint: step {checkpointer.latest_step()} in {checkpointer.directory}")
+                if timed_steps:
+                    metrics["train/examples_per_sec"] = timed_steps * config.batch_size / (time.perf_counter() - timer)
+                writer.write(step, metrics)
+                if lead:
+                    progress.write(f"step {step}: {format_metrics(metrics)}")
+                window, window_steps = None, 0
+                timed_steps, timer = 0, time.perf_counter()
+            if config.eval_every and step % config.eval_every == 0 and step < num_steps:
+                eval_metrics = evaluator.metrics(state)
+                writer.write(step, eval_metrics)
+                image_paths = evaluator.write_images(state, step, image_dir, writer)
+                if lead:
+                    progress.write(f"step {step}: {format_metrics(eval_metrics)}")
+                timer = time.perf_counter()
+            if step % config.checkpoint_every == 0 and step < num_steps:
+                checkpointer.save(step, state)
+            if sigterm.raised:
+                checkpointer.save(step, state, force=True)
+                checkpointer.wait()
+                raise Preempted(step)
+    return state, image_paths

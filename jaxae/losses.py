@@ -1,0 +1,114 @@
+"""Pure losses: arrays in, one value per example (or per unit) out, keyword-only hyperparameters.
+
+None of these reduce over the batch: weighting (beta, lambda) and the mean happen in the
+trainer's loss function. Every function raises ValueError on mismatched shapes.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def _check_same_shape(a, b, what: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{what}: shapes differ, {a.shape} vs {b.shape}")
+
+
+def _check_batched(x, what: str) -> None:
+    if x.ndim < 1:
+        raise ValueError(f"{what}: expected a leading batch axis, got a scalar")
+
+
+def _sum_per_example(x):
+    return jnp.sum(x.reshape((x.shape[0], -1)), axis=-1)
+
+
+def squared_error(predictions, targets):
+    """Sum of squared differences per example.
+
+    Args:
+      predictions, targets: [batch, ...] with equal shapes.
+    Returns:
+      [batch]: sum over all non-batch axes of (predictions - targets)**2.
+    """
+    _check_same_shape(predictions, targets, "squared_error")
+    _check_batched(predictions, "squared_error")
+    return _sum_per_example(jnp.square(predictions - targets))
+
+
+def mse(predictions, targets):
+    """Mean squared error per example: [batch, ...] x2 -> [batch], the mean over non-batch axes."""
+    _check_same_shape(predictions, targets, "mse")
+    _check_batched(predictions, "mse")
+    return squared_error(predictions, targets) / (predictions.size // predictions.shape[0])
+
+
+def bce_with_logits(logits, targets):
+    """Bernoulli negative log-likelihood in nats per example, from logits; stable for large |logits|.
+
+    Args:
+      logits: [batch, ...] decoder outputs before the sigmoid.
+      targets: [batch, ...] in [0, 1] (binary, or grey levels for the continuous relaxation).
+    Returns:
+      [batch]: sum over non-batch axes of -(t log sigmoid(l) + (1 - t) log(1 - sigmoid(l))).
+    """
+    _check_same_shape(logits, targets, "bce_with_logits")
+    _check_batched(logits, "bce_with_logits")
+    # max(l, 0) - l t + log(1 + exp(-|l|)) equals the expression above without overflow.
+    per_element = jnp.maximum(logits, 0) - logits * targets + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+    return _sum_per_example(per_element)
+
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) in nats per example, in closed form.
+
+    Args:
+      mu, logvar: [batch, latent].
+    Returns:
+      [batch]: 0.5 * sum(exp(logvar) + mu**2 - 1 - logvar).
+    """
+    _check_same_shape(mu, logvar, "gaussian_kl")
+    _check_batched(mu, "gaussian_kl")
+    return 0.5 * _sum_per_example(jnp.exp(logvar) + jnp.square(mu) - 1.0 - logvar)
+
+
+def _kernels(params):
+    """The weight matrices and convolution kernels of a Flax parameter tree (biases excluded)."""
+    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+    return [leaf for path, leaf in leaves if getattr(path[-1], "key", None) == "kernel"]
+
+
+def l1_penalty(params):
+    """Sum of |w| over every 'kernel' leaf of a parameter tree (biases are not penalised). -> scalar."""
+    return sum((jnp.sum(jnp.abs(k)) for k in _kernels(params)), jnp.zeros((), jnp.float32))
+
+
+def l2_penalty(params):
+    """Half the sum of w**2 over every 'kernel' leaf (weight decay's penalty). -> scalar."""
+    return sum((0.5 * jnp.sum(jnp.square(k)) for k in _kernels(params)), jnp.zeros((), jnp.float32))
+
+
+def l1_activity(codes):
+    """L1 activity sparsity per example: [batch, latent] -> [batch], sum of |z|."""
+    _check_batched(codes, "l1_activity")
+    return _sum_per_example(jnp.abs(codes))
+
+
+def kl_sparsity(mean_activation, *, target: float, eps: float = 1e-6):
+    """KL(Bernoulli(target) || Bernoulli(rho_hat)) per hidden unit (Ng's sparse autoencoder).
+
+    The sparsity target constrains each unit's average activation over a batch, so this takes
+    that average rather than single examples.
+
+    Args:
+      mean_activation: [units], each unit's mean activation over the batch, in (0, 1).
+      target: the desired mean activation rho, in (0, 1).
+      eps: keeps the logarithms finite when an average reaches 0 or 1.
+    Returns:
+      [units]: rho log(rho / rho_hat) + (1 - rho) log((1 - rho) / (1 - rho_hat)).
+    """
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"kl_sparsity: target must lie in (0, 1), got {target}")
+    rho_hat = jnp.clip(mean_activation, eps, 1.0 - eps)
+    return target * jnp.log(target / rho_hat) + (1 - target) * jnp.log((1 - target) / (1 - rho_hat))

@@ -1,0 +1,56 @@
+"""Where metrics go: ``metrics.jsonl`` (one JSON object per write), TensorBoard events, the console.
+
+Only process 0 writes; the others get a writer that does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+
+
+class MetricWriter:
+    """Writes {name: scalar} dicts at a step to the workdir's metrics.jsonl and TensorBoard files."""
+
+    def __init__(self, workdir: str, *, enabled: bool = True):
+        self.enabled = enabled
+        self.jsonl_path = os.path.join(workdir, "metrics.jsonl")
+        self.tensorboard_dir = os.path.join(workdir, "tensorboard")
+        self._tensorboard = None
+        if enabled:
+            from tensorboardX import SummaryWriter  # Writes event files without TensorFlow.
+
+            self._tensorboard = SummaryWriter(self.tensorboard_dir, flush_secs=10)
+
+    def write(self, step: int, metrics: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        values = {name: float(value) for name, value in metrics.items()}
+        record = {"step": int(step), **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
+        with open(self.jsonl_path, "a") as out:
+            out.write(json.dumps(record) + "\n")
+        for name, value in values.items():
+            self._tensorboard.add_scalar(name, value, step)
+
+    def write_image(self, step: int, name: str, image: np.ndarray) -> None:
+        """image: [height, width, channels] float in [0, 1]."""
+        if self.enabled:
+            self._tensorboard.add_image(name, image, step, dataformats="HWC")
+
+    def close(self) -> None:
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+
+
+def read_metrics(workdir: str) -> list[dict]:
+    """The records of a workdir's metrics.jsonl, in the order written."""
+    with open(os.path.join(workdir, "metrics.jsonl")) as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    """'train/loss=101.3 train/kl=20.1' with 4 significant digits, for the console."""
+    return " ".join(f"{name}={value:.4g}" for name, value in metrics.items())

@@ -1,0 +1,75 @@
+"""Convolutional encoders and decoders for small images (28x28, 32x32, any side divisible by 2**depth)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from jaxae.errors import ConfigError
+from jaxae.models.activations import get_activation
+
+KERNEL = (4, 4)  # Even kernels with stride 2 tile the output exactly: no checkerboard from overlap gaps.
+
+
+def bottleneck_shape(image_shape: Sequence[int], channels: Sequence[int]) -> tuple[int, int, int]:
+    """Spatial shape after len(channels) stride-2 convolutions; raises ConfigError if it is not exact."""
+    height, width, _ = image_shape
+    factor = 2 ** len(channels)
+    if not channels or height % factor or width % factor:
+        raise ConfigError(
+            f"model.channels={tuple(channels)} halves the image {len(channels)} times, so height and "
+            f"width must be divisible by {factor}; the images are {height}x{width}")
+    return height // factor, width // factor, channels[-1]
+
+
+class ConvEncoder(nn.Module):
+    """Stride-2 convolutions, then a dense layer to `features` outputs.
+
+    Attributes:
+      channels: output channels of each convolution, e.g. (32, 64) for 28 -> 14 -> 7.
+      features: output width (code size, or twice that for a Gaussian code).
+    """
+
+    channels: Sequence[int]
+    features: int
+    activation: str = "relu"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        """x: [batch, height, width, channels] -> [batch, features]."""
+        act = get_activation(self.activation)
+        h = x.astype(self.dtype)
+        for i, width in enumerate(self.channels):
+            h = act(nn.Conv(width, KERNEL, strides=2, padding="SAME", dtype=self.dtype, name=f"conv_{i}")(h))
+        h = h.reshape((h.shape[0], -1))
+        return nn.Dense(self.features, dtype=self.dtype, name="out")(h)
+
+
+class ConvDecoder(nn.Module):
+    """A dense layer to the bottleneck grid, then stride-2 transposed convolutions up to the image.
+
+    Attributes:
+      channels: the encoder's channels (first to last); the decoder mirrors them.
+      output_shape: (height, width, channels) of the images.
+    """
+
+    channels: Sequence[int]
+    output_shape: tuple[int, int, int]
+    activation: str = "relu"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, z):
+        """z: [batch, latent] -> [batch, height, width, channels] (pre-activation outputs)."""
+        act = get_activation(self.activation)
+        grid = bottleneck_shape(self.output_shape, self.channels)
+        h = act(nn.Dense(grid[0] * grid[1] * grid[2], dtype=self.dtype, name="in")(z.astype(self.dtype)))
+        h = h.reshape((z.shape[0], *grid))
+        for i, width in enumerate(reversed(self.channels[:-1])):
+            h = act(nn.ConvTranspose(width, KERNEL, strides=(2, 2), padding="SAME", dtype=self.dtype,
+                                     name=f"deconv_{i}")(h))
+        return nn.ConvTranspose(self.output_shape[-1], KERNEL, strides=(2, 2), padding="SAME",
+                                dtype=self.dtype, name="out")(h)

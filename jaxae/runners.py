@@ -1,0 +1,97 @@
+"""Two ways to run K training steps, with the same batches and the same results.
+
+* ``DeviceResidentRunner``: the whole training split lives on the devices; K steps run in one
+  jitted ``lax.scan`` over index batches, so the host dispatches once per K steps.
+* ``StreamingRunner``: host batches come from the grain pipeline (read ahead in threads) and
+  each step is one jitted call; for data larger than device memory.
+
+Both return the metric *sums* over the K steps as device arrays: nothing waits for the device
+until the loop asks for the numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxae import parallel
+from jaxae.data import pipeline
+
+
+def scan_steps(train_step, state, data, indices):
+    """Runs len(indices) steps, gathering each batch on the device.
+
+    Args:
+      train_step: (state, batch) -> (state, metrics).
+      data: {'image': [n, H, W, C], ...} the whole split, on the devices.
+      indices: [K, batch] int32 example indices.
+    Returns:
+      (state after K steps, {name: sum of the K per-step values}).
+    """
+
+    def body(carry, batch_indices):
+        batch = {name: jnp.take(array, batch_indices, axis=0) for name, array in data.items()}
+        return train_step(carry, batch)
+
+    state, metrics = jax.lax.scan(body, state, indices)
+    return state, jax.tree.map(lambda m: jnp.sum(m, axis=0), metrics)
+
+
+def add_metrics(total, metrics):
+    """Adds a metrics dict into a running total (None to start)."""
+    return metrics if total is None else jax.tree.map(jnp.add, total, metrics)
+
+
+class DeviceResidentRunner:
+    """K steps per dispatch over data held on the devices (replicated over the mesh)."""
+
+    def __init__(self, train_step, source, order: pipeline.BatchOrder, mesh):
+        self.order, self.mesh = order, mesh
+        everything = read_all(source)
+        self.data = parallel.put_replicated({"image": everything["image"]}, mesh)
+        self._run = jax.jit(functools.partial(scan_steps, train_step), donate_argnums=0)
+
+    def __call__(self, state, step: int, count: int):
+        indices = self.order.chunk_indices(step, count)
+        # Every process computes the same global indices; each contributes the whole array.
+        indices = jax.device_put(indices, parallel.batch_sharding(self.mesh, leading_axes=2))
+        return self._run(state, self.data, indices)
+
+
+class StreamingRunner:
+    """One jitted step per host batch read by the grain pipeline."""
+
+    def __init__(self, train_step, source, order: pipeline.BatchOrder, mesh, *, start_step: int,
+                 stop_step: int, prefetch: int):
+        self.mesh = mesh
+        self._step = jax.jit(train_step, donate_argnums=0)
+        self._batches = pipeline.stream_batches(
+            source, order, start_step, stop_step, process_index=jax.process_index(),
+            process_count=jax.process_count(), prefetch=prefetch)
+        self._next_step = start_step
+
+    def __call__(self, state, step: int, count: int):
+        if step != self._next_step:
+            raise RuntimeError(f"streaming runner is at step {self._next_step}, asked for {step}")
+        total = None
+        for _ in range(count):
+            batch = parallel.host_to_global(next(self._batches), self.mesh)
+            state, metrics = self._step(state, batch)
+            total = add_metrics(total, metrics)
+        self._next_step += count
+        return state, total
+
+
+def read_all(source, chunk: int = 4096) -> dict[str, np.ndarray]:
+    """Every example of a source as stacked arrays, read `chunk` at a time."""
+    parts = [source.read(np.arange(start, min(start + chunk, len(source))))
+             for start in range(0, len(source), chunk)]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def split_bytes(source) -> int:
+    """Bytes that a source's images take in memory."""
+    return len(source) * int(np.prod(source.image_shape)) * np.dtype(source.image_dtype).itemsize

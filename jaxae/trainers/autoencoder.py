@@ -1,0 +1,172 @@
+"""Train and eval steps for the autoencoder family: plain, denoising, sparse, VAE and beta-VAE.
+
+Which of these a run is follows from the config alone: ``model.name`` ('ae' or 'vae'),
+``noise.kind`` (denoising), the sparsity weights in ``loss`` and ``loss.beta``/``kl_warmup_steps``.
+Steps are ``(state, batch) -> (state, metrics)`` with no side effects, so they run under
+``jit``, sharded ``jit``, ``pmap`` and inside ``lax.scan`` unchanged.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxae import corruptions, losses
+from jaxae.data.transforms import binarize, to_unit_interval
+from jaxae.models import build_model
+from jaxae.optimizers import build_optimizer
+from jaxae.train_state import TrainState
+
+RECONSTRUCTION_LOSSES = ("bce", "mse")
+# Train steps fold their step number into the key; these values lie beyond any step count, so
+# eval and picture draws never reuse a training draw.
+EVAL_STREAM = 2**32 - 1
+IMAGES_STREAM = 2**32 - 2
+
+
+class AutoencoderTrainer:
+    """Builds the model and optimizer from a config and offers the pure step functions.
+
+    Args:
+      config: the run's ConfigDict (model, loss, noise, data, optimizer, ...).
+      image_shape: (height, width, channels) of one example.
+      num_steps: total number of updates (for learning-rate schedules).
+      axis_name: a mapped axis to average gradients over (the pmap path); None under `jit`.
+    """
+
+    def __init__(self, config, image_shape, num_steps: int, axis_name: str | None = None):
+        self.config = config
+        self.image_shape = tuple(image_shape)
+        self.model = build_model(config.model, image_shape, config.compute_dtype)
+        self.tx = build_optimizer(config.optimizer, num_steps)
+        self.variational = config.model.name == "vae"
+        self.axis_name = axis_name
+
+    # ----------------------------------------------------------------------------- state
+
+    def init(self, key) -> TrainState:
+        """key -> a fresh TrainState. Pure: run it under `jit` (or `eval_shape` for the layout)."""
+        init_key, state_key = jax.random.split(key)
+        dummy = jnp.zeros((1, *self.image_shape), jnp.float32)
+        params = self.model.init({"params": init_key, "sample": init_key}, dummy)["params"]
+        return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
+                          opt_state=self.tx.init(params))
+
+    # ----------------------------------------------------------------------------- inputs
+
+    def model_inputs(self, images, key):
+        """Raw images [batch, H, W, C] -> float32 targets in [0, 1], binarised as configured."""
+        return binarize(key, to_unit_interval(images), mode=self.config.data.binarize,
+                        threshold=self.config.data.binarize_threshold)
+
+    def _beta(self, step):
+        """beta, ramped linearly from 0 over `loss.kl_warmup_steps` (KL annealing)."""
+        beta = self.config.loss.beta
+        warmup = self.config.loss.kl_warmup_steps
+        if warmup <= 0:
+            return jnp.asarray(beta, jnp.float32)
+        return beta * jnp.minimum(1.0, step.astype(jnp.float32) / warmup)
+
+    # ----------------------------------------------------------------------------- losses
+
+    def reconstruction_nll(self, reconstruction, aux, targets):
+        """Per-example reconstruction term [batch]: Bernoulli NLL in nats, or summed squared error."""
+        if self.config.loss.reconstruction == "bce":
+            return losses.bce_with_logits(aux["logits"], targets)
+        return losses.squared_error(reconstruction, targets)
+
+    def loss_fn(self, params, targets, inputs, key, step):
+        """Scalar training loss and its parts. targets, inputs: [batch, H, W, C] (inputs maybe corrupted)."""
+        cfg = self.config.loss
+        reconstruction, aux = self.model.apply({"params": params}, inputs, train=True, rngs={"sample": key})
+        recon = self.reconstruction_nll(reconstruction, aux, targets)
+        metrics = {"recon": jnp.mean(recon)}
+        loss = metrics["recon"]
+        if self.variational:
+            kl = jnp.mean(losses.gaussian_kl(aux["mu"], aux["logvar"]))
+            beta = self._beta(step)
+            loss = loss + beta * kl
+            metrics.update(kl=kl, beta=beta, neg_elbo=metrics["recon"] + kl)
+        penalty = jnp.zeros((), jnp.float32)
+        if cfg.l1_weight:
+            penalty += cfg.l1_weight * losses.l1_penalty(params)
+        if cfg.l2_weight:
+            penalty += cfg.l2_weight * losses.l2_penalty(params)
+        if cfg.activity_l1:
+            penalty += cfg.activity_l1 * jnp.mean(losses.l1_activity(aux["z"]))
+        if cfg.kl_sparsity_weight:
+            # The code passes through a sigmoid so each unit's mean activation is a rate in (0, 1).
+            rho_hat = jnp.mean(jax.nn.sigmoid(aux["z"]), axis=0)
+            penalty += cfg.kl_sparsity_weight * jnp.sum(losses.kl_sparsity(rho_hat, target=cfg.kl_sparsity_target))
+        if cfg.l1_weight or cfg.l2_weight or cfg.activity_l1 or cfg.kl_sparsity_weight:
+            metrics["penalty"] = penalty
+            loss = loss + penalty
+        metrics["loss"] = loss
+        return loss, metrics
+
+    # ----------------------------------------------------------------------------- steps
+
+    def train_step(self, state: TrainState, batch):
+        """One update. batch: {'image': [batch, H, W, C] raw, ...} -> (new state, scalar metrics)."""
+        key = jax.random.fold_in(state.key, state.step)
+        binarize_key, noise_key, sample_key = jax.random.split(key, 3)
+        targets = self.model_inputs(batch["image"], binarize_key)
+        inputs = corruptions.corrupt(noise_key, targets, kind=self.config.noise.kind, level=self.config.noise.level)
+        grad_fn = jax.value_and_grad(self.loss_fn, has_aux=True)
+        (_, metrics), grads = grad_fn(state.params, targets, inputs, sample_key, state.step)
+        if self.axis_name is not None:
+            grads = jax.lax.pmean(grads, self.axis_name)
+            metrics = jax.lax.pmean(metrics, self.axis_name)
+        updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        metrics["grad_norm"] = optax.global_norm(grads)
+        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
+        return new_state, metrics
+
+    def eval_step(self, state: TrainState, batch, mask):
+        """Sums of per-example eval metrics over the unmasked examples.
+
+        Args:
+          batch: {'image': [batch, H, W, C] raw}.
+          mask: [batch] float, 1 for real examples and 0 for padding.
+        Returns:
+          {name: scalar sum}, including 'count'; the loop divides by the count at the end.
+        """
+        key = jax.random.fold_in(state.key, EVAL_STREAM)
+        binarize_key, sample_key = jax.random.split(key)
+        targets = self.model_inputs(batch["image"], binarize_key)
+        reconstruction, aux = self.model.apply({"params": state.params}, targets, train=False,
+                                               rngs={"sample": sample_key})
+        per_example = {"mse": losses.mse(reconstruction, targets)}
+        if self.config.model.output_activation == "sigmoid":
+            per_example["bce"] = losses.bce_with_logits(aux["logits"], targets)
+        if self.variational:
+            per_example["recon"] = self.reconstruction_nll(reconstruction, aux, targets)
+            per_example["kl"] = losses.gaussian_kl(aux["mu"], aux["logvar"])
+            per_example["neg_elbo"] = per_example["recon"] + per_example["kl"]
+        sums = {name: jnp.sum(value * mask) for name, value in per_example.items()}
+        sums["count"] = jnp.sum(mask)
+        return sums
+
+    def image_grids(self, state: TrainState, images, num_samples: int):
+        """Pictures for an eval: originals over their reconstructions, and prior samples for a VAE.
+
+        Args:
+          images: [n, H, W, C] raw test images.
+        Returns:
+          {'reconstructions': [2n, H, W, C], 'samples': [num_samples, H, W, C]} in [0, 1].
+        """
+        key = jax.random.fold_in(state.key, IMAGES_STREAM)
+        targets = self.model_inputs(images, key)
+        variables = {"params": state.params}
+        if self.variational:
+            mu, _ = self.model.apply(variables, targets, method="encode")
+            recon = self.model.apply(variables, mu, method="decode")
+        else:
+            recon, _ = self.model.apply(variables, targets, train=False)
+        grids = {"reconstructions": jnp.concatenate([targets, recon])}
+        if self.variational:
+            z = jax.random.normal(key, (num_samples, self.config.model.latent_dim))
+            grids["samples"] = self.model.apply(variables, z, method="decode")
+        return grids
