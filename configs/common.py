@@ -59,7 +59,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.optimizer.grad_clip_norm = 0.0  # 0 disables clipping.
 
     config.batch_size = 128  # global: split across all devices of all processes.
-    config.eval_batch_size = 500
+    config.eval_batch_size = 512  # a multiple of 8 devices; the last batch is padded and masked.
     config.num_epochs = 5
     config.num_steps = 0  # > 0 overrides num_epochs.
     config.log_every = 50
@@ -82,7 +82,7 @@ def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     config.model.channels = (4, 8)
     config.model.latent_dim = 4
     config.batch_size = 32
-    config.eval_batch_size = 100
+    config.eval_batch_size = 64
     config.num_steps = 20
     config.log_every = 5
     config.eval_every = 10

@@ -6,7 +6,7 @@ from configs import common
 def get_config(variant: str = ""):
     config = common.get_base_config()
     config.model.name = "vae"
-    config.num_epochs = 50
+    config.num_epochs = 40
     config.eval_every = 310  # 10 epochs of 31 steps.
     config.log_every = 31
     config.checkpoint_every = 310

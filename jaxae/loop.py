@@ -114,13 +114,14 @@ def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
     trainer = create_trainer(config, train_source.image_shape, num_steps)
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config, keep=config.keep_checkpoints)
     lead = jax.process_index() == 0
-    writer = MetricWriter(workdir, enabled=lead)
     image_dir = os.path.join(workdir, "images")
     evaluator = Evaluator(trainer, eval_source, mesh, config.eval_batch_size,
                           num_image_examples=config.num_image_examples, num_samples=config.num_samples)
+    writer = None
     try:
         state = restore_or_init(trainer, checkpointer, mesh, config.seed)
         step = int(state.step)
+        writer = MetricWriter(workdir, start_step=step, enabled=lead)
         if lead:
             print(f"jaxae: {'resuming from step ' + str(step) if step else 'starting'} of {num_steps}; "
                   f"{mesh.devices.size} {jax.devices()[0].platform} device(s); workdir {workdir}", flush=True)
@@ -134,7 +135,8 @@ def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
             checkpointer.save(num_steps, state)
     finally:
         checkpointer.close()
-        writer.close()
+        if writer is not None:
+            writer.close()
     return RunResult(step=num_steps, eval_metrics=final, workdir=workdir, checkpoint_dir=checkpointer.directory,
                      metrics_path=writer.jsonl_path, image_paths=image_paths, state=state)
 

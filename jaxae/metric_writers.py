@@ -15,7 +15,12 @@ import numpy as np
 class MetricWriter:
     """Writes {name: scalar} dicts at a step to the workdir's metrics.jsonl and TensorBoard files."""
 
-    def __init__(self, workdir: str, *, enabled: bool = True):
+    def __init__(self, workdir: str, *, start_step: int = 0, enabled: bool = True):
+        """Opens the writers for a run that continues from `start_step`.
+
+        Records after `start_step` (left by a run killed after its last checkpoint) are dropped,
+        so the files read as if the run had never stopped.
+        """
         self.enabled = enabled
         self.jsonl_path = os.path.join(workdir, "metrics.jsonl")
         self.tensorboard_dir = os.path.join(workdir, "tensorboard")
@@ -23,7 +28,18 @@ class MetricWriter:
         if enabled:
             from tensorboardX import SummaryWriter  # Writes event files without TensorFlow.
 
-            self._tensorboard = SummaryWriter(self.tensorboard_dir, flush_secs=10)
+            self._truncate_after(start_step)
+            self._tensorboard = SummaryWriter(self.tensorboard_dir, flush_secs=10, purge_step=start_step + 1)
+
+    def _truncate_after(self, step: int) -> None:
+        if not os.path.exists(self.jsonl_path):
+            return
+        with open(self.jsonl_path) as lines:
+            kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+        temporary = self.jsonl_path + ".tmp"
+        with open(temporary, "w") as out:
+            out.writelines(kept)
+        os.replace(temporary, self.jsonl_path)  # Atomic: a kill here leaves the old or the new file.
 
     def write(self, step: int, metrics: dict[str, float]) -> None:
         if not self.enabled:
