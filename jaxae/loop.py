@@ -129,9 +129,9 @@ def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
         state, image_paths = _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator,
                                       checkpointer, writer, image_dir, lead)
         final = evaluator.metrics(state)
-        writer.write(num_steps, final)
-        image_paths = evaluator.write_images(state, num_steps, image_dir, writer) or image_paths
-        if checkpointer.latest_step() != num_steps:
+        if step < num_steps:  # A run that was already complete has written its final records.
+            writer.write(num_steps, final)
+            image_paths = evaluator.write_images(state, num_steps, image_dir, writer)
             checkpointer.save(num_steps, state)
     finally:
         checkpointer.close()

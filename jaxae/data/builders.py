@@ -53,7 +53,7 @@ def split_masks(labels: np.ndarray, is_test_position) -> dict[str, np.ndarray]:
     return {"train": ~test, "test": test}
 
 
-class _ArrayBuilder(tfds.core.GeneratorBasedBuilder):
+class _ArrayBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Shared body: a builder over in-memory (images, labels) with a per-class split rule."""
 
     VERSION = tfds.core.Version("1.0.0")

@@ -153,7 +153,8 @@ def open_tfds(name: str, split: str, data_dir: str | None = None) -> TfdsSource:
         except Exception as error:  # tfds raises several types: unknown name, not prepared, ...
             raise DataError(
                 f"data.name={name!r} is not an embedded data set ({sorted(builders.EMBEDDED_BUILDERS)}) "
-                f"and could not be opened from data.tfds_data_dir={data_dir!r}: {error}. Prepare it once "
+                f"and could not be opened from data.tfds_data_dir={data_dir!r} "
+                f"({str(error).strip().splitlines()[0]}). Prepare it once "
                 f"on a machine with network access: pip install 'jaxae[tensorflow]' && tfds build "
                 f"{name} --file_format=array_record --data_dir={data_dir}") from None
     if split not in sources:
