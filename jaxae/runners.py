@@ -21,6 +21,11 @@ from jaxae import parallel
 from jaxae.data import pipeline
 
 
+def gather_step(train_step, state, data, batch_indices):
+    """One step on the batch gathered from device-resident `data` at `batch_indices` [batch]."""
+    return train_step(state, {name: jnp.take(array, batch_indices, axis=0) for name, array in data.items()})
+
+
 def scan_steps(train_step, state, data, indices):
     """Runs len(indices) steps, gathering each batch on the device.
 
@@ -32,11 +37,7 @@ def scan_steps(train_step, state, data, indices):
       (state after K steps, {name: sum of the K per-step values}).
     """
 
-    def body(carry, batch_indices):
-        batch = {name: jnp.take(array, batch_indices, axis=0) for name, array in data.items()}
-        return train_step(carry, batch)
-
-    state, metrics = jax.lax.scan(body, state, indices)
+    state, metrics = jax.lax.scan(lambda carry, row: gather_step(train_step, carry, data, row), state, indices)
     return state, jax.tree.map(lambda m: jnp.sum(m, axis=0), metrics)
 
 
@@ -53,11 +54,17 @@ class DeviceResidentRunner:
         everything = read_all(source)
         self.data = parallel.put_replicated({"image": everything["image"]}, mesh)
         self._run = jax.jit(functools.partial(scan_steps, train_step), donate_argnums=0)
+        self._run_one = jax.jit(functools.partial(gather_step, train_step), donate_argnums=0)
 
     def __call__(self, state, step: int, count: int):
-        indices = self.order.chunk_indices(step, count)
         # Every process computes the same global indices; each contributes the whole array.
-        indices = jax.device_put(indices, parallel.batch_sharding(self.mesh, leading_axes=2))
+        if count == 1:
+            # No loop at all: XLA:CPU runs convolution gradients inside a while loop in layouts
+            # about 5x slower (docs/performance.md), so conv configs dispatch one step at a time.
+            indices = jax.device_put(self.order.batch_indices(step).astype(np.int32),
+                                     parallel.batch_sharding(self.mesh))
+            return self._run_one(state, self.data, indices)
+        indices = jax.device_put(self.order.chunk_indices(step, count), parallel.batch_sharding(self.mesh, 2))
         return self._run(state, self.data, indices)
 
 

@@ -1,0 +1,44 @@
+"""Timing helpers shared by the benchmarks: medians over repeats, and the machine's f32 matmul rate."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+
+
+def median_seconds(run, *, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
+    """Median wall time of `run()` (which must block until its result is ready) and all samples."""
+    for _ in range(warmup):
+        run()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples), samples
+
+
+def matmul_gflops(size: int = 1024, *, repeats: int = 7, inner: int = 8) -> float:
+    """Measured float32 matrix-multiply rate in GFLOP/s: `inner` chained [size, size] products per call."""
+    a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
+    b = jax.random.normal(jax.random.PRNGKey(1), (size, size), jnp.float32) / size**0.5
+
+    @jax.jit
+    def chain(x):
+        for _ in range(inner):
+            x = x @ b
+        return x
+
+    seconds, _ = median_seconds(lambda: chain(a).block_until_ready(), repeats=repeats)
+    return 2 * size**3 * inner / seconds / 1e9
+
+
+def cost(jitted, *args) -> dict[str, float]:
+    """XLA's cost analysis of a jitted function for these arguments: flops and bytes accessed."""
+    analysis = jitted.lower(*args).compile().cost_analysis()
+    if isinstance(analysis, list):  # Older JAX returned one dict per device program.
+        analysis = analysis[0]
+    return {"flops": float(analysis.get("flops", 0.0)), "bytes": float(analysis.get("bytes accessed", 0.0))}

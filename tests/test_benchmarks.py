@@ -1,0 +1,14 @@
+"""The benchmark in its smoke mode: it runs and reports sane numbers (timings themselves are not tested)."""
+
+from benchmarks import vae_step
+
+
+def test_vae_step_benchmark_smoke(tmp_path):
+    report = vae_step.main(["--smoke", "--out", str(tmp_path / "bench.json")])
+    assert report["matmul_f32_gflops"] > 0
+    (row,) = report["rows"]
+    assert row["batch_size"] == 32
+    # The tiny VAE's step: forward and backward through 784-32-8 and 4-32-784 dense layers.
+    assert 1e5 < row["flops_per_example"] < 1e6
+    assert row["scan_examples_per_sec"] > 0 and row["per_step_examples_per_sec"] > 0
+    assert (tmp_path / "bench.json").exists()
