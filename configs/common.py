@@ -20,6 +20,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.model.latent_dim = 20
     config.model.activation = "relu"
     config.model.output_activation = "sigmoid"  # sigmoid (images in [0, 1]) | identity
+    config.model.weight_init = "he_normal"  # he_normal (suits ReLU) | lecun_normal (Flax default) | glorot_uniform | torch
 
     config.loss = ml_collections.ConfigDict()
     config.loss.reconstruction = "bce"  # bce (Bernoulli, nats) | mse (summed squared error)

@@ -9,7 +9,7 @@ import tempfile
 from jaxae.corruptions import CORRUPTIONS
 from jaxae.data.transforms import BINARIZATIONS
 from jaxae.errors import ConfigError
-from jaxae.models import ARCHITECTURES, COMPUTE_DTYPES, MODELS
+from jaxae.models import ARCHITECTURES, COMPUTE_DTYPES, KERNEL_INITS, MODELS
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.autoencoder import OUTPUT_ACTIVATIONS
 from jaxae.optimizers import OPTIMIZERS, SCHEDULES
@@ -60,6 +60,7 @@ def validate_config(config) -> None:
     _choice(config, "model.architecture", ARCHITECTURES)
     _choice(config, "model.activation", ACTIVATIONS)
     _choice(config, "model.output_activation", OUTPUT_ACTIVATIONS)
+    _choice(config, "model.weight_init", KERNEL_INITS)
     _choice(config, "compute_dtype", COMPUTE_DTYPES)
     _number(config, "model.latent_dim", low=1, integer=True)
     _widths(config, "model.hidden", allow_empty=True)

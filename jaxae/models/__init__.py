@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from jaxae.errors import ConfigError
 from jaxae.models.autoencoder import OUTPUT_ACTIVATIONS, VAE, Autoencoder
+from jaxae.models.initializers import KERNEL_INITS
 from jaxae.models.conv import ConvDecoder, ConvEncoder, bottleneck_shape
 from jaxae.models.mlp import MLPDecoder, MLPEncoder
 
@@ -49,7 +50,7 @@ def build_model(model_config, image_shape: Sequence[int], compute_dtype: str = "
     dtype = COMPUTE_DTYPES[compute_dtype]
     image_shape = tuple(int(d) for d in image_shape)
     features = model_config.latent_dim * (2 if name == "vae" else 1)
-    common = dict(activation=model_config.activation, dtype=dtype)
+    common = dict(activation=model_config.activation, dtype=dtype, weight_init=model_config.weight_init)
     if arch == "mlp":
         encoder = MLPEncoder(hidden=tuple(model_config.hidden), features=features, **common)
         decoder = MLPDecoder(hidden=decoder_widths(model_config), output_shape=image_shape, **common)

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from jaxae.errors import ConfigError
 from jaxae.models.activations import get_activation
+from jaxae.models.initializers import layer_inits
 
 KERNEL = (4, 4)  # Even kernels with stride 2 tile the output exactly: no checkerboard from overlap gaps.
 
@@ -36,6 +37,7 @@ class ConvEncoder(nn.Module):
     features: int
     activation: str = "relu"
     dtype: Any = jnp.float32
+    weight_init: str = "lecun_normal"
 
     @nn.compact
     def __call__(self, x):
@@ -43,9 +45,10 @@ class ConvEncoder(nn.Module):
         act = get_activation(self.activation)
         h = x.astype(self.dtype)
         for i, width in enumerate(self.channels):
-            h = act(nn.Conv(width, KERNEL, strides=2, padding="SAME", dtype=self.dtype, name=f"conv_{i}")(h))
+            inits = layer_inits(self.weight_init, KERNEL[0] * KERNEL[1] * h.shape[-1])
+            h = act(nn.Conv(width, KERNEL, strides=2, padding="SAME", dtype=self.dtype, name=f"conv_{i}", **inits)(h))
         h = h.reshape((h.shape[0], -1))
-        return nn.Dense(self.features, dtype=self.dtype, name="out")(h)
+        return nn.Dense(self.features, dtype=self.dtype, name="out", **layer_inits(self.weight_init, h.shape[-1]))(h)
 
 
 class ConvDecoder(nn.Module):
@@ -60,16 +63,21 @@ class ConvDecoder(nn.Module):
     output_shape: tuple[int, int, int]
     activation: str = "relu"
     dtype: Any = jnp.float32
+    weight_init: str = "lecun_normal"
 
     @nn.compact
     def __call__(self, z):
         """z: [batch, latent] -> [batch, height, width, channels] (pre-activation outputs)."""
         act = get_activation(self.activation)
         grid = bottleneck_shape(self.output_shape, self.channels)
-        h = act(nn.Dense(grid[0] * grid[1] * grid[2], dtype=self.dtype, name="in")(z.astype(self.dtype)))
-        h = h.reshape((z.shape[0], *grid))
-        for i, width in enumerate(reversed(self.channels[:-1])):
-            h = act(nn.ConvTranspose(width, KERNEL, strides=(2, 2), padding="SAME", dtype=self.dtype,
-                                     name=f"deconv_{i}")(h))
-        return nn.ConvTranspose(self.output_shape[-1], KERNEL, strides=(2, 2), padding="SAME",
-                                dtype=self.dtype, name="out")(h)
+        h = nn.Dense(grid[0] * grid[1] * grid[2], dtype=self.dtype, name="in",
+                     **layer_inits(self.weight_init, z.shape[-1]))(z.astype(self.dtype))
+        h = act(h).reshape((z.shape[0], *grid))
+        widths = [*reversed(self.channels[:-1]), self.output_shape[-1]]
+        for i, width in enumerate(widths):
+            inits = layer_inits(self.weight_init, KERNEL[0] * KERNEL[1] * h.shape[-1])
+            last = i == len(widths) - 1
+            h = nn.ConvTranspose(width, KERNEL, strides=(2, 2), padding="SAME", dtype=self.dtype,
+                                 name="out" if last else f"deconv_{i}", **inits)(h)
+            h = h if last else act(h)
+        return h

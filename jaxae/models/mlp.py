@@ -9,6 +9,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxae.models.activations import get_activation
+from jaxae.models.initializers import layer_inits
 
 
 class MLPEncoder(nn.Module):
@@ -19,12 +20,14 @@ class MLPEncoder(nn.Module):
       features: output width (the code size; twice that for a Gaussian code's mean and log-variance).
       activation: name of the hidden activation (see `activations.ACTIVATIONS`).
       dtype: compute dtype; parameters stay float32.
+      weight_init: initialisation scheme by name (see `initializers.KERNEL_INITS`).
     """
 
     hidden: Sequence[int]
     features: int
     activation: str = "relu"
     dtype: Any = jnp.float32
+    weight_init: str = "lecun_normal"
 
     @nn.compact
     def __call__(self, x):
@@ -32,8 +35,8 @@ class MLPEncoder(nn.Module):
         act = get_activation(self.activation)
         h = x.reshape((x.shape[0], -1)).astype(self.dtype)
         for i, width in enumerate(self.hidden):
-            h = act(nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}")(h))
-        return nn.Dense(self.features, dtype=self.dtype, name="out")(h)
+            h = act(nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}", **layer_inits(self.weight_init, h.shape[-1]))(h))
+        return nn.Dense(self.features, dtype=self.dtype, name="out", **layer_inits(self.weight_init, h.shape[-1]))(h)
 
 
 class MLPDecoder(nn.Module):
@@ -48,6 +51,7 @@ class MLPDecoder(nn.Module):
     output_shape: tuple[int, int, int]
     activation: str = "relu"
     dtype: Any = jnp.float32
+    weight_init: str = "lecun_normal"
 
     @nn.compact
     def __call__(self, z):
@@ -55,6 +59,7 @@ class MLPDecoder(nn.Module):
         act = get_activation(self.activation)
         h = z.astype(self.dtype)
         for i, width in enumerate(self.hidden):
-            h = act(nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}")(h))
-        h = nn.Dense(math.prod(self.output_shape), dtype=self.dtype, name="out")(h)
+            h = act(nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}", **layer_inits(self.weight_init, h.shape[-1]))(h))
+        h = nn.Dense(math.prod(self.output_shape), dtype=self.dtype, name="out",
+                     **layer_inits(self.weight_init, h.shape[-1]))(h)
         return h.reshape((z.shape[0], *self.output_shape))
