@@ -98,3 +98,19 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs():
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(params))
     recon, aux = model.apply({"params": params}, x, rngs={"sample": jax.random.PRNGKey(0)})
     assert recon.dtype == jnp.float32 and aux["logits"].dtype == jnp.float32
+
+
+def test_torch_init_matches_pytorch_default_bounds_and_he_normal_its_variance():
+    from jaxae.models.initializers import layer_inits
+
+    key = jax.random.PRNGKey(0)
+    torch = layer_inits("torch", 400)
+    kernel = np.asarray(torch["kernel_init"](key, (400, 300)))
+    bias = np.asarray(torch["bias_init"](key, (300,)))
+    bound = 1 / np.sqrt(400)
+    assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.99 * bound
+    assert np.abs(bias).max() <= bound and np.std(bias) > 0.5 * bound / np.sqrt(3)
+    he = np.asarray(layer_inits("he_normal", 400)["kernel_init"](key, (400, 300)))
+    assert np.var(he) == pytest.approx(2 / 400, rel=0.05)  # Var = 2 / fan_in.
+    with pytest.raises(ConfigError, match="model.weight_init='orthogonal' is unknown"):
+        layer_inits("orthogonal", 10)

@@ -43,6 +43,6 @@ KERNEL_INITS = {
 def layer_inits(name: str, fan_in: int) -> dict:
     """{'kernel_init': ..., 'bias_init': ...} for a layer whose kernel has `fan_in` inputs."""
     if name not in KERNEL_INITS:
-        raise ConfigError(f"model.init={name!r} is unknown; choose one of {sorted(KERNEL_INITS)}")
+        raise ConfigError(f"model.weight_init={name!r} is unknown; choose one of {sorted(KERNEL_INITS)}")
     bias = torch_bias_init(fan_in) if name == "torch" else initializers.zeros_init()
     return {"kernel_init": KERNEL_INITS[name], "bias_init": bias}
