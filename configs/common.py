@@ -74,6 +74,7 @@ def get_base_config() -> ml_collections.ConfigDict:
 
     config.parallel = ml_collections.ConfigDict()
     config.parallel.num_devices = 0  # 0: every device of every process.
+    config.parallel.mode = "jit"  # jit (sharded jit over a mesh) | pmap (classic replicated state)
     return config
 
 

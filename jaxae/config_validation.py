@@ -13,6 +13,7 @@ from jaxae.models import ARCHITECTURES, COMPUTE_DTYPES, KERNEL_INITS, MODELS
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.autoencoder import OUTPUT_ACTIVATIONS
 from jaxae.optimizers import OPTIMIZERS, SCHEDULES
+from jaxae.parallel import MODES
 from jaxae.trainers.autoencoder import RECONSTRUCTION_LOSSES
 
 PLACEMENTS = ("auto", "device", "stream")
@@ -96,6 +97,7 @@ def validate_config(config) -> None:
     _number(config, "optimizer.warmup_steps", low=0, integer=True)
     _number(config, "optimizer.grad_clip_norm", low=0)
 
+    _choice(config, "parallel.mode", MODES)
     _number(config, "seed", low=0, high=2**32 - 1, integer=True)
     for field in ("batch_size", "eval_batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
         _number(config, field, low=1, integer=True)

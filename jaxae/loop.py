@@ -56,6 +56,7 @@ def run(config, workdir: str) -> RunResult:
     validate_config(config)
     workdir = prepare_workdir(workdir)
     mesh = parallel.make_mesh(config.parallel.num_devices)
+    parallel.check_platform(config, mesh)
     data_dir = config.data.tfds_data_dir or None
     train_source = sources.open_tfds(config.data.name, config.data.train_split, data_dir)
     eval_source = sources.open_tfds(config.data.name, config.data.eval_split, data_dir)
@@ -79,10 +80,12 @@ def _choose_runner(config, trainer, source, order, mesh, start_step, num_steps):
     if placement == "auto":
         fits = split_bytes(source) <= config.data.device_memory_budget_mb * 2**20
         placement = "device" if fits else "stream"
+    mode = config.parallel.mode
     if placement == "device":
-        return DeviceResidentRunner(trainer.train_step, source, order, mesh), config.steps_per_dispatch or config.log_every
+        runner = DeviceResidentRunner(trainer.train_step, source, order, mesh, mode=mode)
+        return runner, config.steps_per_dispatch or config.log_every
     runner = StreamingRunner(trainer.train_step, source, order, mesh, start_step=start_step, stop_step=num_steps,
-                             prefetch=config.data.prefetch)
+                             prefetch=config.data.prefetch, mode=mode)
     return runner, math.inf
 
 
@@ -111,7 +114,8 @@ def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
     parallel.check_batch_divides(config.eval_batch_size, mesh, "eval_batch_size")
     order = pipeline.BatchOrder(len(train_source), config.batch_size, config.seed)
     num_steps = config.num_steps or config.num_epochs * order.steps_per_epoch
-    trainer = create_trainer(config, train_source.image_shape, num_steps)
+    pmap = config.parallel.mode == "pmap"
+    trainer = create_trainer(config, train_source.image_shape, num_steps, axis_name=parallel.DATA_AXIS if pmap else None)
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config, keep=config.keep_checkpoints)
     lead = jax.process_index() == 0
     image_dir = os.path.join(workdir, "images")

@@ -7,12 +7,14 @@ Under `jit`, XLA inserts the gradient all-reduce itself, so trainers know nothin
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from jaxae.errors import ConfigError
 
 DATA_AXIS = "data"
+MODES = ("jit", "pmap")
 
 
 def make_mesh(num_devices: int = 0) -> Mesh:
@@ -27,6 +29,17 @@ def make_mesh(num_devices: int = 0) -> Mesh:
                           f"({devices[0].platform}); use 0 for all")
     chosen = devices[: num_devices or len(devices)]
     return Mesh(np.asarray(chosen), (DATA_AXIS,), axis_types=(AxisType.Auto,))
+
+
+def check_platform(config, mesh: Mesh) -> None:
+    """Raises ConfigError for settings this platform or process layout cannot run."""
+    platform = mesh.devices.flat[0].platform
+    if config.compute_dtype == "float16" and platform == "tpu":
+        raise ConfigError("compute_dtype='float16' is not supported on TPU (no float16 units); use 'bfloat16'")
+    if (config.parallel.mode == "pmap" and jax.process_count() > 1 and config.parallel.num_devices
+            and config.parallel.num_devices != jax.device_count()):
+        raise ConfigError(f"parallel.mode='pmap' across {jax.process_count()} processes needs every device; "
+                          f"got parallel.num_devices={config.parallel.num_devices} of {jax.device_count()}")
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -54,6 +67,41 @@ def host_to_global(host_batch: dict, mesh: Mesh, leading_axes: int = 1) -> dict:
     return {name: jax.make_array_from_process_local_data(sharding, value) for name, value in host_batch.items()}
 
 
+def global_from_full(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    """A global array from a host array that every process holds whole (each places its own shards)."""
+    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
+
+
 def put_replicated(tree, mesh: Mesh):
-    """Copies a host pytree to every device of the mesh."""
-    return jax.device_put(tree, replicated(mesh))
+    """Copies a host pytree, the same in every process, to every device of the mesh."""
+    return jax.tree.map(lambda x: global_from_full(np.asarray(x), replicated(mesh)), tree)
+
+
+# ------------------------------------------------------------------------------------ pmap path
+# `pmap` takes and returns arrays with a leading device axis. The loop keeps the state in the
+# `jit` layout (replicated), and the pmap runners convert at their boundaries: both conversions
+# are local to each device (every device already holds a full replica), so nothing crosses devices.
+
+def stack_over_devices(tree, mesh: Mesh):
+    """Replicated arrays [...] -> [num_devices, ...] with row i on device i (pmap's input layout)."""
+    count = mesh.devices.size
+    return jax.jit(lambda t: jax.tree.map(lambda x: jnp.broadcast_to(x, (count, *x.shape)), t),
+                   out_shardings=batch_sharding(mesh))(tree)
+
+
+def unstack_from_devices(tree, mesh: Mesh):
+    """[num_devices, ...] rows that are equal (pmean'd) -> one replicated array, each device keeping its row."""
+    take_own_row = jax.shard_map(lambda t: jax.tree.map(lambda x: x[0], t), mesh=mesh,
+                                 in_specs=P(DATA_AXIS), out_specs=P(), check_vma=False)
+    return jax.jit(take_own_row)(tree)
+
+
+def split_over_devices(tree, mesh: Mesh, batch_axis: int = 0):
+    """Arrays whose axis `batch_axis` is sharded over ``data`` -> [num_devices, ..., batch / num_devices, ...]."""
+    count = mesh.devices.size
+
+    def split(x):
+        shape = x.shape[:batch_axis] + (count, x.shape[batch_axis] // count) + x.shape[batch_axis + 1:]
+        return jnp.moveaxis(x.reshape(shape), batch_axis, 0)
+
+    return jax.jit(lambda t: jax.tree.map(split, t), out_shardings=batch_sharding(mesh))(tree)

@@ -47,34 +47,45 @@ def add_metrics(total, metrics):
 
 
 class DeviceResidentRunner:
-    """K steps per dispatch over data held on the devices (replicated over the mesh)."""
+    """K steps per dispatch over data held on the devices (replicated over the mesh).
 
-    def __init__(self, train_step, source, order: pipeline.BatchOrder, mesh):
-        self.order, self.mesh = order, mesh
+    mode: 'jit' (sharded jit over the mesh) or 'pmap' (the same step under `jax.pmap`, with the
+    trainer averaging gradients over the device axis).
+    """
+
+    def __init__(self, train_step, source, order: pipeline.BatchOrder, mesh, *, mode: str = "jit"):
+        self.order, self.mesh, self.mode = order, mesh, mode
         everything = read_all(source)
         self.data = parallel.put_replicated({"image": everything["image"]}, mesh)
-        self._run = jax.jit(functools.partial(scan_steps, train_step), donate_argnums=0)
-        self._run_one = jax.jit(functools.partial(gather_step, train_step), donate_argnums=0)
+        compile_ = _compiler(mode)
+        self._run = compile_(functools.partial(scan_steps, train_step))
+        self._run_one = compile_(functools.partial(gather_step, train_step))
+        if mode == "pmap":
+            self.data = parallel.stack_over_devices(self.data, mesh)
 
     def __call__(self, state, step: int, count: int):
-        # Every process computes the same global indices; each contributes the whole array.
         if count == 1:
             # No loop at all: XLA:CPU runs convolution gradients inside a while loop in layouts
             # about 5x slower (docs/performance.md), so conv configs dispatch one step at a time.
-            indices = jax.device_put(self.order.batch_indices(step).astype(np.int32),
-                                     parallel.batch_sharding(self.mesh))
-            return self._run_one(state, self.data, indices)
-        indices = jax.device_put(self.order.chunk_indices(step, count), parallel.batch_sharding(self.mesh, 2))
-        return self._run(state, self.data, indices)
+            run, indices, batch_axis = self._run_one, self.order.batch_indices(step).astype(np.int32), 0
+        else:
+            run, indices, batch_axis = self._run, self.order.chunk_indices(step, count), 1
+        # Every process holds the same global indices and places the part its devices need.
+        indices = parallel.global_from_full(indices, parallel.batch_sharding(self.mesh, batch_axis + 1))
+        if self.mode == "jit":
+            return run(state, self.data, indices)
+        indices = parallel.split_over_devices(indices, self.mesh, batch_axis)
+        state, metrics = run(parallel.stack_over_devices(state, self.mesh), self.data, indices)
+        return parallel.unstack_from_devices((state, metrics), self.mesh)
 
 
 class StreamingRunner:
-    """One jitted step per host batch read by the grain pipeline."""
+    """One jitted (or pmapped) step per host batch read by the grain pipeline."""
 
     def __init__(self, train_step, source, order: pipeline.BatchOrder, mesh, *, start_step: int,
-                 stop_step: int, prefetch: int):
-        self.mesh = mesh
-        self._step = jax.jit(train_step, donate_argnums=0)
+                 stop_step: int, prefetch: int, mode: str = "jit"):
+        self.mesh, self.mode = mesh, mode
+        self._step = _compiler(mode)(train_step)
         self._batches = pipeline.stream_batches(
             source, order, start_step, stop_step, process_index=jax.process_index(),
             process_count=jax.process_count(), prefetch=prefetch)
@@ -83,13 +94,25 @@ class StreamingRunner:
     def __call__(self, state, step: int, count: int):
         if step != self._next_step:
             raise RuntimeError(f"streaming runner is at step {self._next_step}, asked for {step}")
+        pmap = self.mode == "pmap"
+        if pmap:
+            state = parallel.stack_over_devices(state, self.mesh)
         total = None
         for _ in range(count):
             batch = parallel.host_to_global(next(self._batches), self.mesh)
+            if pmap:
+                batch = parallel.split_over_devices(batch, self.mesh)
             state, metrics = self._step(state, batch)
             total = add_metrics(total, metrics)
         self._next_step += count
-        return state, total
+        return parallel.unstack_from_devices((state, total), self.mesh) if pmap else (state, total)
+
+
+def _compiler(mode: str):
+    """jit with the state donated, or pmap over the data axis with the state donated."""
+    if mode == "pmap":
+        return lambda fn: jax.pmap(fn, axis_name=parallel.DATA_AXIS, donate_argnums=0)
+    return lambda fn: jax.jit(fn, donate_argnums=0)
 
 
 def read_all(source, chunk: int = 4096) -> dict[str, np.ndarray]:

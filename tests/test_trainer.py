@@ -26,14 +26,15 @@ def init_state(trainer, mesh):
     return jax.jit(trainer.init, out_shardings=parallel.replicated(mesh))(jax.random.PRNGKey(0))
 
 
-def run_steps(runner_kind, config, source, mesh, steps, chunk):
+def run_steps(runner_kind, config, source, mesh, steps, chunk, mode="jit"):
     order = pipeline.BatchOrder(len(source), config.batch_size, config.seed)
-    trainer = create_trainer(config, source.image_shape, steps)
+    trainer = create_trainer(config, source.image_shape, steps, axis_name="data" if mode == "pmap" else None)
     state = init_state(trainer, mesh)
     if runner_kind == "device":
-        runner = DeviceResidentRunner(trainer.train_step, source, order, mesh)
+        runner = DeviceResidentRunner(trainer.train_step, source, order, mesh, mode=mode)
     else:
-        runner = StreamingRunner(trainer.train_step, source, order, mesh, start_step=0, stop_step=steps, prefetch=2)
+        runner = StreamingRunner(trainer.train_step, source, order, mesh, start_step=0, stop_step=steps, prefetch=2,
+                                 mode=mode)
     sums = []
     for step in range(0, steps, chunk):
         state, metrics = runner(state, step, chunk)
@@ -61,14 +62,55 @@ def test_device_resident_and_streaming_paths_agree(tiny_config, digits):
     np.testing.assert_allclose(device_sums[-1]["loss"], stream_sums[-1]["loss"], rtol=1e-5)
 
 
-@pytest.mark.parametrize("family", ["ae_mnist", "vae_mnist"])
-def test_eight_devices_match_one_device_with_plain_sgd(tiny_config, digits, family):
+@pytest.mark.parametrize("mode", ["jit", "pmap"])
+@pytest.mark.parametrize("family", ["ae_mnist", "vae_mnist", "dae_mnist"])
+def test_eight_devices_match_one_device_with_plain_sgd(tiny_config, digits, family, mode):
     # Adam's normalisation would hide a gradient that is N times too large; plain SGD does not.
+    # The VAE and the denoising AE also check that random draws do not depend on the split.
     config = small_config(tiny_config, family)
     config.optimizer.name, config.optimizer.learning_rate = "sgd", 0.05
-    one, _ = run_steps("device", config, digits, parallel.make_mesh(1), steps=5, chunk=5)
-    eight, _ = run_steps("device", config, digits, parallel.make_mesh(8), steps=5, chunk=5)
+    one, one_sums = run_steps("device", config, digits, parallel.make_mesh(1), steps=6, chunk=3)
+    eight, eight_sums = run_steps("device", config, digits, parallel.make_mesh(8), steps=6, chunk=3, mode=mode)
+    moved = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), one.params,
+                         jax.device_get(init_state(create_trainer(config, digits.image_shape, 6), parallel.make_mesh(1)).params))
+    assert max(jax.tree.leaves(moved)) > 1e-3  # The steps did change the parameters.
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5), one.params, eight.params)
+    np.testing.assert_allclose(one_sums[-1]["loss"], eight_sums[-1]["loss"], rtol=1e-5)
+
+
+def test_pmap_streaming_matches_jit(tiny_config, digits):
+    config = small_config(tiny_config)
+    jit_state, _ = run_steps("stream", config, digits, parallel.make_mesh(4), steps=4, chunk=2)
+    pmap_state, _ = run_steps("stream", config, digits, parallel.make_mesh(4), steps=4, chunk=2, mode="pmap")
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), jit_state.params,
+                 pmap_state.params)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_mixed_precision_trains_with_float32_state(tiny_config, digits, dtype):
+    config = small_config(tiny_config)
+    config.compute_dtype = dtype
+    state, sums = run_steps("device", config, digits, parallel.make_mesh(2), steps=40, chunk=20)
+    assert all(leaf.dtype == np.float32 for leaf in jax.tree.leaves(state.params))
+    assert sums[-1]["loss"] < sums[0]["loss"]
+    if dtype == "float16":
+        assert float(state.extra["loss_scale"]) > 0 and "loss_scale" in sums[0]
+    else:
+        assert state.extra == {}
+
+
+def test_float16_overflow_skips_the_update_and_halves_the_scale(tiny_config, digits):
+    config = small_config(tiny_config)
+    config.compute_dtype = "float16"
+    trainer = create_trainer(config, digits.image_shape, 10)
+    state = init_state(trainer, parallel.make_mesh(1))
+    state = state.replace(extra={**state.extra, "loss_scale": jnp.asarray(1e30, jnp.float32)})  # Overflows float16.
+    batch = {"image": jnp.asarray(digits.read(np.arange(32))["image"])}
+    new, metrics = jax.jit(trainer.train_step)(state, batch)
+    assert float(metrics["skipped"]) == 1.0
+    assert float(new.extra["loss_scale"]) == pytest.approx(5e29)
+    jax.tree.map(np.testing.assert_array_equal, new.params, state.params)
+    assert int(new.step) == 1
 
 
 def test_kl_warmup_ramps_beta(tiny_config, digits):
@@ -84,8 +126,9 @@ def test_sparse_penalty_is_added_to_the_loss(tiny_config, digits):
     config = small_config(tiny_config, "sparse_ae_mnist")
     trainer = create_trainer(config, digits.image_shape, 10)
     state = init_state(trainer, parallel.make_mesh(1))
-    x = trainer.model_inputs(jnp.asarray(digits.read(np.arange(32))["image"]), None)
-    loss, metrics = trainer.loss_fn(state.params, x, x, jax.random.PRNGKey(0), state.step)
+    images = jnp.asarray(digits.read(np.arange(32))["image"])
+    x = trainer.model_inputs(images, jax.random.split(jax.random.PRNGKey(0), 32))
+    loss, metrics = trainer.loss_fn(state.params, x, x, None, state.step)
     _, aux = trainer.model.apply({"params": state.params}, x)
     rho_hat = jnp.mean(jax.nn.sigmoid(aux["z"]), axis=0)
     expected_penalty = (config.loss.kl_sparsity_weight * jnp.sum(losses.kl_sparsity(rho_hat, target=0.05))
@@ -100,13 +143,14 @@ def test_denoising_corrupts_inputs_but_not_targets(tiny_config, digits):
     state = init_state(trainer, parallel.make_mesh(1))
     batch = {"image": jnp.asarray(digits.read(np.arange(32))["image"])}
     _, metrics = jax.jit(trainer.train_step)(state, batch)
-    # Recompute the same step's loss by hand: same keys, corrupted inputs, clean targets.
-    key = jax.random.fold_in(state.key, 0)
-    binarize_key, noise_key, sample_key = jax.random.split(key, 3)
-    clean = trainer.model_inputs(batch["image"], binarize_key)
+    # Recompute the same step's loss by hand: same per-example keys, masked inputs, clean targets.
+    from jaxae import rng
     from jaxae.corruptions import masking_noise
-    noisy = masking_noise(noise_key, clean, rate=config.noise.level)
-    recon, _ = trainer.model.apply({"params": state.params}, noisy)
-    expected = jnp.mean(losses.bce_with_logits(trainer.model.apply({"params": state.params}, noisy)[1]["logits"], clean))
+    keys = rng.example_keys(jax.random.fold_in(state.key, 0), 32)
+    noise_keys = jax.vmap(lambda k: jax.random.split(k, 3)[1])(keys)
+    clean = batch["image"].astype(jnp.float32) / 255.0  # dae_mnist trains on grey levels.
+    noisy = jax.vmap(lambda k, x: masking_noise(k, x, rate=config.noise.level))(noise_keys, clean)
+    assert 0.25 < float(jnp.mean((noisy == 0) & (clean > 0)) / jnp.mean(clean > 0)) < 0.35
+    _, aux = trainer.model.apply({"params": state.params}, noisy)
+    expected = jnp.mean(losses.bce_with_logits(aux["logits"], clean))
     np.testing.assert_allclose(metrics["recon"], expected, rtol=1e-5)
-    assert recon.shape == clean.shape

@@ -59,11 +59,15 @@ class VAE(Autoencoder):
         mu, logvar = jnp.split(self.encoder(x).astype(jnp.float32), 2, axis=-1)
         return mu, logvar
 
-    def __call__(self, x, *, train: bool = False):
-        """x: [batch, H, W, C] -> (reconstruction, aux with 'z', 'mu', 'logvar', 'logits')."""
+    def __call__(self, x, *, train: bool = False, eps=None):
+        """x: [batch, H, W, C] -> (reconstruction, aux with 'z', 'mu', 'logvar', 'logits').
+
+        eps: [batch, latent] standard normal noise; drawn from the 'sample' stream when None.
+        """
         del train
         mu, logvar = self.encode(x)
-        eps = jax.random.normal(self.make_rng("sample"), mu.shape, mu.dtype)
+        if eps is None:
+            eps = jax.random.normal(self.make_rng("sample"), mu.shape, mu.dtype)
         z = mu + jnp.exp(0.5 * logvar) * eps
         logits = self.decode_logits(z)
         aux = {"z": z, "mu": mu, "logvar": logvar, "logits": logits}

@@ -3,7 +3,8 @@
 Which of these a run is follows from the config alone: ``model.name`` ('ae' or 'vae'),
 ``noise.kind`` (denoising), the sparsity weights in ``loss`` and ``loss.beta``/``kl_warmup_steps``.
 Steps are ``(state, batch) -> (state, metrics)`` with no side effects, so they run under
-``jit``, sharded ``jit``, ``pmap`` and inside ``lax.scan`` unchanged.
+``jit``, sharded ``jit``, ``pmap`` and inside ``lax.scan`` unchanged. Every random draw is made
+per example (`jaxae.rng`), so it does not depend on how the batch is split over devices.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxae import corruptions, losses
+from jaxae import corruptions, loss_scaling, losses, rng
 from jaxae.data.transforms import binarize, to_unit_interval
 from jaxae.models import build_model
 from jaxae.optimizers import build_optimizer
@@ -32,7 +33,8 @@ class AutoencoderTrainer:
       config: the run's ConfigDict (model, loss, noise, data, optimizer, ...).
       image_shape: (height, width, channels) of one example.
       num_steps: total number of updates (for learning-rate schedules).
-      axis_name: a mapped axis to average gradients over (the pmap path); None under `jit`.
+      axis_name: the mapped device axis under `pmap` (gradients and metrics are averaged over
+        it); None under `jit`, where XLA inserts the all-reduce itself.
     """
 
     def __init__(self, config, image_shape, num_steps: int, axis_name: str | None = None):
@@ -41,6 +43,7 @@ class AutoencoderTrainer:
         self.model = build_model(config.model, image_shape, config.compute_dtype)
         self.tx = build_optimizer(config.optimizer, num_steps)
         self.variational = config.model.name == "vae"
+        self.loss_scaling = config.compute_dtype == "float16"
         self.axis_name = axis_name
 
     # ----------------------------------------------------------------------------- state
@@ -50,15 +53,33 @@ class AutoencoderTrainer:
         init_key, state_key = jax.random.split(key)
         dummy = jnp.zeros((1, *self.image_shape), jnp.float32)
         params = self.model.init({"params": init_key, "sample": init_key}, dummy)["params"]
+        extra = loss_scaling.initial_state() if self.loss_scaling else {}
         return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
-                          opt_state=self.tx.init(params))
+                          opt_state=self.tx.init(params), extra=extra)
 
     # ----------------------------------------------------------------------------- inputs
 
-    def model_inputs(self, images, key):
-        """Raw images [batch, H, W, C] -> float32 targets in [0, 1], binarised as configured."""
-        return binarize(key, to_unit_interval(images), mode=self.config.data.binarize,
-                        threshold=self.config.data.binarize_threshold)
+    def _example_keys(self, key, batch_size: int, streams: int, *, mapped: bool = False):
+        """[streams] arrays of [batch] keys: independent per-example draws, whatever the sharding.
+
+        mapped: the caller runs under `pmap` (train_step), so this shard starts at its device's offset.
+        """
+        offset = rng.batch_offset(batch_size, self.axis_name if mapped else None)
+        keys = rng.example_keys(key, batch_size, offset)
+        split = jax.vmap(lambda k: jax.random.split(k, streams))(keys)
+        return [split[:, i] for i in range(streams)]
+
+    def model_inputs(self, images, keys):
+        """Raw images [batch, H, W, C] -> float32 targets in [0, 1], binarised as configured.
+
+        keys: [batch] per-example keys (used by dynamic binarisation only).
+        """
+        data = self.config.data
+
+        def one(key, image):
+            return binarize(key, to_unit_interval(image), mode=data.binarize, threshold=data.binarize_threshold)
+
+        return rng.per_example(one, keys, images)
 
     def _beta(self, step):
         """beta, ramped linearly from 0 over `loss.kl_warmup_steps` (KL annealing)."""
@@ -76,10 +97,15 @@ class AutoencoderTrainer:
             return losses.bce_with_logits(aux["logits"], targets)
         return losses.squared_error(reconstruction, targets)
 
-    def loss_fn(self, params, targets, inputs, key, step):
+    def apply(self, params, inputs, eps=None, *, train: bool):
+        """The model on inputs [batch, H, W, C]; eps [batch, latent] is the VAE's noise."""
+        kwargs = {"eps": eps} if self.variational else {}
+        return self.model.apply({"params": params}, inputs, train=train, **kwargs)
+
+    def loss_fn(self, params, targets, inputs, eps, step):
         """Scalar training loss and its parts. targets, inputs: [batch, H, W, C] (inputs maybe corrupted)."""
         cfg = self.config.loss
-        reconstruction, aux = self.model.apply({"params": params}, inputs, train=True, rngs={"sample": key})
+        reconstruction, aux = self.apply(params, inputs, eps, train=True)
         recon = self.reconstruction_nll(reconstruction, aux, targets)
         metrics = {"recon": jnp.mean(recon)}
         loss = metrics["recon"]
@@ -109,19 +135,35 @@ class AutoencoderTrainer:
 
     def train_step(self, state: TrainState, batch):
         """One update. batch: {'image': [batch, H, W, C] raw, ...} -> (new state, scalar metrics)."""
-        key = jax.random.fold_in(state.key, state.step)
-        binarize_key, noise_key, sample_key = jax.random.split(key, 3)
-        targets = self.model_inputs(batch["image"], binarize_key)
-        inputs = corruptions.corrupt(noise_key, targets, kind=self.config.noise.kind, level=self.config.noise.level)
-        grad_fn = jax.value_and_grad(self.loss_fn, has_aux=True)
-        (_, metrics), grads = grad_fn(state.params, targets, inputs, sample_key, state.step)
+        images = batch["image"]
+        binarize_keys, noise_keys, sample_keys = self._example_keys(
+            jax.random.fold_in(state.key, state.step), images.shape[0], 3, mapped=True)
+        targets = self.model_inputs(images, binarize_keys)
+        noise = self.config.noise
+        inputs = rng.per_example(lambda k, x: corruptions.corrupt(k, x, kind=noise.kind, level=noise.level),
+                                 noise_keys, targets)
+        eps = rng.normal_per_example(sample_keys, (self.config.model.latent_dim,)) if self.variational else None
+
+        scale = state.extra["loss_scale"] if self.loss_scaling else 1.0
+        scaled_loss = lambda p: (lambda lm: (lm[0] * scale, lm[1]))(self.loss_fn(p, targets, inputs, eps, state.step))
+        (_, metrics), grads = jax.value_and_grad(scaled_loss, has_aux=True)(state.params)
         if self.axis_name is not None:
             grads = jax.lax.pmean(grads, self.axis_name)
             metrics = jax.lax.pmean(metrics, self.axis_name)
+        if self.loss_scaling:
+            grads = loss_scaling.unscale(grads, state.extra)
         updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         metrics["grad_norm"] = optax.global_norm(grads)
-        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
+        extra = state.extra
+        if self.loss_scaling:
+            # An overflow skips the update (parameters and optimizer state kept) and halves the scale.
+            finite = loss_scaling.all_finite(grads)
+            keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
+            params, opt_state = keep(params, state.params), keep(opt_state, state.opt_state)
+            extra = {**extra, **loss_scaling.update(state.extra, finite)}
+            metrics.update(loss_scale=state.extra["loss_scale"], skipped=1.0 - finite.astype(jnp.float32))
+        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state, extra=extra)
         return new_state, metrics
 
     def eval_step(self, state: TrainState, batch, mask):
@@ -133,11 +175,12 @@ class AutoencoderTrainer:
         Returns:
           {name: scalar sum}, including 'count'; the loop divides by the count at the end.
         """
-        key = jax.random.fold_in(state.key, EVAL_STREAM)
-        binarize_key, sample_key = jax.random.split(key)
-        targets = self.model_inputs(batch["image"], binarize_key)
-        reconstruction, aux = self.model.apply({"params": state.params}, targets, train=False,
-                                               rngs={"sample": sample_key})
+        images = batch["image"]
+        binarize_keys, sample_keys = self._example_keys(
+            jax.random.fold_in(state.key, EVAL_STREAM), images.shape[0], 2)
+        targets = self.model_inputs(images, binarize_keys)
+        eps = rng.normal_per_example(sample_keys, (self.config.model.latent_dim,)) if self.variational else None
+        reconstruction, aux = self.apply(state.params, targets, eps, train=False)
         per_example = {"mse": losses.mse(reconstruction, targets)}
         if self.config.model.output_activation == "sigmoid":
             per_example["bce"] = losses.bce_with_logits(aux["logits"], targets)
@@ -158,7 +201,7 @@ class AutoencoderTrainer:
           {'reconstructions': [2n, H, W, C], 'samples': [num_samples, H, W, C]} in [0, 1].
         """
         key = jax.random.fold_in(state.key, IMAGES_STREAM)
-        targets = self.model_inputs(images, key)
+        targets = self.model_inputs(images, rng.example_keys(key, images.shape[0]))
         variables = {"params": state.params}
         if self.variational:
             mu, _ = self.model.apply(variables, targets, method="encode")
