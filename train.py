@@ -6,12 +6,19 @@
 
 import sys
 
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/<name>.py file (':tiny' for its tiny variant).",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics.jsonl, TensorBoard and images.")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0, for multi-process runs.")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "How many processes take part.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index, 0 on the coordinator.")
+_DISTRIBUTED = flags.DEFINE_enum("distributed", "none", ["none", "auto"],
+                                 "'auto': let JAX find the processes itself (SLURM, Cloud TPU).")
+_TIMEOUT = flags.DEFINE_integer("distributed_timeout", 300, "Seconds to wait for every process to arrive.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -20,19 +27,25 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO.
+    from jaxae import distributed
     from jaxae.compile_cache import enable_compile_cache
     from jaxae.errors import JaxaeError
     from jaxae.loop import EXIT_PREEMPTED, Preempted, run
 
     config = _CONFIG.value
-    enable_compile_cache(config.compile_cache_dir)
     try:
+        distributed.initialize(coordinator_address=_COORDINATOR.value, num_processes=_NUM_PROCESSES.value,
+                               process_id=_PROCESS_ID.value, timeout_s=_TIMEOUT.value,
+                               auto=_DISTRIBUTED.value == "auto")
+        enable_compile_cache(config.compile_cache_dir)
         result = run(config, _WORKDIR.value)
     except JaxaeError as error:
         sys.exit(f"jaxae: error: {error}")
     except Preempted as stop:
         print(f"jaxae: {stop}; run the same command again to resume.", flush=True)
         sys.exit(EXIT_PREEMPTED)
+    if jax.process_index() != 0:
+        return
     print("final eval: " + " ".join(f"{k}={v:.4f}" for k, v in result.eval_metrics.items()))
     print(f"checkpoints: {result.checkpoint_dir}")
     print(f"metrics:     {result.metrics_path}")

@@ -56,8 +56,12 @@ def run(config, workdir: str) -> RunResult:
     validate_config(config)
     workdir = prepare_workdir(workdir)
     mesh = parallel.make_mesh(config.parallel.num_devices)
-    parallel.check_platform(config, mesh)
+    parallel.check_platform(config, jax.devices()[0].platform, jax.process_count(), jax.device_count())
     data_dir = config.data.tfds_data_dir or None
+    if jax.process_count() > 1:  # One writer: process 0 prepares an embedded data set, the rest wait.
+        if jax.process_index() == 0:
+            sources.prepare_embedded(config.data.name, data_dir)
+        parallel.barrier("jaxae: data prepared")
     train_source = sources.open_tfds(config.data.name, config.data.train_split, data_dir)
     eval_source = sources.open_tfds(config.data.name, config.data.eval_split, data_dir)
     return train(config, workdir, train_source, eval_source, mesh)

@@ -31,15 +31,14 @@ def make_mesh(num_devices: int = 0) -> Mesh:
     return Mesh(np.asarray(chosen), (DATA_AXIS,), axis_types=(AxisType.Auto,))
 
 
-def check_platform(config, mesh: Mesh) -> None:
-    """Raises ConfigError for settings this platform or process layout cannot run."""
-    platform = mesh.devices.flat[0].platform
+def check_platform(config, platform: str, process_count: int, device_count: int) -> None:
+    """Raises ConfigError for settings that this platform or process layout cannot run."""
     if config.compute_dtype == "float16" and platform == "tpu":
         raise ConfigError("compute_dtype='float16' is not supported on TPU (no float16 units); use 'bfloat16'")
-    if (config.parallel.mode == "pmap" and jax.process_count() > 1 and config.parallel.num_devices
-            and config.parallel.num_devices != jax.device_count()):
-        raise ConfigError(f"parallel.mode='pmap' across {jax.process_count()} processes needs every device; "
-                          f"got parallel.num_devices={config.parallel.num_devices} of {jax.device_count()}")
+    if (config.parallel.mode == "pmap" and process_count > 1 and config.parallel.num_devices
+            and config.parallel.num_devices != device_count):
+        raise ConfigError(f"parallel.mode='pmap' across {process_count} processes needs every device; "
+                          f"got parallel.num_devices={config.parallel.num_devices} of {device_count}")
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -65,6 +64,14 @@ def host_to_global(host_batch: dict, mesh: Mesh, leading_axes: int = 1) -> dict:
     """This process's slice of a global batch -> global `jax.Array`s sharded over ``data``."""
     sharding = batch_sharding(mesh, leading_axes)
     return {name: jax.make_array_from_process_local_data(sharding, value) for name, value in host_batch.items()}
+
+
+def barrier(name: str) -> None:
+    """Blocks until every process reaches the barrier called `name` (no-op in a single process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
 
 
 def global_from_full(array: np.ndarray, sharding: NamedSharding) -> jax.Array:

@@ -83,3 +83,26 @@ def test_run_checks_the_config_before_touching_the_workdir(tmp_path):
     with pytest.raises(ConfigError, match="model.latent_dim=-3"):
         loop.run(config, str(tmp_path / "never"))
     assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("changes, platform, processes, message", [
+    ({"compute_dtype": "float16"}, "tpu", 1, "float16' is not supported on TPU"),
+    ({"parallel.mode": "pmap", "parallel.num_devices": 4}, "gpu", 2, "needs every device"),
+])
+def test_platform_refuses_what_it_cannot_run(changes, platform, processes, message):
+    from jaxae.parallel import check_platform
+
+    config = vae_mnist.get_config("tiny")
+    for field, value in changes.items():
+        section, _, name = field.rpartition(".")
+        (config[section] if section else config)[name] = value
+    with pytest.raises(ConfigError, match=message):
+        check_platform(config, platform, processes, device_count=16)
+    check_platform(config, "cpu", 1, device_count=16)  # The same settings run on one CPU process.
+
+
+def test_unknown_parallel_mode_is_refused():
+    config = vae_mnist.get_config("tiny")
+    config.parallel.mode = "shard_map"
+    with pytest.raises(ConfigError, match="parallel.mode='shard_map' is unknown"):
+        validate_config(config)

@@ -131,6 +131,20 @@ def default_data_dir() -> str:
     return os.environ.get("TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
 
 
+def prepare_embedded(name: str, data_dir: str | None = None) -> None:
+    """Writes an embedded data set's array_record files into `data_dir` unless they are there.
+
+    In a multi-process run only process 0 calls this, before the others open the data set.
+    """
+    from jaxae.data import builders
+
+    if name not in builders.EMBEDDED_BUILDERS:
+        return
+    builder = builders.EMBEDDED_BUILDERS[name](data_dir=data_dir or default_data_dir(), file_format="array_record")
+    if not builder.is_prepared():
+        builder.download_and_prepare()
+
+
 def open_tfds(name: str, split: str, data_dir: str | None = None) -> TfdsSource:
     """Opens `split` of the tfds data set `name`, preparing the embedded ones on first use.
 
@@ -143,10 +157,8 @@ def open_tfds(name: str, split: str, data_dir: str | None = None) -> TfdsSource:
 
     data_dir = data_dir or default_data_dir()
     if name in builders.EMBEDDED_BUILDERS:
-        builder = builders.EMBEDDED_BUILDERS[name](data_dir=data_dir, file_format="array_record")
-        if not builder.is_prepared():
-            builder.download_and_prepare()
-        sources = builder.as_data_source()
+        prepare_embedded(name, data_dir)
+        sources = builders.EMBEDDED_BUILDERS[name](data_dir=data_dir, file_format="array_record").as_data_source()
     else:
         try:
             sources = tfds.data_source(name, data_dir=data_dir, download=False)
