@@ -12,3 +12,11 @@ def test_vae_step_benchmark_smoke(tmp_path):
     assert 1e5 < row["flops_per_example"] < 1e6
     assert row["scan_examples_per_sec"] > 0 and row["per_step_examples_per_sec"] > 0
     assert (tmp_path / "bench.json").exists()
+
+
+def test_device_scaling_benchmark_smoke():
+    from benchmarks import device_scaling
+
+    report = device_scaling.main(["--smoke", "--devices", "1,2"])
+    assert {(row["devices"], row["mode"]) for row in report["rows"]} == {(1, "jit"), (1, "pmap"), (2, "jit"), (2, "pmap")}
+    assert all(row["examples_per_sec"] > 0 for row in report["rows"])
