@@ -18,6 +18,10 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "How many processes
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index, 0 on the coordinator.")
 _DISTRIBUTED = flags.DEFINE_enum("distributed", "none", ["none", "auto"],
                                  "'auto': let JAX find the processes itself (SLURM, Cloud TPU).")
+_ON_MISMATCH = flags.DEFINE_enum(
+    "on_checkpoint_mismatch", "fail", ["fail", "new_workdir"],
+    "When --workdir holds checkpoints of another model or config: 'fail' (list the differing fields), or "
+    "'new_workdir' (train in <workdir>-2, -3, ... instead; the old workdir is not touched).")
 _TIMEOUT = flags.DEFINE_integer("distributed_timeout", 300, "Seconds to wait for every process to arrive.")
 flags.mark_flags_as_required(["config", "workdir"])
 
@@ -38,7 +42,7 @@ def main(argv):
                                process_id=_PROCESS_ID.value, timeout_s=_TIMEOUT.value,
                                auto=_DISTRIBUTED.value == "auto")
         enable_compile_cache(config.compile_cache_dir)
-        result = run(config, _WORKDIR.value)
+        result = run(config, _WORKDIR.value, on_mismatch=_ON_MISMATCH.value)
     except JaxaeError as error:
         sys.exit(f"jaxae: error: {error}")
     except Preempted as stop:

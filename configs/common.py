@@ -70,6 +70,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.steps_per_dispatch = 0  # steps per jitted lax.scan on the device path; 0: log_every.
     config.num_image_examples = 8  # test images shown with their reconstructions.
     config.num_samples = 64  # prior samples drawn for a VAE's grid.
+    config.nonfinite = "stop"  # stop: a NaN/Inf loss or gradient ends the run | skip: skip the update, count it
     config.compile_cache_dir = ""  # empty: ~/.cache/jaxae/jax; "none" disables the cache.
 
     config.parallel = ml_collections.ConfigDict()

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from jaxae.errors import CheckpointError
+from jaxae.errors import CheckpointError, WorkdirError
 
 # Config sections that define the state's layout or the run's trajectory. A checkpoint whose
 # values differ in any of them belongs to another model or experiment.
@@ -57,20 +57,26 @@ class Checkpointer:
       keep: how many recent checkpoints to keep.
     """
 
-    def __init__(self, directory: str, config, keep: int = 3):
+    def __init__(self, directory: str, config, keep: int = 3, *, read_only: bool = False):
         self.directory = os.path.abspath(directory)
         self.identity = identity(config)
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True,
-                                               enable_async_checkpointing=True)
+        # A read-only manager only inspects: it neither creates folders nor cleans temporary ones.
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only,
+                                               cleanup_tmp_directories=not read_only,
+                                               enable_async_checkpointing=True, read_only=read_only)
         self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
+    def differences(self, step: int) -> list[str]:
+        """The config fields whose values differ between checkpoint `step` and this run."""
+        restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return differences(restored["meta"]["identity"], self.identity)
+
     def check_compatible(self, step: int) -> None:
         """Raises CheckpointError naming every differing field if `step` was saved by another config."""
-        restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-        diffs = differences(restored["meta"]["identity"], self.identity)
+        diffs = self.differences(step)
         if diffs:
             raise CheckpointError(
                 f"{self.directory} holds step {step} of a different model or config, so it cannot be resumed: "
@@ -83,16 +89,54 @@ class Checkpointer:
             step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state)))
         return restored["state"]
 
+    def all_steps(self) -> list[int]:
+        return sorted(self._manager.all_steps())
+
+    def _failed(self, step, error) -> WorkdirError:
+        return WorkdirError(f"could not write the checkpoint of step {step} to {self.directory}: {error}. "
+                            f"Checkpoints in {self.directory} are intact: steps {self.all_steps()}")
+
     def save(self, step: int, state, *, force: bool = False) -> bool:
-        """Starts an asynchronous save of `state` at `step`; returns whether one was started."""
+        """Starts an asynchronous save of `state` at `step`; returns whether one was started.
+
+        Raises:
+          WorkdirError: this save, or the previous asynchronous one, could not be written.
+        """
         meta = {"identity": self.identity, "step": int(step), "jax_version": jax.__version__}
-        return self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                                meta=ocp.args.JsonSave(meta)), force=force)
+        try:
+            return self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                                    meta=ocp.args.JsonSave(meta)), force=force)
+        except Exception as error:  # Orbax wraps OS errors of its writer threads in several types.
+            raise self._failed(step, error) from error
 
     def wait(self) -> None:
-        """Blocks until every started save is on disk."""
-        self._manager.wait_until_finished()
+        """Blocks until every started save is on disk; raises WorkdirError if one failed."""
+        try:
+            self._manager.wait_until_finished()
+        except Exception as error:
+            raise self._failed(self._manager.latest_step(), error) from error
 
     def close(self) -> None:
-        self._manager.wait_until_finished()
-        self._manager.close()
+        try:
+            self.wait()
+        finally:
+            self._manager.close()
+
+
+def workdir_for(workdir: str, config) -> str:
+    """`workdir` if it holds no checkpoint or one of this config; else the first free or matching
+    sibling `<workdir>-2`, `<workdir>-3`, ... The mismatched workdir is only read, never written."""
+    candidate, number = workdir, 1
+    while True:
+        directory = os.path.join(candidate, "checkpoints")
+        if not os.path.isdir(directory):
+            return candidate
+        checkpointer = Checkpointer(directory, config, read_only=True)
+        try:
+            latest = checkpointer.latest_step()
+            if latest is None or not checkpointer.differences(latest):
+                return candidate
+        finally:
+            checkpointer._manager.close()
+        number += 1
+        candidate = f"{workdir.rstrip(os.sep)}-{number}"

@@ -98,6 +98,7 @@ def validate_config(config) -> None:
     _number(config, "optimizer.grad_clip_norm", low=0)
 
     _choice(config, "parallel.mode", MODES)
+    _choice(config, "nonfinite", ("stop", "skip"))
     _number(config, "seed", low=0, high=2**32 - 1, integer=True)
     for field in ("batch_size", "eval_batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
         _number(config, field, low=1, integer=True)

@@ -1,5 +1,7 @@
 """The errors a user can cause. Each message names the field or array and the offending value."""
 
+import contextlib
+
 
 class JaxaeError(ValueError):
     """Base class: a mistake in what the user asked for, reported before compute is spent."""
@@ -17,5 +19,19 @@ class CheckpointError(JaxaeError):
     """A checkpoint cannot be used for this run (another model or config, unreadable, ...)."""
 
 
-class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN or infinite loss; the message names the step and last checkpoint."""
+class WorkdirError(JaxaeError):
+    """The workdir cannot be written (full disk, read-only, removed); earlier checkpoints are kept."""
+
+
+class NonFiniteLossError(JaxaeError):
+    """Training produced a NaN or infinite loss or gradient; the message names the step, the metric
+    and the last good checkpoint, none of which was overwritten."""
+
+
+@contextlib.contextmanager
+def writing(what: str):
+    """Turns an OSError raised while writing `what` into a WorkdirError that says so."""
+    try:
+        yield
+    except OSError as error:
+        raise WorkdirError(f"could not write {what}: {error.strerror or error}") from error

@@ -9,6 +9,7 @@ import numpy as np
 
 from jaxae import parallel, viz
 from jaxae.data import pipeline
+from jaxae.errors import writing
 from jaxae.runners import add_metrics
 
 
@@ -50,7 +51,8 @@ class Evaluator:
             columns = len(self._image_batch) if name == "reconstructions" else None
             grid = viz.make_grid(np.asarray(images), columns=columns)
             path = os.path.join(image_dir, f"{name}_{step:07d}.png")
-            viz.save_png(path, grid)
+            with writing(path):
+                viz.save_png(path, grid)
             writer.write_image(step, f"images/{name}", grid)
             paths.append(path)
         return paths

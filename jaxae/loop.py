@@ -18,10 +18,10 @@ import jax
 import numpy as np
 
 from jaxae import parallel
-from jaxae.checkpoint import Checkpointer
+from jaxae.checkpoint import Checkpointer, workdir_for
 from jaxae.config_validation import prepare_workdir, validate_config
 from jaxae.data import pipeline, sources
-from jaxae.errors import DataError, NonFiniteLossError
+from jaxae.errors import ConfigError, DataError, NonFiniteLossError, WorkdirError
 from jaxae.evaluation import Evaluator
 from jaxae.metric_writers import MetricWriter, format_metrics
 from jaxae.runners import DeviceResidentRunner, StreamingRunner, add_metrics, split_bytes
@@ -51,9 +51,18 @@ class RunResult:
     state: object = None
 
 
-def run(config, workdir: str) -> RunResult:
-    """Trains `config` in `workdir` on the tfds data set it names (resuming if checkpoints exist)."""
+def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
+    """Trains `config` in `workdir` on the tfds data set it names (resuming if checkpoints exist).
+
+    on_mismatch: what to do when `workdir` holds checkpoints of another model or config: 'fail'
+      (a CheckpointError listing the differing fields) or 'new_workdir' (train in the first free
+      or matching sibling `<workdir>-2`, `<workdir>-3`, ...; the other workdir is left untouched).
+    """
     validate_config(config)
+    if on_mismatch not in ("fail", "new_workdir"):
+        raise ConfigError(f"on_mismatch={on_mismatch!r} must be 'fail' or 'new_workdir'")
+    if on_mismatch == "new_workdir":
+        workdir = workdir_for(os.path.abspath(workdir), config)
     workdir = prepare_workdir(workdir)
     mesh = parallel.make_mesh(config.parallel.num_devices)
     parallel.check_platform(config, jax.devices()[0].platform, jax.process_count(), jax.device_count())
@@ -65,6 +74,14 @@ def run(config, workdir: str) -> RunResult:
     train_source = sources.open_tfds(config.data.name, config.data.train_split, data_dir)
     eval_source = sources.open_tfds(config.data.name, config.data.eval_split, data_dir)
     return train(config, workdir, train_source, eval_source, mesh)
+
+
+def _close_quietly(*closables) -> None:
+    for closable in closables:
+        try:
+            closable.close()
+        except Exception:  # Already failing: a second error would hide the first.
+            pass
 
 
 def restore_or_init(trainer, checkpointer: Checkpointer, mesh, seed: int):
@@ -125,7 +142,7 @@ def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
     image_dir = os.path.join(workdir, "images")
     evaluator = Evaluator(trainer, eval_source, mesh, config.eval_batch_size,
                           num_image_examples=config.num_image_examples, num_samples=config.num_samples)
-    writer = None
+    writer = MetricWriter(workdir, enabled=False)  # Replaced once the start step is known.
     try:
         state = restore_or_init(trainer, checkpointer, mesh, config.seed)
         step = int(state.step)
@@ -141,12 +158,37 @@ def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
             writer.write(num_steps, final)
             image_paths = evaluator.write_images(state, num_steps, image_dir, writer)
             checkpointer.save(num_steps, state)
-    finally:
-        checkpointer.close()
-        if writer is not None:
-            writer.close()
+    except WorkdirError as error:
+        _close_quietly(checkpointer, writer)
+        if "intact" in str(error):
+            raise
+        raise WorkdirError(f"{error}. Checkpoints in {checkpointer.directory} are intact: steps "
+                           f"{checkpointer.all_steps()}") from error
+    except BaseException:
+        _close_quietly(checkpointer, writer)  # The error in flight is the one to report.
+        raise
+    checkpointer.close()
+    writer.close()
     return RunResult(step=num_steps, eval_metrics=final, workdir=workdir, checkpoint_dir=checkpointer.directory,
                      metrics_path=writer.jsonl_path, image_paths=image_paths, state=state)
+
+
+def last_good(checkpointer: Checkpointer) -> str:
+    latest = checkpointer.latest_step()
+    if latest is None:
+        return "no checkpoint had been saved"
+    return f"nothing after step {latest} was saved (last good checkpoint: {checkpointer.directory}/{latest})"
+
+
+def window_means(sums: dict, steps: int) -> dict[str, float]:
+    """Per-step means of a log window's metric sums, as 'train/<name>'.
+
+    Steps skipped for a non-finite loss (counted in 'skipped', their metrics zeroed) are left out
+    of every mean but that of 'skipped', which becomes the fraction of the window skipped.
+    """
+    skipped = float(sums.get("skipped", 0.0))
+    kept = max(steps - skipped, 1.0)
+    return {f"train/{name}": float(value) / (steps if name == "skipped" else kept) for name, value in sums.items()}
 
 
 def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, checkpointer, writer,
@@ -173,11 +215,13 @@ def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, 
                 timed_steps += count
             progress.update(count)
             if step % config.log_every == 0 or step == num_steps:
-                metrics = {f"train/{k}": float(v) / window_steps for k, v in jax.device_get(window).items()}
-                if not np.isfinite(metrics["train/loss"]):
-                    raise NonFiniteLossError(
-                        f"train/loss={metrics['train/loss']} in the {window_steps} steps up to step {step}; last "
-                        f"good checkpoint: step {checkpointer.latest_step()} in {checkpointer.directory}")
+                metrics = window_means(jax.device_get(window), window_steps)
+                for name in ("train/loss", "train/grad_norm"):
+                    if not np.isfinite(metrics[name]):
+                        checkpointer.wait()
+                        raise NonFiniteLossError(
+                            f"{name}={metrics[name]} in steps {step - window_steps + 1}-{step}; "
+                            + last_good(checkpointer) + ". Lower the learning rate, or set nonfinite='skip'")
                 if timed_steps:
                     metrics["train/examples_per_sec"] = timed_steps * config.batch_size / (time.perf_counter() - timer)
                 writer.write(step, metrics)
@@ -194,8 +238,12 @@ def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, 
                 timer = time.perf_counter()
             if step % config.checkpoint_every == 0 and step < num_steps:
                 checkpointer.save(step, state)
-            if sigterm.raised:
-                checkpointer.save(step, state, force=True)
+            # Stop on a log boundary, so the resumed run logs the same windows; every process
+            # agrees on the step.
+            at_boundary = step % config.log_every == 0 or step == num_steps
+            if at_boundary and parallel.any_process(sigterm.raised):
+                if checkpointer.latest_step() != step:  # Not already saved by the periodic checkpoint.
+                    checkpointer.save(step, state, force=True)
                 checkpointer.wait()
                 raise Preempted(step)
     return state, image_paths

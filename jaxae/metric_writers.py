@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from jaxae.errors import writing
+
 
 class MetricWriter:
     """Writes {name: scalar} dicts at a step to the workdir's metrics.jsonl and TensorBoard files."""
@@ -28,7 +30,8 @@ class MetricWriter:
         if enabled:
             from tensorboardX import SummaryWriter  # Writes event files without TensorFlow.
 
-            self._truncate_after(start_step)
+            with writing(self.jsonl_path):
+                self._truncate_after(start_step)
             self._tensorboard = SummaryWriter(self.tensorboard_dir, flush_secs=10, purge_step=start_step + 1)
 
     def _truncate_after(self, step: int) -> None:
@@ -46,19 +49,23 @@ class MetricWriter:
             return
         values = {name: float(value) for name, value in metrics.items()}
         record = {"step": int(step), **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
-        with open(self.jsonl_path, "a") as out:
+        with writing(self.jsonl_path), open(self.jsonl_path, "a") as out:
             out.write(json.dumps(record) + "\n")
-        for name, value in values.items():
-            self._tensorboard.add_scalar(name, value, step)
+        with writing(self.tensorboard_dir):
+            for name, value in values.items():
+                self._tensorboard.add_scalar(name, value, step)
 
     def write_image(self, step: int, name: str, image: np.ndarray) -> None:
         """image: [height, width, channels] float in [0, 1]."""
         if self.enabled:
-            self._tensorboard.add_image(name, image, step, dataformats="HWC")
+            with writing(self.tensorboard_dir):
+                self._tensorboard.add_image(name, image, step, dataformats="HWC")
 
     def close(self) -> None:
         if self._tensorboard is not None:
-            self._tensorboard.close()
+            tensorboard, self._tensorboard = self._tensorboard, None
+            with writing(self.tensorboard_dir):
+                tensorboard.close()
 
 
 def read_metrics(workdir: str) -> list[dict]:

@@ -74,6 +74,15 @@ def barrier(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
+def any_process(flag: bool) -> bool:
+    """True if `flag` is true in any process (a host sync across processes; free in a single one)."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+
+    return bool(np.any(multihost_utils.process_allgather(np.asarray(flag, np.int32))))
+
+
 def global_from_full(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
     """A global array from a host array that every process holds whole (each places its own shards)."""
     return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])

@@ -19,6 +19,7 @@ import numpy as np
 
 from jaxae import parallel
 from jaxae.data import pipeline
+from jaxae.data.sources import validate_arrays
 
 
 def gather_step(train_step, state, data, batch_indices):
@@ -116,10 +117,14 @@ def _compiler(mode: str):
 
 
 def read_all(source, chunk: int = 4096) -> dict[str, np.ndarray]:
-    """Every example of a source as stacked arrays, read `chunk` at a time."""
+    """Every example of a source as stacked arrays, read `chunk` at a time and validated
+    (dtype, range, NaNs; `sources.validate_arrays`) before it goes to the devices."""
     parts = [source.read(np.arange(start, min(start + chunk, len(source))))
              for start in range(0, len(source), chunk)]
-    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    everything = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    name = f"{getattr(source, 'name', 'the')} {getattr(source, 'split', '')} images".replace("  ", " ")
+    everything["image"], everything["label"] = validate_arrays(everything["image"], everything.get("label"), name=name)
+    return everything
 
 
 def split_bytes(source) -> int:

@@ -156,13 +156,18 @@ class AutoencoderTrainer:
         params = optax.apply_updates(state.params, updates)
         metrics["grad_norm"] = optax.global_norm(grads)
         extra = state.extra
-        if self.loss_scaling:
-            # An overflow skips the update (parameters and optimizer state kept) and halves the scale.
-            finite = loss_scaling.all_finite(grads)
+        if self.loss_scaling or self.config.nonfinite == "skip":
+            # A non-finite loss or gradient skips the update: parameters and optimizer state are kept,
+            # the step is counted in 'skipped', and its other metrics are left out of the averages.
+            # The norm too: finite gradients whose squares overflow make a useless update.
+            finite = loss_scaling.all_finite(grads) & jnp.isfinite(metrics["loss"]) & jnp.isfinite(metrics["grad_norm"])
             keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
             params, opt_state = keep(params, state.params), keep(opt_state, state.opt_state)
-            extra = {**extra, **loss_scaling.update(state.extra, finite)}
-            metrics.update(loss_scale=state.extra["loss_scale"], skipped=1.0 - finite.astype(jnp.float32))
+            metrics = {name: jnp.where(finite, value, 0.0) for name, value in metrics.items()}
+            metrics["skipped"] = 1.0 - finite.astype(jnp.float32)
+            if self.loss_scaling:  # An overflow also halves the scale.
+                extra = {**extra, **loss_scaling.update(state.extra, finite)}
+                metrics["loss_scale"] = state.extra["loss_scale"]
         new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state, extra=extra)
         return new_state, metrics
 

@@ -1,0 +1,58 @@
+"""Shared pieces of the reliability tests: launching train.py and reading final parameters."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def train_py(workdir, *overrides, config="configs/vae_mnist.py:tiny"):
+    return [sys.executable, "train.py", f"--config={config}", f"--workdir={workdir}",
+            "--config.compile_cache_dir=none", *overrides]
+
+
+def start(workdir, *overrides, **kwargs):
+    return subprocess.Popen(train_py(workdir, *overrides), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def run(workdir, *overrides, timeout=300):
+    return subprocess.run(train_py(workdir, *overrides), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def saved_steps(workdir) -> list[int]:
+    directory = os.path.join(workdir, "checkpoints")
+    return sorted(int(n) for n in os.listdir(directory) if n.isdigit()) if os.path.isdir(directory) else []
+
+
+def temporary_folders(workdir) -> list[str]:
+    directory = os.path.join(workdir, "checkpoints")
+    return [n for n in os.listdir(directory) if "tmp" in n] if os.path.isdir(directory) else []
+
+
+def load_params(workdir, config, step: int):
+    """The parameters saved at `step`, as NumPy arrays."""
+    from jaxae import parallel
+    from jaxae.checkpoint import Checkpointer
+    from jaxae.trainers import create_trainer
+
+    mesh = parallel.make_mesh(1)
+    trainer = create_trainer(config, (28, 28, 1), config.num_steps)
+    sharding = parallel.replicated(mesh)
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                            jax.eval_shape(trainer.init, jax.random.PRNGKey(0)))
+    checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config, read_only=True)
+    try:
+        return jax.tree.map(np.asarray, checkpointer.restore(step, abstract).params)
+    finally:
+        checkpointer._manager.close()
+
+
+def metrics_without_timing(workdir):
+    from jaxae.metric_writers import read_metrics
+
+    return [{k: v for k, v in r.items() if k != "train/examples_per_sec"} for r in read_metrics(str(workdir))]
