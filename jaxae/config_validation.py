@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import tempfile
@@ -40,6 +41,8 @@ def _number(config, field, *, low=None, high=None, integer=False, low_open=False
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
         raise ConfigError(f"{field}={value!r} must be {'an integer' if integer else 'a number'}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{field}={value!r} must be a finite number")
     if low is not None and (value < low or (low_open and value == low)):
         raise ConfigError(f"{field}={value!r} must be {'>' if low_open else '>='} {low}")
     if high is not None and (value > high or (high_open and value == high)):

@@ -1,5 +1,6 @@
 """Config and workdir checks: every mistake is a ConfigError naming the field, before any compile."""
 
+import ast
 import os
 
 import pytest
@@ -106,3 +107,66 @@ def test_unknown_parallel_mode_is_refused():
     config.parallel.mode = "shard_map"
     with pytest.raises(ConfigError, match="parallel.mode='shard_map' is unknown"):
         validate_config(config)
+
+
+CHOICE_FIELDS = ["model.name", "model.architecture", "model.activation", "model.output_activation", "model.weight_init",
+                 "compute_dtype", "loss.reconstruction", "noise.kind", "data.binarize", "data.placement",
+                 "optimizer.name", "optimizer.schedule", "parallel.mode", "nonfinite"]
+BELOW_ZERO = st.floats(max_value=0, exclude_max=True)
+AT_OR_BELOW_ZERO = st.floats(max_value=0)
+INVALID_FLOATS = {  # Values outside each field's valid range.
+    "loss.beta": BELOW_ZERO, "optimizer.grad_clip_norm": BELOW_ZERO, "optimizer.learning_rate": AT_OR_BELOW_ZERO,
+    "loss.kl_sparsity_target": st.one_of(AT_OR_BELOW_ZERO, st.floats(min_value=1)),
+    "data.binarize_threshold": st.one_of(BELOW_ZERO, st.floats(min_value=1, exclude_min=True)),
+}
+
+
+@st.composite
+def invalid_settings(draw):
+    """(field, value) pairs that no valid config has."""
+    kind = draw(st.sampled_from(["choice", "float", "int", "widths"]))
+    if kind == "choice":
+        field = draw(st.sampled_from(CHOICE_FIELDS))
+        return field, draw(st.text(min_size=0, max_size=12).filter(lambda t: t not in VALID_CHOICES[field]))
+    if kind == "float":
+        field = draw(st.sampled_from(sorted(INVALID_FLOATS)))
+        return field, draw(st.one_of(INVALID_FLOATS[field], st.just(float("nan")), st.just(float("inf")), st.just("0.1")))
+    if kind == "int":
+        field = draw(st.sampled_from(POSITIVE_INTS + ["num_steps", "eval_every", "seed", "parallel.num_devices"]))
+        return field, draw(st.one_of(st.integers(max_value=-1), st.just(True), st.just(1.5)))
+    field = draw(st.sampled_from(["model.hidden", "model.channels", "model.decoder_hidden"]))
+    return field, draw(st.lists(st.integers(max_value=0), min_size=1, max_size=3).map(tuple))
+
+
+VALID_CHOICES = {field: set() for field in CHOICE_FIELDS}
+
+
+def _collect_valid_choices():
+    from jaxae import config_validation as cv
+
+    for field in CHOICE_FIELDS:
+        config = vae_mnist.get_config("tiny")
+        probe = "\x00not-a-choice"
+        section, _, name = field.rpartition(".")
+        (config[section] if section else config)[name] = probe
+        try:
+            cv.validate_config(config)
+        except ConfigError as error:  # The message lists the valid values.
+            VALID_CHOICES[field] = set(ast.literal_eval(str(error).split("choose one of ")[1]))
+
+
+_collect_valid_choices()
+
+
+@settings(max_examples=150, deadline=None)
+@given(setting=invalid_settings())
+def test_generated_invalid_configs_end_in_one_line_naming_the_field(setting):
+    field, value = setting
+    config = vae_mnist.get_config("tiny")
+    section, _, name = field.rpartition(".")
+    with config.ignore_type():
+        (config[section] if section else config)[name] = value
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    message = str(error.value)
+    assert field in message and "\n" not in message

@@ -90,3 +90,39 @@ def test_array_source_rejects_bad_images(images, message):
 def test_array_source_rejects_mismatched_labels():
     with pytest.raises(DataError, match="labels must be \\[n\\] = \\[5\\]"):
         sources.ArraySource(np.zeros((5, 4, 4, 1), np.uint8), np.zeros(4, np.int64))
+
+
+class UncheckedSource:
+    """A source that does not validate what it returns, like a tfds data set with bad float images."""
+
+    def __init__(self, images):
+        self.images, self.image_shape, self.image_dtype = images, images.shape[1:], images.dtype
+        self.name, self.split = "bad_set", "train"
+
+    def __len__(self):
+        return len(self.images)
+
+    def read(self, indices):
+        indices = np.asarray(indices)
+        return {"image": self.images[indices], "label": np.zeros(len(indices), np.int64)}
+
+
+def bad_images():
+    images = np.random.default_rng(0).uniform(size=(40, 4, 4, 1)).astype(np.float32)
+    images[17, 2, 3, 0] = np.nan
+    return images
+
+
+def test_streamed_float_batches_name_the_bad_example():
+    order = pipeline.BatchOrder(40, 8, seed=0)
+    step = next(s for s in range(5) if 17 in order.batch_indices(s))
+    batches = pipeline.stream_batches(UncheckedSource(bad_images()), order, step, step + 1)
+    with pytest.raises(DataError, match="training example 17 has image value nan"):
+        next(batches)
+
+
+def test_device_resident_read_validates_the_whole_split():
+    from jaxae.runners import read_all
+
+    with pytest.raises(DataError, match=r"bad_set train images has 1 non-finite values; the first is nan at index \(17, 2, 3, 0\)"):
+        read_all(UncheckedSource(bad_images()))

@@ -14,7 +14,7 @@ import functools
 import grain
 import numpy as np
 
-from jaxae.errors import ConfigError
+from jaxae.errors import ConfigError, DataError
 
 
 class BatchOrder:
@@ -64,11 +64,25 @@ def stream_batches(source, order: BatchOrder, start_step: int, stop_step: int, *
     share = process_slice(order.batch_size, process_index, process_count)
 
     def read_step(step: int):
-        return source.read(order.batch_indices(step)[share])
+        indices = order.batch_indices(step)[share]
+        batch = source.read(indices)
+        if np.issubdtype(batch["image"].dtype, np.floating):  # uint8 cannot be out of range.
+            check_float_images(batch["image"], indices)
+        return batch
 
     dataset = grain.MapDataset.range(start_step, stop_step).map(read_step)
     options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch)
     return iter(dataset.to_iter_dataset(options))
+
+
+def check_float_images(images: np.ndarray, indices: np.ndarray) -> None:
+    """Raises DataError naming the example index of the first NaN, infinity or value outside [0, 1]."""
+    bad = ~np.isfinite(images) | (images < 0) | (images > 1)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        value = images[row][bad[row]][0]
+        raise DataError(f"training example {int(indices[row])} has image value {value}; float images must be "
+                        f"finite and lie in [0, 1]")
 
 
 def eval_batches(source, batch_size: int, *, process_index: int = 0, process_count: int = 1):

@@ -109,6 +109,9 @@ class TfdsSource:
         self.image_shape = tuple(image.shape)
         self.image_dtype = np.dtype(image.np_dtype)
         self._has_label = "label" in features
+        if self.image_dtype != np.uint8 and not np.issubdtype(self.image_dtype, np.floating):
+            raise DataError(f"tfds data set {name!r} stores images as {self.image_dtype}; jaxae takes uint8 in "
+                            f"[0, 255] or floats in [0, 1]")
         if None in self.image_shape:
             raise DataError(f"tfds data set {name!r} has images of variable shape "
                             f"{self.image_shape}; jaxae needs a fixed shape")
