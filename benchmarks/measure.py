@@ -42,3 +42,11 @@ def cost(jitted, *args) -> dict[str, float]:
     if isinstance(analysis, list):  # Older JAX returned one dict per device program.
         analysis = analysis[0]
     return {"flops": float(analysis.get("flops", 0.0)), "bytes": float(analysis.get("bytes accessed", 0.0))}
+
+
+def memory_bandwidth_gbps(megabytes: int = 256, *, repeats: int = 7) -> float:
+    """Measured streaming bandwidth in GB/s: a jitted read-modify-write over a large float32 array."""
+    x = jnp.ones((megabytes * 2**20 // 4,), jnp.float32)
+    scale = jax.jit(lambda a: a * 1.0001)
+    seconds, _ = median_seconds(lambda: scale(x).block_until_ready(), repeats=repeats)
+    return 2 * x.nbytes / seconds / 1e9  # One read and one write of every byte.

@@ -45,6 +45,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.data.binarize_threshold = 0.5
     config.data.placement = "auto"  # auto | device | stream
     config.data.device_memory_budget_mb = 1024  # 'auto' keeps a split on the devices below this size.
+    config.data.host_memory_budget_mb = 4096  # streaming: a split below this is decoded once into host memory.
     config.data.prefetch = 4  # host batches read ahead on the streaming path.
 
     config.optimizer = ml_collections.ConfigDict()

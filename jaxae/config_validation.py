@@ -92,6 +92,7 @@ def validate_config(config) -> None:
     _number(config, "data.binarize_threshold", low=0, high=1)
     _choice(config, "data.placement", PLACEMENTS)
     _number(config, "data.device_memory_budget_mb", low=0)
+    _number(config, "data.host_memory_budget_mb", low=0)
     _number(config, "data.prefetch", low=1, integer=True)
 
     _choice(config, "optimizer.name", OPTIMIZERS)

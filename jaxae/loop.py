@@ -24,7 +24,8 @@ from jaxae.data import pipeline, sources
 from jaxae.errors import ConfigError, DataError, NonFiniteLossError, WorkdirError
 from jaxae.evaluation import Evaluator
 from jaxae.metric_writers import MetricWriter, format_metrics
-from jaxae.runners import DeviceResidentRunner, StreamingRunner, add_metrics, split_bytes
+from jaxae.data.sources import ArraySource
+from jaxae.runners import DeviceResidentRunner, StreamingRunner, add_metrics, read_all, split_bytes
 from jaxae.trainers import create_trainer
 
 EXIT_PREEMPTED = 143  # 128 + SIGTERM: the run saved a checkpoint and stopped; start it again to resume.
@@ -105,6 +106,11 @@ def _choose_runner(config, trainer, source, order, mesh, start_step, num_steps):
     if placement == "device":
         runner = DeviceResidentRunner(trainer.train_step, source, order, mesh, mode=mode)
         return runner, config.steps_per_dispatch or config.log_every
+    if split_bytes(source) <= config.data.host_memory_budget_mb * 2**20:
+        # Decoding tfds records costs ~50 us per image in Python, as much as the VAE's step on a
+        # CPU: decode the split once into host memory and stream batches from there.
+        everything = read_all(source)
+        source = ArraySource(everything["image"], everything["label"])
     runner = StreamingRunner(trainer.train_step, source, order, mesh, start_step=start_step, stop_step=num_steps,
                              prefetch=config.data.prefetch, mode=mode)
     return runner, math.inf
@@ -173,6 +179,19 @@ def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
                      metrics_path=writer.jsonl_path, image_paths=image_paths, state=state)
 
 
+def seconds_since_process_start() -> float:
+    """Wall time since this process began (Linux /proc; elsewhere since this module was imported)."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            started_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+            return float(uptime.read().split()[0]) - started_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _IMPORTED
+
+
+_IMPORTED = time.perf_counter()
+
+
 def last_good(checkpointer: Checkpointer) -> str:
     latest = checkpointer.latest_step()
     if latest is None:
@@ -211,6 +230,9 @@ def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, 
             if timer is None:  # The first dispatch includes compilation: time from its end.
                 jax.block_until_ready(state)
                 timer = time.perf_counter()
+                if lead:
+                    progress.write(f"jaxae: first {count} step(s) done {seconds_since_process_start():.2f} s "
+                                   f"after the process started (compilation included)")
             else:
                 timed_steps += count
             progress.update(count)

@@ -85,28 +85,38 @@ class StreamingRunner:
 
     def __init__(self, train_step, source, order: pipeline.BatchOrder, mesh, *, start_step: int,
                  stop_step: int, prefetch: int, mode: str = "jit"):
-        self.mesh, self.mode = mesh, mode
-        self._step = _compiler(mode)(train_step)
+        self.mesh, self.mode, self._train_step = mesh, mode, train_step
+
+        def step_and_add(state, total, batch):  # One dispatch per step: metrics are summed on the device.
+            state, metrics = train_step(state, batch)
+            return state, jax.tree.map(jnp.add, total, metrics)
+
+        self._step = _compiler(mode)(step_and_add)
         self._batches = pipeline.stream_batches(
             source, order, start_step, stop_step, process_index=jax.process_index(),
             process_count=jax.process_count(), prefetch=prefetch)
         self._next_step = start_step
 
+    def _next_batch(self):
+        # Unsupervised training needs the images only: labels stay on the host.
+        batch = parallel.host_to_global({"image": next(self._batches)["image"]}, self.mesh)
+        return parallel.split_over_devices(batch, self.mesh) if self.mode == "pmap" else batch
+
     def __call__(self, state, step: int, count: int):
         if step != self._next_step:
             raise RuntimeError(f"streaming runner is at step {self._next_step}, asked for {step}")
-        pmap = self.mode == "pmap"
-        if pmap:
+        batch = self._next_batch()
+        if self.mode == "pmap":
             state = parallel.stack_over_devices(state, self.mesh)
-        total = None
-        for _ in range(count):
-            batch = parallel.host_to_global(next(self._batches), self.mesh)
-            if pmap:
-                batch = parallel.split_over_devices(batch, self.mesh)
-            state, metrics = self._step(state, batch)
-            total = add_metrics(total, metrics)
+            step_fn, placement = jax.vmap(self._train_step, axis_name=parallel.DATA_AXIS), parallel.batch_sharding(self.mesh)
+        else:
+            step_fn, placement = self._train_step, parallel.replicated(self.mesh)
+        _, shapes = jax.eval_shape(step_fn, state, batch)  # Zeros like one step's metrics, placed like them.
+        total = jax.tree.map(lambda s: parallel.global_from_full(np.zeros(s.shape, s.dtype), placement), shapes)
+        for i in range(count):
+            state, total = self._step(state, total, batch if i == 0 else self._next_batch())
         self._next_step += count
-        return parallel.unstack_from_devices((state, total), self.mesh) if pmap else (state, total)
+        return parallel.unstack_from_devices((state, total), self.mesh) if self.mode == "pmap" else (state, total)
 
 
 def _compiler(mode: str):

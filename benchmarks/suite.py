@@ -1,0 +1,162 @@
+"""The performance suite: jaxae's train.py against its own bare scan and against PyTorch peers.
+
+    pip install -e '.[bench]'                  # torch 2.13.0 (CPU) and pythae 0.1.2, for the peer rows
+    python -m benchmarks.suite --out docs/performance.json
+    python -m benchmarks.suite --smoke         # seconds, no peers: checks the suite itself works
+
+Measures in one invocation: the f32 matmul rate and the memory bandwidth; XLA's FLOPs and bytes
+per vae_mnist step and the step's fraction of its roofline; steady-state examples/s of jaxae's
+train.py (as a process), of a bare jitted scan of the same step, of plain PyTorch (eager with fused
+Adam, and compiled) and of pythae, interleaved over several repeats; train.py's time to first step
+cold and with a warm compile cache, whole 5-epoch process wall times against a plain-PyTorch
+process; the streaming path against the device-resident one; peak host memory of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import jax
+
+from benchmarks.measure import cost, matmul_gflops, median_seconds, memory_bandwidth_gbps
+from configs import vae_mnist
+from jaxae import parallel
+from jaxae.data import pipeline, sources
+from jaxae.metric_writers import read_metrics
+from jaxae.runners import DeviceResidentRunner
+from jaxae.trainers import create_trainer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def train_py(workdir: str, cache: str, *overrides: str, epochs: int = 5) -> dict:
+    """Runs train.py as a process; returns wall time, time to first step, steady examples/s, peak RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "train.py", "--config=configs/vae_mnist.py", f"--workdir={workdir}",
+                           f"--config.num_epochs={epochs}", "--config.eval_every=0", "--config.checkpoint_every=155",
+                           f"--config.compile_cache_dir={cache}", *overrides], cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    first = float(re.search(r"done ([\d.]+) s after the process started", done.stdout + done.stderr).group(1))
+    rates = [r["train/examples_per_sec"] for r in read_metrics(workdir) if "train/examples_per_sec" in r]
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"wall_s": wall, "first_step_s": first, "examples_per_sec": statistics.median(rates),
+            "peak_rss_mb_at_most": max(peak, before) / 1024}
+
+
+def bare_scan(config, source, steps: int):
+    """A bare jitted lax.scan of the same step over device-resident data: the framework-free ceiling."""
+    mesh = parallel.make_mesh(1)
+    order = pipeline.BatchOrder(len(source), config.batch_size, config.seed)
+    trainer = create_trainer(config, source.image_shape, 10**6)
+    state = [jax.jit(trainer.init, out_shardings=parallel.replicated(mesh))(jax.random.PRNGKey(0))]
+    runner = DeviceResidentRunner(trainer.train_step, source, order, mesh)
+    batch = parallel.host_to_global(source.read(order.batch_indices(0)), mesh)
+    step_cost = cost(jax.jit(trainer.train_step), state[0], batch)
+
+    def run():
+        state[0], metrics = runner(state[0], 0, steps)
+        jax.block_until_ready(metrics)
+
+    run()  # Compile.
+    return run, step_cost
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny and fast, no peers")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-compiled-torch", action="store_true", help="skip torch.compile (40-50 s to compile)")
+    parser.add_argument("--out", default="")
+    args = parser.parse_args(argv)
+    repeats = 1 if args.smoke else args.repeats
+    epochs = 2 if args.smoke else 5  # The first log window includes compilation and is not timed.
+    report = {"jax": jax.__version__, "platform": jax.devices()[0].platform, "cpu_count": os.cpu_count()}
+    report["matmul_f32_gflops"] = matmul_gflops(256 if args.smoke else 1024, repeats=2 if args.smoke else 7)
+    report["memory_gbps"] = memory_bandwidth_gbps(16 if args.smoke else 256, repeats=2 if args.smoke else 7)
+
+    config = vae_mnist.get_config()
+    source = sources.open_tfds("mnist_5k", "train")
+    steps = 31
+    rows = {}
+    for batch_size in (128,) if args.smoke else (128, 512):
+        config.batch_size = batch_size
+        run, step_cost = bare_scan(config, source, steps)
+        seconds, _ = median_seconds(run, repeats=3 if args.smoke else 7, warmup=0)
+        step_s = seconds / steps
+        bound = max(step_cost["flops"] / (report["matmul_f32_gflops"] * 1e9), step_cost["bytes"] / (report["memory_gbps"] * 1e9))
+        rows[f"roofline_batch{batch_size}"] = {
+            "flops_per_step": step_cost["flops"], "bytes_per_step": step_cost["bytes"], "step_ms": step_s * 1e3,
+            "roofline_ms": bound * 1e3, "step_over_roofline": step_s / bound,
+            "fraction_of_matmul": step_cost["flops"] / step_s / (report["matmul_f32_gflops"] * 1e9),
+            "examples_per_sec": batch_size / step_s}
+    config.batch_size = 128
+    bare_run, _ = bare_scan(config, source, steps)
+
+    peers = {}
+    if not args.smoke:
+        from benchmarks import torch_vae
+
+        images, params = torch_vae.training_images(), torch_vae.jaxae_initial_params()
+        peers["torch_eager_fused_adam"] = torch_vae.TorchTrainer(params, images, compiled=False)
+        if not args.no_compiled_torch:
+            start = time.perf_counter()
+            peers["torch_compiled"] = torch_vae.TorchTrainer(params, images, compiled=True)
+            peers["torch_compiled"].run(2)
+            report["torch_compile_seconds"] = time.perf_counter() - start
+        for trainer in peers.values():
+            trainer.run(steps)  # Warm-up.
+
+    samples = {name: [] for name in ["jaxae_train_py", "jaxae_bare_scan", *peers] + ([] if args.smoke else ["pythae"])}
+    with tempfile.TemporaryDirectory() as scratch:
+        warm_cache = os.path.join(scratch, "cache")
+        for repeat in range(repeats):  # Interleaved: the machine's noise hits every row alike.
+            result = train_py(os.path.join(scratch, f"run{repeat}"), warm_cache, epochs=epochs)
+            samples["jaxae_train_py"].append(result["examples_per_sec"])
+            samples["jaxae_bare_scan"].append(steps * 128 / median_seconds(bare_run, repeats=1, warmup=0)[0])
+            for name, trainer in peers.items():
+                samples[name].append(steps * 2 * 128 / median_seconds(lambda: trainer.run(2 * steps), repeats=1, warmup=0)[0])
+            if "pythae" in samples:
+                samples["pythae"].append(4000 * torch_vae.pythae_epochs_per_second(params, images))
+        throughput = {name: statistics.median(values) for name, values in samples.items()}
+        report["examples_per_sec"] = throughput
+        report["examples_per_sec_samples"] = samples
+
+        cold = train_py(os.path.join(scratch, "cold"), os.path.join(scratch, "cold_cache"), epochs=epochs)
+        warm = train_py(os.path.join(scratch, "warm"), warm_cache, epochs=epochs)
+        stream = train_py(os.path.join(scratch, "stream"), warm_cache, "--config.data.placement=stream", epochs=epochs)
+        report["startup"] = {"first_step_cold_s": cold["first_step_s"], "first_step_warm_s": warm["first_step_s"],
+                             "run_wall_cold_s": cold["wall_s"], "run_wall_warm_s": warm["wall_s"],
+                             "peak_rss_mb_at_most": warm["peak_rss_mb_at_most"]}
+        report["streaming_over_device_resident"] = stream["examples_per_sec"] / warm["examples_per_sec"]
+        if not args.smoke:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "benchmarks.torch_vae", "--epochs", str(epochs)], cwd=ROOT,
+                           check=True, capture_output=True)
+            report["startup"]["torch_process_wall_s"] = time.perf_counter() - start
+    report.update(rows)
+    if not args.smoke:
+        fastest_torch = max(v for k, v in throughput.items() if k.startswith("torch"))
+        report["ratios"] = {"train_py_over_fastest_torch": throughput["jaxae_train_py"] / fastest_torch,
+                            "train_py_over_pythae": throughput["jaxae_train_py"] / throughput["pythae"],
+                            "train_py_over_bare_scan": throughput["jaxae_train_py"] / throughput["jaxae_bare_scan"]}
+    print(json.dumps(report, indent=2))
+    if args.out:
+        with open(args.out, "w") as out:
+            json.dump(report, out, indent=2)
+    return report
+
+
+if __name__ == "__main__":
+    main()
