@@ -20,3 +20,14 @@ def test_device_scaling_benchmark_smoke():
     report = device_scaling.main(["--smoke", "--devices", "1,2"])
     assert {(row["devices"], row["mode"]) for row in report["rows"]} == {(1, "jit"), (1, "pmap"), (2, "jit"), (2, "pmap")}
     assert all(row["examples_per_sec"] > 0 for row in report["rows"])
+
+
+def test_performance_suite_smoke():
+    from benchmarks import suite
+
+    report = suite.main(["--smoke"])
+    assert report["examples_per_sec"]["jaxae_train_py"] > 0 and report["examples_per_sec"]["jaxae_bare_scan"] > 0
+    assert 0 < report["startup"]["first_step_warm_s"] < report["startup"]["run_wall_warm_s"]
+    row = report["roofline_batch128"]
+    assert row["flops_per_step"] > 1e8 and row["bytes_per_step"] > 1e6 and row["roofline_ms"] > 0
+    assert report["streaming_over_device_resident"] > 0

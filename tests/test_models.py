@@ -1,5 +1,6 @@
 """Models by output shapes, parameter counts and the autoencoder contract."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,9 +32,9 @@ def test_mlp_vae_parameter_count_and_contract():
     expected = dense_count([784, 512, 256, 40]) + dense_count([20, 256, 512, 784])
     assert count_params(params) == expected
     recon, aux = model.apply({"params": params}, x, train=True, rngs={"sample": jax.random.PRNGKey(1)})
-    assert recon.shape == x.shape
+    chex.assert_shape(recon, x.shape)
     assert set(aux) == {"z", "mu", "logvar", "logits"}
-    assert aux["z"].shape == aux["mu"].shape == aux["logvar"].shape == (3, 20)
+    chex.assert_shape([aux["z"], aux["mu"], aux["logvar"]], (3, 20))
     assert float(recon.min()) >= 0 and float(recon.max()) <= 1
     mu, logvar = model.apply({"params": params}, x, method="encode")
     assert mu.shape == logvar.shape == (3, 20)

@@ -2,6 +2,8 @@
 training, checkpoint, restore in a new pair, and the errors of a run whose peers do not meet."""
 
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -66,6 +68,29 @@ def test_two_processes_train_checkpoint_resume_and_match_one_process(tmp_path):
         assert a.keys() == b.keys()
         for key in a:
             assert a[key] == pytest.approx(b[key], rel=1e-5), (a["step"], key)
+
+
+def test_sigterm_to_one_process_stops_every_process_after_the_same_step(tmp_path):
+    port = free_port()
+    args = ["--config.num_steps=2000", "--config.log_every=10", "--config.checkpoint_every=50", "--config.eval_every=0",
+            "--config.data.placement=stream", f"--coordinator_address=127.0.0.1:{port}", "--num_processes=2",
+            "--distributed_timeout=30"]
+    processes = [subprocess.Popen(command(tmp_path, *args, f"--process_id={i}"), cwd=ROOT, env=env(2),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (0, 1)]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+                n.isdigit() for n in (os.listdir(tmp_path / "checkpoints") if (tmp_path / "checkpoints").exists() else [])):
+            time.sleep(0.05)
+        processes[1].send_signal(signal.SIGTERM)  # Only one process hears it, as with a single-host preemption.
+        outputs = [p.communicate(timeout=TIMEOUT) for p in processes]
+    finally:
+        for p in processes:
+            p.kill()
+    assert [p.returncode for p in processes] == [143, 143], outputs[0][1][-2000:] + outputs[1][1][-2000:]
+    steps = [int(re.search(r"stopped by SIGTERM after saving step (\d+)", out).group(1)) for out, _ in outputs]
+    assert steps[0] == steps[1] < 2000 and steps[0] % 10 == 0
+    assert steps[0] in [int(n) for n in os.listdir(tmp_path / "checkpoints") if n.isdigit()]
 
 
 def test_batch_that_does_not_divide_over_processes_fails_in_both(tmp_path):

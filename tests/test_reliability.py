@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def test_random_sigkills_then_resume_give_bit_identical_parameters(tmp_path):
     assert straight.returncode == 0, straight.stderr[-3000:]
     config = tiny(num_steps=300)
     a, b = load_params(killed, config, 300), load_params(tmp_path / "straight", config, 300)
-    jax.tree.map(np.testing.assert_array_equal, a, b)  # Bit for bit.
+    chex.assert_trees_all_equal(a, b)  # Bit for bit.
     assert metrics_without_timing(killed) == metrics_without_timing(tmp_path / "straight")
 
 
@@ -103,7 +104,7 @@ def test_non_finite_updates_can_be_skipped_and_counted(tmp_path):
 def test_same_seed_twice_gives_identical_runs(tmp_path):
     first = loop.run(tiny(), str(tmp_path / "a"))
     second = loop.run(tiny(), str(tmp_path / "b"))
-    jax.tree.map(np.testing.assert_array_equal, jax.device_get(first.state.params), jax.device_get(second.state.params))
+    chex.assert_trees_all_equal(jax.device_get(first.state.params), jax.device_get(second.state.params))
     assert metrics_without_timing(tmp_path / "a") == metrics_without_timing(tmp_path / "b")
 
 

@@ -1,5 +1,6 @@
 """The autoencoder trainer's steps: learning, the two data paths, and devices."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,8 +59,7 @@ def test_device_resident_and_streaming_paths_agree(tiny_config, digits):
     device_state, device_sums = run_steps("device", config, digits, mesh, steps=12, chunk=4)
     stream_state, stream_sums = run_steps("stream", config, digits, mesh, steps=12, chunk=4)
     assert int(device_state.step) == int(stream_state.step) == 12
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-                 device_state.params, stream_state.params)
+    chex.assert_trees_all_close(device_state.params, stream_state.params, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(device_sums[-1]["loss"], stream_sums[-1]["loss"], rtol=1e-5)
 
 
@@ -75,7 +75,7 @@ def test_eight_devices_match_one_device_with_plain_sgd(tiny_config, digits, fami
     moved = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), one.params,
                          jax.device_get(init_state(create_trainer(config, digits.image_shape, 6), parallel.make_mesh(1)).params))
     assert max(jax.tree.leaves(moved)) > 1e-3  # The steps did change the parameters.
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5), one.params, eight.params)
+    chex.assert_trees_all_close(one.params, eight.params, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(one_sums[-1]["loss"], eight_sums[-1]["loss"], rtol=1e-5)
 
 
@@ -83,8 +83,7 @@ def test_pmap_streaming_matches_jit(tiny_config, digits):
     config = small_config(tiny_config)
     jit_state, _ = run_steps("stream", config, digits, parallel.make_mesh(4), steps=4, chunk=2)
     pmap_state, _ = run_steps("stream", config, digits, parallel.make_mesh(4), steps=4, chunk=2, mode="pmap")
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), jit_state.params,
-                 pmap_state.params)
+    chex.assert_trees_all_close(jit_state.params, pmap_state.params, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
@@ -111,7 +110,7 @@ def test_float16_overflow_skips_the_update_and_halves_the_scale(tiny_config, dig
     new, metrics = jax.jit(trainer.train_step)(state, batch)
     assert float(metrics["skipped"]) == 1.0
     assert float(new.extra["loss_scale"]) == pytest.approx(5e29)
-    jax.tree.map(np.testing.assert_array_equal, new.params, state.params)
+    chex.assert_trees_all_equal(new.params, state.params)
     assert int(new.step) == 1
 
 
@@ -156,3 +155,10 @@ def test_denoising_corrupts_inputs_but_not_targets(tiny_config, digits):
     _, aux = trainer.model.apply({"params": state.params}, noisy)
     expected = jnp.mean(losses.bce_with_logits(aux["logits"], clean))
     np.testing.assert_allclose(metrics["recon"], expected, rtol=1e-5)
+
+
+def test_steps_reject_batches_of_the_wrong_image_shape(tiny_config, digits):
+    trainer = create_trainer(small_config(tiny_config), digits.image_shape, 10)
+    state = init_state(trainer, parallel.make_mesh(1))
+    with pytest.raises(AssertionError, match="shape"):
+        jax.jit(trainer.train_step)(state, {"image": jnp.zeros((4, 28, 28, 1), jnp.uint8)})

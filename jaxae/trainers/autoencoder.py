@@ -9,6 +9,7 @@ per example (`jaxae.rng`), so it does not depend on how the batch is split over 
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -58,6 +59,11 @@ class AutoencoderTrainer:
                           opt_state=self.tx.init(params), extra=extra)
 
     # ----------------------------------------------------------------------------- inputs
+
+    def _check_images(self, images) -> None:
+        """Trace-time check that a batch is [batch, H, W, C] of this trainer's image shape."""
+        chex.assert_rank(images, 4)
+        chex.assert_shape(images, (None, *self.image_shape))
 
     def _example_keys(self, key, batch_size: int, streams: int, *, mapped: bool = False):
         """[streams] arrays of [batch] keys: independent per-example draws, whatever the sharding.
@@ -136,6 +142,7 @@ class AutoencoderTrainer:
     def train_step(self, state: TrainState, batch):
         """One update. batch: {'image': [batch, H, W, C] raw, ...} -> (new state, scalar metrics)."""
         images = batch["image"]
+        self._check_images(images)
         binarize_keys, noise_keys, sample_keys = self._example_keys(
             jax.random.fold_in(state.key, state.step), images.shape[0], 3, mapped=True)
         targets = self.model_inputs(images, binarize_keys)
@@ -181,6 +188,7 @@ class AutoencoderTrainer:
           {name: scalar sum}, including 'count'; the loop divides by the count at the end.
         """
         images = batch["image"]
+        self._check_images(images)
         binarize_keys, sample_keys = self._example_keys(
             jax.random.fold_in(state.key, EVAL_STREAM), images.shape[0], 2)
         targets = self.model_inputs(images, binarize_keys)
