@@ -65,6 +65,7 @@ class Checkpointer:
                                                cleanup_tmp_directories=not read_only,
                                                enable_async_checkpointing=True, read_only=read_only)
         self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
+        self._pending = None  # The step of the latest save started, for error messages.
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
@@ -103,18 +104,21 @@ class Checkpointer:
           WorkdirError: this save, or the previous asynchronous one, could not be written.
         """
         meta = {"identity": self.identity, "step": int(step), "jax_version": jax.__version__}
+        previous, self._pending = self._pending, int(step)
         try:
+            # Orbax first waits for the previous asynchronous save: a failure here may be that one's.
             return self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                                     meta=ocp.args.JsonSave(meta)), force=force)
         except Exception as error:  # Orbax wraps OS errors of its writer threads in several types.
-            raise self._failed(step, error) from error
+            which = f"{previous} or {step}" if previous not in (None, step) else step
+            raise self._failed(which, error) from error
 
     def wait(self) -> None:
         """Blocks until every started save is on disk; raises WorkdirError if one failed."""
         try:
             self._manager.wait_until_finished()
         except Exception as error:
-            raise self._failed(self._manager.latest_step(), error) from error
+            raise self._failed(self._pending, error) from error
 
     def close(self) -> None:
         try:

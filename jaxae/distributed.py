@@ -77,7 +77,8 @@ def initialize(*, coordinator_address: str | None, num_processes: int | None, pr
         if bind_address is None and host in ("127.0.0.1", "localhost"):
             bind_address = f"{host}:{port}"  # Loopback runs stay on loopback.
     who = coordinator_address or "the cluster's coordinator"
-    timer = _watchdog(timeout_s, f"process {process_id} waited {timeout_s} s (--distributed_timeout) for the "
+    who_am_i = f"process {process_id}" if process_id is not None else "this process"
+    timer = _watchdog(timeout_s, f"{who_am_i} waited {timeout_s} s (--distributed_timeout) for the "
                                  f"{num_processes or 'expected'} processes to meet at {who}; one never arrived")
     try:
         # JAX's own limit is set past ours so that the watchdog's message, not an abort, ends the wait.

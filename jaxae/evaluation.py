@@ -10,13 +10,18 @@ import numpy as np
 from jaxae import parallel, viz
 from jaxae.data import pipeline
 from jaxae.errors import writing
-from jaxae.runners import add_metrics
+from jaxae.data.sources import ArraySource
+from jaxae.runners import add_metrics, read_all, split_bytes
 
 
 class Evaluator:
     """Mean eval metrics over a split, and reconstruction/sample grids, for any trainer."""
 
-    def __init__(self, trainer, source, mesh, batch_size: int, *, num_image_examples: int, num_samples: int):
+    def __init__(self, trainer, source, mesh, batch_size: int, *, num_image_examples: int, num_samples: int,
+                 host_memory_budget_mb: float = 0):
+        if not isinstance(source, ArraySource) and split_bytes(source) <= host_memory_budget_mb * 2**20:
+            everything = read_all(source)  # Decoded once, not at every eval.
+            source = ArraySource(everything["image"], everything["label"])
         self.trainer, self.source, self.mesh, self.batch_size = trainer, source, mesh, batch_size
         self.num_samples = num_samples
         self._eval_step = jax.jit(trainer.eval_step)
@@ -27,12 +32,12 @@ class Evaluator:
     def metrics(self, state) -> dict[str, float]:
         """{'eval/<name>': mean over every example of the split}."""
         total = None
-        for host_batch, mask in pipeline.eval_batches(self.source, self.batch_size,
-                                                      process_index=jax.process_index(),
-                                                      process_count=jax.process_count()):
-            batch = parallel.host_to_global({**host_batch, "mask": mask}, self.mesh)
+        for images, mask, start in pipeline.eval_batches(self.source, self.batch_size,
+                                                         process_index=jax.process_index(),
+                                                         process_count=jax.process_count()):
+            batch = parallel.host_to_global({"image": images, "mask": mask}, self.mesh)
             mask = batch.pop("mask")
-            total = add_metrics(total, self._eval_step(state, batch, mask))
+            total = add_metrics(total, self._eval_step(state, batch, mask, np.uint32(start)))
         total = jax.device_get(total)
         count = total.pop("count")
         return {f"eval/{name}": float(value / count) for name, value in total.items()}

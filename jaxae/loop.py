@@ -117,7 +117,7 @@ def _choose_runner(config, trainer, source, order, mesh, start_step, num_steps):
 
 
 class _SigtermFlag:
-    """Turns SIGTERM into a flag the loop checks between dispatches (restored on exit)."""
+    """Turns SIGTERM into a flag the loop checks at log boundaries (restored on exit)."""
 
     def __enter__(self):
         self.raised = False
@@ -147,18 +147,25 @@ def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
     lead = jax.process_index() == 0
     image_dir = os.path.join(workdir, "images")
     evaluator = Evaluator(trainer, eval_source, mesh, config.eval_batch_size,
-                          num_image_examples=config.num_image_examples, num_samples=config.num_samples)
+                          num_image_examples=config.num_image_examples, num_samples=config.num_samples,
+                          host_memory_budget_mb=config.data.host_memory_budget_mb)
     writer = MetricWriter(workdir, enabled=False)  # Replaced once the start step is known.
     try:
         state = restore_or_init(trainer, checkpointer, mesh, config.seed)
         step = int(state.step)
+        if step > num_steps:
+            raise ConfigError(f"{checkpointer.directory} holds step {step}, past this run's {num_steps} steps "
+                              f"(num_steps={config.num_steps}, num_epochs={config.num_epochs}); ask for at least "
+                              f"{step} steps, or use another --workdir")
         writer = MetricWriter(workdir, start_step=step, enabled=lead)
         if lead:
             print(f"jaxae: {'resuming from step ' + str(step) if step else 'starting'} of {num_steps}; "
                   f"{mesh.devices.size} {jax.devices()[0].platform} device(s); workdir {workdir}", flush=True)
-        runner, dispatch_limit = _choose_runner(config, trainer, train_source, order, mesh, step, num_steps)
-        state, image_paths = _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator,
-                                      checkpointer, writer, image_dir, lead)
+        image_paths = []
+        if step < num_steps:
+            runner, dispatch_limit = _choose_runner(config, trainer, train_source, order, mesh, step, num_steps)
+            state, image_paths = _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator,
+                                          checkpointer, writer, image_dir, lead)
         final = evaluator.metrics(state)
         if step < num_steps:  # A run that was already complete has written its final records.
             writer.write(num_steps, final)
@@ -173,8 +180,10 @@ def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
     except BaseException:
         _close_quietly(checkpointer, writer)  # The error in flight is the one to report.
         raise
-    checkpointer.close()
-    writer.close()
+    try:
+        checkpointer.close()
+    finally:
+        writer.close()
     return RunResult(step=num_steps, eval_metrics=final, workdir=workdir, checkpoint_dir=checkpointer.directory,
                      metrics_path=writer.jsonl_path, image_paths=image_paths, state=state)
 
@@ -199,6 +208,9 @@ def last_good(checkpointer: Checkpointer) -> str:
     return f"nothing after step {latest} was saved (last good checkpoint: {checkpointer.directory}/{latest})"
 
 
+EVERY_STEP_METRICS = ("skipped", "loss_scale")  # Recorded on skipped steps too.
+
+
 def window_means(sums: dict, steps: int) -> dict[str, float]:
     """Per-step means of a log window's metric sums, as 'train/<name>'.
 
@@ -207,7 +219,8 @@ def window_means(sums: dict, steps: int) -> dict[str, float]:
     """
     skipped = float(sums.get("skipped", 0.0))
     kept = max(steps - skipped, 1.0)
-    return {f"train/{name}": float(value) / (steps if name == "skipped" else kept) for name, value in sums.items()}
+    return {f"train/{name}": float(value) / (steps if name in EVERY_STEP_METRICS else kept)
+            for name, value in sums.items()}
 
 
 def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, checkpointer, writer,
@@ -252,17 +265,19 @@ def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, 
                 window, window_steps = None, 0
                 timed_steps, timer = 0, time.perf_counter()
             if config.eval_every and step % config.eval_every == 0 and step < num_steps:
+                eval_started = time.perf_counter()
                 eval_metrics = evaluator.metrics(state)
                 writer.write(step, eval_metrics)
                 image_paths = evaluator.write_images(state, step, image_dir, writer)
                 if lead:
                     progress.write(f"step {step}: {format_metrics(eval_metrics)}")
-                timer = time.perf_counter()
+                timer += time.perf_counter() - eval_started  # The eval is not training time.
             if step % config.checkpoint_every == 0 and step < num_steps:
                 checkpointer.save(step, state)
             # Stop on a log boundary, so the resumed run logs the same windows; every process
             # agrees on the step.
-            at_boundary = step % config.log_every == 0 or step == num_steps
+            # The last step is left to finish normally: its final eval and save are short.
+            at_boundary = step % config.log_every == 0 and step < num_steps
             if at_boundary and parallel.any_process(sigterm.raised):
                 if checkpointer.latest_step() != step:  # Not already saved by the periodic checkpoint.
                     checkpointer.save(step, state, force=True)

@@ -37,8 +37,8 @@ class MetricWriter:
     def _truncate_after(self, step: int) -> None:
         if not os.path.exists(self.jsonl_path):
             return
-        with open(self.jsonl_path) as lines:
-            kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+        kept = [json.dumps(record) + "\n" for record in read_metrics(os.path.dirname(self.jsonl_path))
+                if record["step"] <= step]
         temporary = self.jsonl_path + ".tmp"
         with open(temporary, "w") as out:
             out.writelines(kept)
@@ -69,9 +69,22 @@ class MetricWriter:
 
 
 def read_metrics(workdir: str) -> list[dict]:
-    """The records of a workdir's metrics.jsonl, in the order written."""
+    """The records of a workdir's metrics.jsonl, in the order written.
+
+    A last line cut short (a kill or a full disk during the write) is dropped; a bad line
+    elsewhere is an error.
+    """
     with open(os.path.join(workdir, "metrics.jsonl")) as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+        text = [line for line in lines if line.strip()]
+    records = []
+    for number, line in enumerate(text):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(text) - 1:
+                break
+            raise
+    return records
 
 
 def format_metrics(metrics: dict[str, float]) -> str:

@@ -6,6 +6,8 @@ Under `jit`, XLA inserts the gradient all-reduce itself, so trainers know nothin
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -35,10 +37,12 @@ def check_platform(config, platform: str, process_count: int, device_count: int)
     """Raises ConfigError for settings that this platform or process layout cannot run."""
     if config.compute_dtype == "float16" and platform == "tpu":
         raise ConfigError("compute_dtype='float16' is not supported on TPU (no float16 units); use 'bfloat16'")
-    if (config.parallel.mode == "pmap" and process_count > 1 and config.parallel.num_devices
-            and config.parallel.num_devices != device_count):
-        raise ConfigError(f"parallel.mode='pmap' across {process_count} processes needs every device; "
-                          f"got parallel.num_devices={config.parallel.num_devices} of {device_count}")
+    if config.parallel.mode == "pmap" and process_count > 1:
+        raise ConfigError(f"parallel.mode='pmap' runs within one process; for {process_count} processes use "
+                          f"parallel.mode='jit' (the same training, as sharded jit over a global mesh)")
+    if process_count > 1 and config.parallel.num_devices not in (0, device_count):
+        raise ConfigError(f"parallel.num_devices={config.parallel.num_devices} with {process_count} processes: a "
+                          f"multi-process run uses every device (0 or {device_count}), so each process holds its share")
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -100,24 +104,40 @@ def put_replicated(tree, mesh: Mesh):
 
 def stack_over_devices(tree, mesh: Mesh):
     """Replicated arrays [...] -> [num_devices, ...] with row i on device i (pmap's input layout)."""
-    count = mesh.devices.size
-    return jax.jit(lambda t: jax.tree.map(lambda x: jnp.broadcast_to(x, (count, *x.shape)), t),
-                   out_shardings=batch_sharding(mesh))(tree)
+    return _stacker(mesh)(tree)
 
 
 def unstack_from_devices(tree, mesh: Mesh):
     """[num_devices, ...] rows that are equal (pmean'd) -> one replicated array, each device keeping its row."""
-    take_own_row = jax.shard_map(lambda t: jax.tree.map(lambda x: x[0], t), mesh=mesh,
-                                 in_specs=P(DATA_AXIS), out_specs=P(), check_vma=False)
-    return jax.jit(take_own_row)(tree)
+    return _unstacker(mesh)(tree)
 
 
 def split_over_devices(tree, mesh: Mesh, batch_axis: int = 0):
     """Arrays whose axis `batch_axis` is sharded over ``data`` -> [num_devices, ..., batch / num_devices, ...]."""
+    return _splitter(mesh, batch_axis)(tree)
+
+
+# The converters are built once per mesh: a new jitted lambda per call would retrace every dispatch.
+@functools.lru_cache(maxsize=None)
+def _stacker(mesh: Mesh):
+    count = mesh.devices.size
+    return jax.jit(lambda t: jax.tree.map(lambda x: jnp.broadcast_to(x, (count, *x.shape)), t),
+                   out_shardings=batch_sharding(mesh))
+
+
+@functools.lru_cache(maxsize=None)
+def _unstacker(mesh: Mesh):
+    take_own_row = jax.shard_map(lambda t: jax.tree.map(lambda x: x[0], t), mesh=mesh,
+                                 in_specs=P(DATA_AXIS), out_specs=P(), check_vma=False)
+    return jax.jit(take_own_row)
+
+
+@functools.lru_cache(maxsize=None)
+def _splitter(mesh: Mesh, batch_axis: int):
     count = mesh.devices.size
 
     def split(x):
         shape = x.shape[:batch_axis] + (count, x.shape[batch_axis] // count) + x.shape[batch_axis + 1:]
         return jnp.moveaxis(x.reshape(shape), batch_axis, 0)
 
-    return jax.jit(lambda t: jax.tree.map(split, t), out_shardings=batch_sharding(mesh))(tree)
+    return jax.jit(lambda t: jax.tree.map(split, t), out_shardings=batch_sharding(mesh))

@@ -96,6 +96,20 @@ class StreamingRunner:
             source, order, start_step, stop_step, process_index=jax.process_index(),
             process_count=jax.process_count(), prefetch=prefetch)
         self._next_step = start_step
+        self._metric_zeros = None
+
+    def _zero_metrics(self, state, batch):
+        """Zeros like one step's metrics, placed like them (per device under pmap); traced once."""
+        if self._metric_zeros is None:
+            if self.mode == "pmap":
+                step_fn = jax.vmap(self._train_step, axis_name=parallel.DATA_AXIS)
+                placement = parallel.batch_sharding(self.mesh)
+            else:
+                step_fn, placement = self._train_step, parallel.replicated(self.mesh)
+            _, shapes = jax.eval_shape(step_fn, state, batch)
+            self._metric_zeros = jax.tree.map(
+                lambda s: parallel.global_from_full(np.zeros(s.shape, s.dtype), placement), shapes)
+        return self._metric_zeros
 
     def _next_batch(self):
         # Unsupervised training needs the images only: labels stay on the host.
@@ -108,11 +122,7 @@ class StreamingRunner:
         batch = self._next_batch()
         if self.mode == "pmap":
             state = parallel.stack_over_devices(state, self.mesh)
-            step_fn, placement = jax.vmap(self._train_step, axis_name=parallel.DATA_AXIS), parallel.batch_sharding(self.mesh)
-        else:
-            step_fn, placement = self._train_step, parallel.replicated(self.mesh)
-        _, shapes = jax.eval_shape(step_fn, state, batch)  # Zeros like one step's metrics, placed like them.
-        total = jax.tree.map(lambda s: parallel.global_from_full(np.zeros(s.shape, s.dtype), placement), shapes)
+        total = self._zero_metrics(state, batch)
         for i in range(count):
             state, total = self._step(state, total, batch if i == 0 else self._next_batch())
         self._next_step += count

@@ -88,7 +88,8 @@ def test_run_checks_the_config_before_touching_the_workdir(tmp_path):
 
 @pytest.mark.parametrize("changes, platform, processes, message", [
     ({"compute_dtype": "float16"}, "tpu", 1, "float16' is not supported on TPU"),
-    ({"parallel.mode": "pmap", "parallel.num_devices": 4}, "gpu", 2, "needs every device"),
+    ({"parallel.mode": "pmap"}, "gpu", 2, "parallel.mode='pmap' runs within one process"),
+    ({"parallel.num_devices": 4}, "gpu", 2, "a multi-process run uses every device"),
 ])
 def test_platform_refuses_what_it_cannot_run(changes, platform, processes, message):
     from jaxae.parallel import check_platform

@@ -5,13 +5,14 @@ import importlib
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
 
 from jaxae import loop, parallel
 from jaxae.data import sources
-from jaxae.errors import CheckpointError
+from jaxae.errors import CheckpointError, ConfigError
 from jaxae.metric_writers import read_metrics
 
 CONFIGS = ["vae_mnist", "ae_mnist", "dae_mnist", "sparse_ae_mnist", "conv_vae_mnist"]
@@ -83,3 +84,28 @@ def test_in_memory_arrays_train_through_the_same_loop(tiny_config, tmp_path):
     assert result.step == 20 and np.isfinite(result.eval_metrics["eval/mse"])
     with open(tmp_path / "metrics.jsonl") as lines:
         assert json.loads(lines.readline())["step"] == 5
+
+
+def test_a_checkpoint_past_the_requested_steps_is_refused(tiny_config, tmp_path):
+    loop.run(tiny_config(), str(tmp_path))
+    shorter = tiny_config()
+    shorter.num_steps = 10
+    with pytest.raises(ConfigError, match="holds step 20, past this run's 10 steps"):
+        loop.run(shorter, str(tmp_path))
+
+
+def test_eval_metrics_do_not_depend_on_the_eval_batch_size(tiny_config):
+    from jaxae.evaluation import Evaluator
+    from jaxae.trainers import create_trainer
+
+    config = tiny_config()
+    config.data.binarize = "dynamic"  # Random binarisation and the VAE's noise: both drawn per example.
+    mesh = parallel.make_mesh(1)
+    trainer = create_trainer(config, (28, 28, 1), 10)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    source = sources.open_tfds("mnist_5k", "test")
+    small, large = (Evaluator(trainer, source, mesh, size, num_image_examples=0, num_samples=0).metrics(state)
+                    for size in (64, 200))
+    assert small.keys() == large.keys()
+    for name in small:
+        assert small[name] == pytest.approx(large[name], rel=1e-5), name

@@ -89,12 +89,13 @@ def eval_batches(source, batch_size: int, *, process_index: int = 0, process_cou
     """The whole eval split in order, padded to full batches.
 
     Yields:
-      (host batch of this process's share, mask [share] float32: 1 for real examples, 0 for padding).
+      (images [share, H, W, C] of this process's share, mask [share] float32: 1 for real examples
+      and 0 for padding, index of the global batch's first example in the split).
     """
     share = process_slice(batch_size, process_index, process_count)
     total = len(source)
     for start in range(0, total, batch_size):
         indices = np.arange(start, start + batch_size)
         mask = (indices < total).astype(np.float32)
-        batch = source.read(np.minimum(indices, total - 1)[share])
-        yield batch, mask[share]
+        images = source.read(np.minimum(indices, total - 1)[share])["image"]
+        yield images, mask[share], start

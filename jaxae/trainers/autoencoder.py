@@ -65,12 +65,11 @@ class AutoencoderTrainer:
         chex.assert_rank(images, 4)
         chex.assert_shape(images, (None, *self.image_shape))
 
-    def _example_keys(self, key, batch_size: int, streams: int, *, mapped: bool = False):
+    def _example_keys(self, key, batch_size: int, streams: int, offset):
         """[streams] arrays of [batch] keys: independent per-example draws, whatever the sharding.
 
-        mapped: the caller runs under `pmap` (train_step), so this shard starts at its device's offset.
+        offset: index of this batch's first example (in the global batch, or in the eval split).
         """
-        offset = rng.batch_offset(batch_size, self.axis_name if mapped else None)
         keys = rng.example_keys(key, batch_size, offset)
         split = jax.vmap(lambda k: jax.random.split(k, streams))(keys)
         return [split[:, i] for i in range(streams)]
@@ -144,7 +143,8 @@ class AutoencoderTrainer:
         images = batch["image"]
         self._check_images(images)
         binarize_keys, noise_keys, sample_keys = self._example_keys(
-            jax.random.fold_in(state.key, state.step), images.shape[0], 3, mapped=True)
+            jax.random.fold_in(state.key, state.step), images.shape[0], 3,
+            rng.batch_offset(images.shape[0], self.axis_name))
         targets = self.model_inputs(images, binarize_keys)
         noise = self.config.noise
         inputs = rng.per_example(lambda k, x: corruptions.corrupt(k, x, kind=noise.kind, level=noise.level),
@@ -178,19 +178,20 @@ class AutoencoderTrainer:
         new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state, extra=extra)
         return new_state, metrics
 
-    def eval_step(self, state: TrainState, batch, mask):
+    def eval_step(self, state: TrainState, batch, mask, offset=0):
         """Sums of per-example eval metrics over the unmasked examples.
 
         Args:
           batch: {'image': [batch, H, W, C] raw}.
           mask: [batch] float, 1 for real examples and 0 for padding.
+          offset: index of the batch's first example in the split, so every example has its own draws.
         Returns:
           {name: scalar sum}, including 'count'; the loop divides by the count at the end.
         """
         images = batch["image"]
         self._check_images(images)
         binarize_keys, sample_keys = self._example_keys(
-            jax.random.fold_in(state.key, EVAL_STREAM), images.shape[0], 2)
+            jax.random.fold_in(state.key, EVAL_STREAM), images.shape[0], 2, jnp.asarray(offset, jnp.uint32))
         targets = self.model_inputs(images, binarize_keys)
         eps = rng.normal_per_example(sample_keys, (self.config.model.latent_dim,)) if self.variational else None
         reconstruction, aux = self.apply(state.params, targets, eps, train=False)
