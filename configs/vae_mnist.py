@@ -6,7 +6,7 @@ from configs import common
 def get_config(variant: str = ""):
     config = common.get_base_config()
     config.model.name = "vae"
-    # He initialisation: 5 epochs reach ~140 nats where Flax's lecun_normal reaches ~154; the test
+    # He initialisation: 5 epochs reach ~141 nats where Flax's lecun_normal reaches ~152; the test
     # ELBO is best near 30 epochs on 4,000 images, then the model starts to overfit.
     config.num_epochs = 30
     config.eval_every = 155  # every 5 epochs of 31 steps.
