@@ -141,6 +141,6 @@ def workdir_for(workdir: str, config) -> str:
             if latest is None or not checkpointer.differences(latest):
                 return candidate
         finally:
-            checkpointer._manager.close()
+            checkpointer.close()
         number += 1
         candidate = f"{workdir.rstrip(os.sep)}-{number}"

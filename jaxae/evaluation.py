@@ -10,8 +10,7 @@ import numpy as np
 from jaxae import parallel, viz
 from jaxae.data import pipeline
 from jaxae.errors import writing
-from jaxae.data.sources import ArraySource
-from jaxae.runners import add_metrics, read_all, split_bytes
+from jaxae.runners import add_metrics, in_host_memory
 
 
 class Evaluator:
@@ -19,9 +18,7 @@ class Evaluator:
 
     def __init__(self, trainer, source, mesh, batch_size: int, *, num_image_examples: int, num_samples: int,
                  host_memory_budget_mb: float = 0):
-        if not isinstance(source, ArraySource) and split_bytes(source) <= host_memory_budget_mb * 2**20:
-            everything = read_all(source)  # Decoded once, not at every eval.
-            source = ArraySource(everything["image"], everything["label"])
+        source = in_host_memory(source, host_memory_budget_mb)  # Decoded once, not at every eval.
         self.trainer, self.source, self.mesh, self.batch_size = trainer, source, mesh, batch_size
         self.num_samples = num_samples
         self._eval_step = jax.jit(trainer.eval_step)

@@ -24,8 +24,7 @@ from jaxae.data import pipeline, sources
 from jaxae.errors import ConfigError, DataError, NonFiniteLossError, WorkdirError
 from jaxae.evaluation import Evaluator
 from jaxae.metric_writers import MetricWriter, format_metrics
-from jaxae.data.sources import ArraySource
-from jaxae.runners import DeviceResidentRunner, StreamingRunner, add_metrics, read_all, split_bytes
+from jaxae.runners import DeviceResidentRunner, StreamingRunner, add_metrics, in_host_memory, split_bytes
 from jaxae.trainers import create_trainer
 
 EXIT_PREEMPTED = 143  # 128 + SIGTERM: the run saved a checkpoint and stopped; start it again to resume.
@@ -106,11 +105,7 @@ def _choose_runner(config, trainer, source, order, mesh, start_step, num_steps):
     if placement == "device":
         runner = DeviceResidentRunner(trainer.train_step, source, order, mesh, mode=mode)
         return runner, config.steps_per_dispatch or config.log_every
-    if split_bytes(source) <= config.data.host_memory_budget_mb * 2**20:
-        # Decoding tfds records costs ~50 us per image in Python, as much as the VAE's step on a
-        # CPU: decode the split once into host memory and stream batches from there.
-        everything = read_all(source)
-        source = ArraySource(everything["image"], everything["label"])
+    source = in_host_memory(source, config.data.host_memory_budget_mb)
     runner = StreamingRunner(trainer.train_step, source, order, mesh, start_step=start_step, stop_step=num_steps,
                              prefetch=config.data.prefetch, mode=mode)
     return runner, math.inf
@@ -161,13 +156,13 @@ def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
         if lead:
             print(f"jaxae: {'resuming from step ' + str(step) if step else 'starting'} of {num_steps}; "
                   f"{mesh.devices.size} {jax.devices()[0].platform} device(s); workdir {workdir}", flush=True)
-        image_paths = []
+        image_paths = []  # A run that was already complete has written its final records.
         if step < num_steps:
             runner, dispatch_limit = _choose_runner(config, trainer, train_source, order, mesh, step, num_steps)
-            state, image_paths = _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator,
-                                          checkpointer, writer, image_dir, lead)
+            state = _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, checkpointer,
+                             writer, image_dir, lead)
         final = evaluator.metrics(state)
-        if step < num_steps:  # A run that was already complete has written its final records.
+        if step < num_steps:
             writer.write(num_steps, final)
             image_paths = evaluator.write_images(state, num_steps, image_dir, writer)
             checkpointer.save(num_steps, state)
@@ -232,7 +227,7 @@ def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, 
         periods = [config.log_every, config.checkpoint_every] + ([config.eval_every] if config.eval_every else [])
         return min([num_steps] + [(s // p + 1) * p for p in periods])
 
-    image_paths, window, window_steps = [], None, 0
+    window, window_steps = None, 0
     timed_steps, timer = 0, None
     progress = tqdm(total=num_steps, initial=step, disable=not lead, unit="step", dynamic_ncols=True)
     with _SigtermFlag() as sigterm, progress:
@@ -268,7 +263,7 @@ def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, 
                 eval_started = time.perf_counter()
                 eval_metrics = evaluator.metrics(state)
                 writer.write(step, eval_metrics)
-                image_paths = evaluator.write_images(state, step, image_dir, writer)
+                evaluator.write_images(state, step, image_dir, writer)
                 if lead:
                     progress.write(f"step {step}: {format_metrics(eval_metrics)}")
                 timer += time.perf_counter() - eval_started  # The eval is not training time.
@@ -283,4 +278,4 @@ def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, 
                     checkpointer.save(step, state, force=True)
                 checkpointer.wait()
                 raise Preempted(step)
-    return state, image_paths
+    return state

@@ -49,7 +49,7 @@ def load_params(workdir, config, step: int):
     try:
         return jax.tree.map(np.asarray, checkpointer.restore(step, abstract).params)
     finally:
-        checkpointer._manager.close()
+        checkpointer.close()
 
 
 def metrics_without_timing(workdir):

@@ -152,7 +152,11 @@ class AutoencoderTrainer:
         eps = rng.normal_per_example(sample_keys, (self.config.model.latent_dim,)) if self.variational else None
 
         scale = state.extra["loss_scale"] if self.loss_scaling else 1.0
-        scaled_loss = lambda p: (lambda lm: (lm[0] * scale, lm[1]))(self.loss_fn(p, targets, inputs, eps, state.step))
+
+        def scaled_loss(params):
+            loss, metrics = self.loss_fn(params, targets, inputs, eps, state.step)
+            return loss * scale, metrics
+
         (_, metrics), grads = jax.value_and_grad(scaled_loss, has_aux=True)(state.params)
         if self.axis_name is not None:
             grads = jax.lax.pmean(grads, self.axis_name)
