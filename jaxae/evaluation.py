@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxae import parallel, viz
 from jaxae.data import pipeline
 from jaxae.errors import writing
-from jaxae.runners import add_metrics, in_host_memory
+from jaxae.runners import in_host_memory
+
+
+def accumulate(eval_step, total, state, batch, mask, start):
+    """`total` plus eval_step's sums for one batch, in one program.
+
+    Taking the running total as an input chains the batches' programs: each waits for the previous
+    one. Independent programs with cross-device reductions in flight together can deadlock XLA:CPU's
+    in-process collectives (each device's thread blocks in a different program's rendezvous and
+    XLA aborts the process after 40 s), which is what an eval of separately dispatched batches was.
+    """
+    return jax.tree.map(jnp.add, total, eval_step(state, batch, mask, start))
 
 
 class Evaluator:
@@ -22,6 +35,7 @@ class Evaluator:
         self.trainer, self.source, self.mesh, self.batch_size = trainer, source, mesh, batch_size
         self.num_samples = num_samples
         self._eval_step = jax.jit(trainer.eval_step)
+        self._accumulate = jax.jit(functools.partial(accumulate, trainer.eval_step), donate_argnums=0)
         self._grids = jax.jit(trainer.image_grids, static_argnums=2)
         count = min(num_image_examples, len(source))
         self._image_batch = source.read(np.arange(count))["image"] if count else None
@@ -34,7 +48,9 @@ class Evaluator:
                                                          process_count=jax.process_count()):
             batch = parallel.host_to_global({"image": images, "mask": mask}, self.mesh)
             mask = batch.pop("mask")
-            total = add_metrics(total, self._eval_step(state, batch, mask, np.uint32(start)))
+            start = np.uint32(start)
+            total = (self._eval_step(state, batch, mask, start) if total is None
+                     else self._accumulate(total, state, batch, mask, start))
         total = jax.device_get(total)
         count = total.pop("count")
         return {f"eval/{name}": float(value / count) for name, value in total.items()}
