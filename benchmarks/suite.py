@@ -124,7 +124,9 @@ def main(argv=None):
         for repeat in range(repeats):  # Interleaved: the machine's noise hits every row alike.
             result = train_py(os.path.join(scratch, f"run{repeat}"), warm_cache, epochs=epochs)
             samples["jaxae_train_py"].append(result["examples_per_sec"])
-            samples["jaxae_bare_scan"].append(steps * 128 / median_seconds(bare_run, repeats=1, warmup=0)[0])
+            # As many dispatches as train.py's timed epochs, so both samples cover the same work.
+            bare_epochs = lambda: [bare_run() for _ in range(epochs - 1)]
+            samples["jaxae_bare_scan"].append((epochs - 1) * steps * 128 / median_seconds(bare_epochs, repeats=1, warmup=0)[0])
             for name, trainer in peers.items():
                 samples[name].append(steps * 2 * 128 / median_seconds(lambda: trainer.run(2 * steps), repeats=1, warmup=0)[0])
             if "pythae" in samples:
