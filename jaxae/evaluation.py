@@ -34,7 +34,7 @@ class Evaluator:
         source = in_host_memory(source, host_memory_budget_mb)  # Decoded once, not at every eval.
         self.trainer, self.source, self.mesh, self.batch_size = trainer, source, mesh, batch_size
         self.num_samples = num_samples
-        self._eval_step = jax.jit(trainer.eval_step)
+        self._sum_shapes = None  # Shapes of eval_step's sums, traced at the first eval.
         self._accumulate = jax.jit(functools.partial(accumulate, trainer.eval_step), donate_argnums=0)
         self._grids = jax.jit(trainer.image_grids, static_argnums=2)
         count = min(num_image_examples, len(source))
@@ -49,11 +49,18 @@ class Evaluator:
             batch = parallel.host_to_global({"image": images, "mask": mask}, self.mesh)
             mask = batch.pop("mask")
             start = np.uint32(start)
-            total = (self._eval_step(state, batch, mask, start) if total is None
-                     else self._accumulate(total, state, batch, mask, start))
+            if total is None:
+                total = self._zero_sums(state, batch, mask, start)
+            total = self._accumulate(total, state, batch, mask, start)
         total = jax.device_get(total)
         count = total.pop("count")
         return {f"eval/{name}": float(value / count) for name, value in total.items()}
+
+    def _zero_sums(self, state, batch, mask, start):
+        """Fresh replicated zeros like eval_step's sums (the running total is donated, so new each eval)."""
+        if self._sum_shapes is None:
+            self._sum_shapes = jax.eval_shape(self.trainer.eval_step, state, batch, mask, start)
+        return parallel.put_replicated(jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), self._sum_shapes), self.mesh)
 
     def write_images(self, state, step: int, image_dir: str, writer) -> list[str]:
         """Writes each grid as <image_dir>/<name>_<step>.png (process 0) and to TensorBoard."""
