@@ -6,24 +6,23 @@ import functools
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxae import parallel, viz
 from jaxae.data import pipeline
 from jaxae.errors import writing
-from jaxae.runners import in_host_memory
+from jaxae.runners import add_metrics, in_host_memory
 
 
 def accumulate(eval_step, total, state, batch, mask, start):
     """`total` plus eval_step's sums for one batch, in one program.
 
-    Taking the running total as an input chains the batches' programs: each waits for the previous
-    one. Independent programs with cross-device reductions in flight together can deadlock XLA:CPU's
-    in-process collectives (each device's thread blocks in a different program's rendezvous and
-    XLA aborts the process after 40 s), which is what an eval of separately dispatched batches was.
+    Taking the running total as an input chains the batches' programs, each waiting for the one
+    before. Dispatched independently, their cross-device sums could be in flight together and
+    deadlock XLA:CPU's in-process collectives (each device's thread blocked in a different
+    program's rendezvous; XLA aborts the process after 40 s).
     """
-    return jax.tree.map(jnp.add, total, eval_step(state, batch, mask, start))
+    return add_metrics(total, eval_step(state, batch, mask, start))
 
 
 class Evaluator:
@@ -60,7 +59,7 @@ class Evaluator:
         """Fresh replicated zeros like eval_step's sums (the running total is donated, so new each eval)."""
         if self._sum_shapes is None:
             self._sum_shapes = jax.eval_shape(self.trainer.eval_step, state, batch, mask, start)
-        return parallel.put_replicated(jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), self._sum_shapes), self.mesh)
+        return parallel.zeros_placed(self._sum_shapes, parallel.replicated(self.mesh))
 
     def write_images(self, state, step: int, image_dir: str, writer) -> list[str]:
         """Writes each grid as <image_dir>/<name>_<step>.png (process 0) and to TensorBoard."""

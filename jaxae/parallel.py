@@ -92,6 +92,11 @@ def global_from_full(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
     return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
 
 
+def zeros_placed(shapes, sharding: NamedSharding):
+    """Zeros for a pytree of ShapeDtypeStructs (e.g. from `jax.eval_shape`), placed by `sharding`."""
+    return jax.tree.map(lambda s: global_from_full(np.zeros(s.shape, s.dtype), sharding), shapes)
+
+
 def put_replicated(tree, mesh: Mesh):
     """Copies a host pytree, the same in every process, to every device of the mesh."""
     return jax.tree.map(lambda x: global_from_full(np.asarray(x), replicated(mesh)), tree)

@@ -89,7 +89,7 @@ class StreamingRunner:
 
         def step_and_add(state, total, batch):  # One dispatch per step: metrics are summed on the device.
             state, metrics = train_step(state, batch)
-            return state, jax.tree.map(jnp.add, total, metrics)
+            return state, add_metrics(total, metrics)
 
         self._step = _compiler(mode)(step_and_add)
         self._batches = pipeline.stream_batches(
@@ -107,8 +107,7 @@ class StreamingRunner:
             else:
                 step_fn, placement = self._train_step, parallel.replicated(self.mesh)
             _, shapes = jax.eval_shape(step_fn, state, batch)
-            self._metric_zeros = jax.tree.map(
-                lambda s: parallel.global_from_full(np.zeros(s.shape, s.dtype), placement), shapes)
+            self._metric_zeros = parallel.zeros_placed(shapes, placement)
         return self._metric_zeros
 
     def _next_batch(self):
