@@ -1,17 +1,18 @@
-"""Thin launcher: flags -> config -> jaxae.loop.run(config, workdir).
+"""Thin launcher: flags -> config -> (multi-host init) -> jaxae.loop.run.
 
     python train.py --config configs/vae_mnist.py --workdir runs/vae_mnist
     python train.py --config configs/vae_mnist.py:tiny --workdir /tmp/tiny --config.model.latent_dim=8
+
+Every mistake a user can make ends in one line, `jaxae: error: ...`, and exit status 1; a run
+stopped by SIGTERM or Ctrl-C saves first and exits with 143 or 130.
 """
 
 import sys
 
-import jax
 from absl import app, flags, logging
-from ml_collections import config_flags
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/<name>.py file (':tiny' for its tiny variant).",
-                                          lock_config=True)
+_CONFIG = flags.DEFINE_string("config", None, "Path to a configs/<name>.py file (':tiny' for its tiny variant); "
+                              "override its fields with --config.<field>=<value>.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics.jsonl, TensorBoard and images.")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0, for multi-process runs.")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "How many processes take part.")
@@ -20,34 +21,53 @@ _DISTRIBUTED = flags.DEFINE_enum("distributed", "none", ["none", "auto"],
                                  "'auto': let JAX find the processes itself (SLURM, Cloud TPU).")
 _ON_MISMATCH = flags.DEFINE_enum(
     "on_checkpoint_mismatch", "fail", ["fail", "new_workdir"],
-    "When --workdir holds checkpoints of another model or config: 'fail' (list the differing fields), or "
+    "When --workdir holds checkpoints of another run: 'fail' (list the differing fields), or "
     "'new_workdir' (train in <workdir>-2, -3, ... instead; the old workdir is not touched).")
 _TIMEOUT = flags.DEFINE_integer("distributed_timeout", 300, "Seconds to wait for every process to arrive.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def main(argv):
+def parse_flags(argv):
+    """absl's flags, less the --config.<field> overrides, which are kept for the config. One-line errors."""
+    from jaxae.config_loading import split_overrides
+    from jaxae.errors import ConfigError
+
+    try:
+        rest, overrides = split_overrides(argv)
+        return flags.FLAGS(rest), overrides
+    except (flags.Error, ConfigError) as error:
+        sys.exit(f"jaxae: error: {error}")
+
+
+def main(parsed):
+    argv, overrides = parsed
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        sys.exit(f"jaxae: error: unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO.
     from jaxae import distributed
     from jaxae.compile_cache import enable_compile_cache
+    from jaxae.config_loading import config_from_command_line
     from jaxae.errors import JaxaeError
-    from jaxae.loop import EXIT_PREEMPTED, Preempted, run
+    from jaxae.loop import Stopped, run
 
-    config = _CONFIG.value
     try:
+        config = config_from_command_line(_CONFIG.value, overrides)
         distributed.initialize(coordinator_address=_COORDINATOR.value, num_processes=_NUM_PROCESSES.value,
                                process_id=_PROCESS_ID.value, timeout_s=_TIMEOUT.value,
                                auto=_DISTRIBUTED.value == "auto")
-        enable_compile_cache(config.compile_cache_dir)
+        enable_compile_cache(config.get("compile_cache_dir", ""))
         result = run(config, _WORKDIR.value, on_mismatch=_ON_MISMATCH.value)
     except JaxaeError as error:
         sys.exit(f"jaxae: error: {error}")
-    except Preempted as stop:
+    except Stopped as stop:
         print(f"jaxae: {stop}; run the same command again to resume.", flush=True)
-        sys.exit(EXIT_PREEMPTED)
+        sys.exit(stop.exit_code)
+    except KeyboardInterrupt:
+        print("jaxae: interrupted; checkpoints already saved are intact, run the same command to resume.", flush=True)
+        sys.exit(130)
+    import jax
+
     if jax.process_index() != 0:
         return
     print("final eval: " + " ".join(f"{k}={v:.4f}" for k, v in result.eval_metrics.items()))
@@ -59,4 +79,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

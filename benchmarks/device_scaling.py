@@ -16,6 +16,7 @@ if "jax" not in os.sys.modules and "xla_force_host_platform_device_count" not in
     os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 
 import jax  # noqa: E402
@@ -32,9 +33,9 @@ from jaxae.trainers import create_trainer  # noqa: E402
 def make_runner(config, source, devices: int, mode: str):
     mesh = parallel.make_mesh(devices)
     order = pipeline.BatchOrder(len(source), config.batch_size, config.seed)
-    trainer = create_trainer(config, source.image_shape, 10**6, axis_name="data" if mode == "pmap" else None)
+    trainer = create_trainer(config, source.spec, len(source), axis_name="data" if mode == "pmap" else None)
     state = jax.jit(trainer.init, out_shardings=parallel.replicated(mesh))(jax.random.PRNGKey(0))
-    return DeviceResidentRunner(trainer.train_step, source, order, mesh, mode=mode), state
+    return functools.partial(DeviceResidentRunner(source, ["image"], order, mesh, mode=mode), trainer.train_step), state
 
 
 def main(argv=None):

@@ -15,6 +15,7 @@ process; the streaming path against the device-resident one; peak host memory of
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -59,10 +60,10 @@ def bare_scan(config, source, steps: int):
     """A bare jitted lax.scan of the same step over device-resident data: the framework-free ceiling."""
     mesh = parallel.make_mesh(1)
     order = pipeline.BatchOrder(len(source), config.batch_size, config.seed)
-    trainer = create_trainer(config, source.image_shape, 10**6)
+    trainer = create_trainer(config, source.spec, len(source))
     state = [jax.jit(trainer.init, out_shardings=parallel.replicated(mesh))(jax.random.PRNGKey(0))]
-    runner = DeviceResidentRunner(trainer.train_step, source, order, mesh)
-    batch = parallel.host_to_global(source.read(order.batch_indices(0)), mesh)
+    runner = functools.partial(DeviceResidentRunner(source, ["image"], order, mesh), trainer.train_step)
+    batch = parallel.host_to_global(pipeline.read_batch(source, order.batch_indices(0), ["image"]), mesh)
     step_cost = cost(jax.jit(trainer.train_step), state[0], batch)
 
     def run():

@@ -15,10 +15,9 @@ import numpy as np
 
 def training_images() -> np.ndarray:
     """The 4,000 training digits, statically binarised at 0.5: float32 [4000, 784]."""
-    from jaxae.data import sources
-    from jaxae.runners import read_all
+    from jaxae.data import host, sources
 
-    images = read_all(sources.open_tfds("mnist_5k", "train"))["image"]
+    images = host.read_all(sources.open_tfds("mnist_5k", "train"), ["image"])["image"]
     return (images.reshape(len(images), -1) / 255.0 > 0.5).astype(np.float32)
 
 
@@ -27,9 +26,11 @@ def jaxae_initial_params(seed: int = 0) -> dict:
     import jax
 
     from configs import vae_mnist
+    from jaxae.data import sources
     from jaxae.trainers import create_trainer
 
-    trainer = create_trainer(vae_mnist.get_config(), (28, 28, 1), 1)
+    train = sources.open_tfds("mnist_5k", "train")
+    trainer = create_trainer(vae_mnist.get_config(), train.spec, len(train))
     return jax.tree.map(np.asarray, jax.jit(trainer.init)(jax.random.PRNGKey(seed)).params)
 
 

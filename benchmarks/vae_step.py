@@ -11,6 +11,7 @@ Measures, in one process: the f32 matmul rate; XLA's FLOPs per train step; examp
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -29,12 +30,12 @@ from jaxae.trainers import create_trainer
 
 def measure_batch_size(config, source, mesh, *, steps_per_dispatch: int, dispatches: int, repeats: int) -> dict:
     order = pipeline.BatchOrder(len(source), config.batch_size, config.seed)
-    trainer = create_trainer(config, source.image_shape, 10**6)
+    trainer = create_trainer(config, source.spec, len(source))
     init = jax.jit(trainer.init, out_shardings=parallel.replicated(mesh))
     state = init(jax.random.PRNGKey(0))
-    runner = DeviceResidentRunner(trainer.train_step, source, order, mesh)
+    runner = functools.partial(DeviceResidentRunner(source, ["image"], order, mesh), trainer.train_step)
     step = jax.jit(trainer.train_step, donate_argnums=0)
-    batch = parallel.host_to_global(source.read(order.batch_indices(0)), mesh)
+    batch = parallel.host_to_global(pipeline.read_batch(source, order.batch_indices(0), ["image"]), mesh)
     flops_per_step = cost(jax.jit(trainer.train_step), state, batch)["flops"]
 
     def per_step_dispatch():

@@ -4,6 +4,7 @@ from configs import common
 
 
 def get_config(variant: str = ""):
+    common.check_variant(variant)
     config = common.get_base_config()
     config.model.name = "ae"
     config.model.latent_dim = 32

@@ -5,14 +5,23 @@ Every config also has a tiny variant for tests and smoke runs: ``--config config
 
 import ml_collections
 
+VARIANTS = ("", "tiny")  # '' is the full run.
+
+
+def check_variant(variant: str) -> None:
+    """Raises ValueError for a variant no config offers, so ':tine' is an error, not a full-size run."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; the variants are {', '.join(map(repr, VARIANTS))}")
+
 
 def get_base_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
+    config.trainer = "autoencoder"  # the family (jaxae/trainers/<name>.py) that trains this config.
     config.seed = 0
     config.compute_dtype = "float32"  # float32 | bfloat16 | float16; parameters stay float32.
 
     config.model = ml_collections.ConfigDict()
-    config.model.name = "vae"  # ae | vae
+    config.model.name = "vae"  # ae | vae (the autoencoder family)
     config.model.architecture = "mlp"  # mlp | conv
     config.model.hidden = (512, 256)  # MLP encoder widths; the decoder mirrors them ...
     config.model.decoder_hidden = ()  # ... unless given here.

@@ -1,9 +1,10 @@
 """A convolutional VAE (32 and 64 channels, 28 -> 14 -> 7) on the embedded MNIST subset."""
 
-from configs import vae_mnist
+from configs import common, vae_mnist
 
 
 def get_config(variant: str = ""):
+    common.check_variant(variant)
     config = vae_mnist.get_config(variant)
     config.model.architecture = "conv"
     # One step per dispatch: on XLA:CPU, convolution gradients inside lax.scan run ~5x slower.

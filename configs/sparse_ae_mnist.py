@@ -1,9 +1,10 @@
 """A sparse overcomplete MLP autoencoder: a 1,024-unit code held sparse by a KL rate penalty."""
 
-from configs import ae_mnist
+from configs import ae_mnist, common
 
 
 def get_config(variant: str = ""):
+    common.check_variant(variant)
     config = ae_mnist.get_config(variant)
     config.model.hidden = (512,) if variant != "tiny" else config.model.hidden
     config.model.latent_dim = 1024 if variant != "tiny" else 64  # Overcomplete: wider than 784.

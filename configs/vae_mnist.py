@@ -4,6 +4,7 @@ from configs import common
 
 
 def get_config(variant: str = ""):
+    common.check_variant(variant)
     config = common.get_base_config()
     config.model.name = "vae"
     # He initialisation: 5 epochs reach ~141 nats where Flax's lecun_normal reaches ~152; the test

@@ -1,109 +1,129 @@
 """Checkpoints: the only module that imports Orbax.
 
 One `CheckpointManager` under ``<workdir>/checkpoints`` saves the train state together with JSON
-metadata (the config fields that define the model and its trajectory). Saves are asynchronous;
-Orbax writes into a temporary folder and renames it when complete, so a save killed half-way is
-never picked up, and leftover temporary folders are removed when the manager opens.
+metadata: the run record (`run_record`), its identity, and the layout (shape and dtype) of every
+array of the state. Saves are asynchronous; Orbax writes into a temporary folder and renames it
+when complete, so a save killed half-way is never picked up, and leftover temporary folders are
+removed when the manager opens.
+
+Restoring checks, in order and before reading any array: that the metadata is readable, that
+the identity matches this run's, and that the layout matches this run's state. A checkpoint
+that cannot be read is moved aside (never deleted) and the next older one is used.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
+import time
 
 import jax
 import orbax.checkpoint as ocp
 
-from jaxae.errors import CheckpointError, WorkdirError
-
-# Config sections that define the state's layout or the run's trajectory. A checkpoint whose
-# values differ in any of them belongs to another model or experiment.
-IDENTITY_FIELDS = ("model", "loss", "noise", "optimizer", "data.name", "data.train_split", "data.binarize",
-                   "data.binarize_threshold", "seed", "batch_size", "compute_dtype")
+from jaxae import run_record
+from jaxae.errors import CheckpointError, CheckpointWriteError
 
 
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        out = {}
-        for key, value in tree.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: list(tree) if isinstance(tree, tuple) else tree}
+def layout(tree) -> dict[str, str]:
+    """{'.params['Dense_0']['kernel']': 'float32[784,512]', ...} for every array of a pytree."""
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {jax.tree_util.keystr(path): f"{leaf.dtype}[{','.join(map(str, leaf.shape))}]" for path, leaf in leaves}
 
 
-def identity(config) -> dict[str, Any]:
-    """The flat {'model.latent_dim': 20, ...} record of IDENTITY_FIELDS, JSON-ready."""
-    full = _flatten(json.loads(config.to_json()))
-    return {key: value for key, value in sorted(full.items())
-            if any(key == field or key.startswith(field + ".") for field in IDENTITY_FIELDS)}
+def _layout_differences(saved: dict, current: dict, limit: int = 3) -> list[str]:
+    lines = [f"{path}: checkpoint {saved.get(path, '<absent>')}, this run {current.get(path, '<absent>')}"
+             for path in sorted(set(saved) | set(current)) if saved.get(path) != current.get(path)]
+    return lines[:limit] + ([f"{len(lines) - limit} more"] if len(lines) > limit else [])
 
 
-def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """'field: checkpoint X, this run Y' for each field whose value differs."""
-    lines = []
-    for key in sorted(set(saved) | set(current)):
-        if saved.get(key, "<absent>") != current.get(key, "<absent>"):
-            lines.append(f"{key}: checkpoint {saved.get(key, '<absent>')!r}, this run {current.get(key, '<absent>')!r}")
-    return lines
+class Unreadable(Exception):
+    """A checkpoint step whose metadata or arrays cannot be read (truncated, half-deleted, ...)."""
 
 
 class Checkpointer:
-    """Saves and restores TrainStates for one workdir.
+    """Saves and restores train states for one workdir.
 
     Args:
       directory: where checkpoints live (``<workdir>/checkpoints``); made absolute.
-      config: the run's config, recorded with every save and checked on restore.
       keep: how many recent checkpoints to keep.
+      read_only: only inspect: create no folder, clean no temporary one, save nothing.
     """
 
-    def __init__(self, directory: str, config, keep: int = 3, *, read_only: bool = False):
+    def __init__(self, directory: str, *, keep: int = 3, read_only: bool = False):
         self.directory = os.path.abspath(directory)
-        self.identity = identity(config)
-        # A read-only manager only inspects: it neither creates folders nor cleans temporary ones.
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only,
-                                               cleanup_tmp_directories=not read_only,
-                                               enable_async_checkpointing=True, read_only=read_only)
+        if read_only:  # Not Orbax's read_only option, which logs a warning on every open; saving is never asked.
+            options = ocp.CheckpointManagerOptions(create=False, max_to_keep=None, cleanup_tmp_directories=False)
+        else:
+            options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True,
+                                                   enable_async_checkpointing=True)
         self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
         self._pending = None  # The step of the latest save started, for error messages.
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
-    def differences(self, step: int) -> list[str]:
-        """The config fields whose values differ between checkpoint `step` and this run."""
-        restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-        return differences(restored["meta"]["identity"], self.identity)
-
-    def check_compatible(self, step: int) -> None:
-        """Raises CheckpointError naming every differing field if `step` was saved by another config."""
-        diffs = self.differences(step)
-        if diffs:
-            raise CheckpointError(
-                f"{self.directory} holds step {step} of a different model or config, so it cannot be resumed: "
-                + "; ".join(diffs) + ". Use another --workdir to start fresh (nothing was overwritten).")
-
-    def restore(self, step: int, abstract_state):
-        """Restores `step` into the layout (shapes, dtypes, shardings) of `abstract_state`."""
-        self.check_compatible(step)
-        restored = self._manager.restore(
-            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state)))
-        return restored["state"]
-
     def all_steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
 
-    def _failed(self, step, error) -> WorkdirError:
-        return WorkdirError(f"could not write the checkpoint of step {step} to {self.directory}: {error}. "
+    def read_meta(self, step: int) -> dict:
+        """The JSON metadata saved with `step`; raises Unreadable if it cannot be read."""
+        try:
+            meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+        except Exception as error:  # Orbax and tensorstore raise many types for damaged files.
+            raise Unreadable(f"its metadata cannot be read ({type(error).__name__})") from error
+        if not isinstance(meta, dict) or not {"identity", "record", "layout"} <= set(meta):
+            raise Unreadable("its metadata is not a jaxae run record (written by another program or an older jaxae)")
+        return meta
+
+    def check(self, step: int, meta: dict, identity: dict, state_layout: dict, config_json: dict) -> None:
+        """Raises CheckpointError if `step` (with metadata `meta`) is not a checkpoint of this run."""
+        diffs = run_record.differences(meta["identity"], identity)
+        if diffs:
+            raise CheckpointError(
+                f"{self.directory} holds step {step} of a different model, data or config, so it cannot be resumed: "
+                + "; ".join(diffs) + ". Nothing was changed: use another --workdir, or "
+                "--on_checkpoint_mismatch=new_workdir (see the README's table of what a resume may change)")
+        arrays = _layout_differences(meta["layout"], state_layout)
+        if arrays:
+            fields = run_record.differences(run_record.flatten(meta["record"]["config"]), run_record.flatten(config_json))
+            raise CheckpointError(
+                f"{self.directory} step {step} holds arrays of other shapes than this run's state ("
+                + "; ".join(arrays) + "); config fields that differ: " + ("; ".join(fields) or "none")
+                + ". Nothing was changed: use another --workdir")
+
+    def restore(self, step: int, abstract_state):
+        """Restores `step` into the layout (shapes, dtypes, shardings) of `abstract_state`."""
+        try:
+            restored = self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state)))
+        except Exception as error:
+            raise Unreadable(f"its arrays cannot be read ({type(error).__name__})") from error
+        return restored["state"]
+
+    def move_aside(self, step: int, *, mover: bool = True) -> str:
+        """Moves the folder of `step` to ``<checkpoints>-unreadable/`` (kept, not deleted); returns where.
+
+        mover: whether this process moves it (one process of a run does; the others only forget it
+        with `reload` once it is gone).
+        """
+        target = os.path.join(self.directory + "-unreadable", f"{step}-{time.strftime('%Y%m%d-%H%M%S')}")
+        if mover:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(os.path.join(self.directory, str(step)), target)
+        return target
+
+    def reload(self) -> None:
+        """Reads the list of steps from disk again (after steps were moved aside)."""
+        self._manager.reload()
+
+    def _failed(self, step, error) -> CheckpointWriteError:
+        return CheckpointWriteError(f"could not write the checkpoint of step {step} to {self.directory}: {error}. "
                             f"Checkpoints in {self.directory} are intact: steps {self.all_steps()}")
 
-    def save(self, step: int, state, *, force: bool = False) -> bool:
-        """Starts an asynchronous save of `state` at `step`; returns whether one was started.
+    def save(self, step: int, state, meta: dict, *, force: bool = False) -> bool:
+        """Starts an asynchronous save of `state` and JSON `meta` at `step`; returns whether one was started.
 
         Raises:
           WorkdirError: this save, or the previous asynchronous one, could not be written.
         """
-        meta = {"identity": self.identity, "step": int(step), "jax_version": jax.__version__}
         previous, self._pending = self._pending, int(step)
         try:
             # Orbax first waits for the previous asynchronous save: a failure here may be that one's.
@@ -125,22 +145,3 @@ class Checkpointer:
             self.wait()
         finally:
             self._manager.close()
-
-
-def workdir_for(workdir: str, config) -> str:
-    """`workdir` if it holds no checkpoint or one of this config; else the first free or matching
-    sibling `<workdir>-2`, `<workdir>-3`, ... The mismatched workdir is only read, never written."""
-    candidate, number = workdir, 1
-    while True:
-        directory = os.path.join(candidate, "checkpoints")
-        if not os.path.isdir(directory):
-            return candidate
-        checkpointer = Checkpointer(directory, config, read_only=True)
-        try:
-            latest = checkpointer.latest_step()
-            if latest is None or not checkpointer.differences(latest):
-                return candidate
-        finally:
-            checkpointer.close()
-        number += 1
-        candidate = f"{workdir.rstrip(os.sep)}-{number}"

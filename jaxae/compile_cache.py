@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import jax
+
+from jaxae.errors import ConfigError
 
 
 def default_cache_dir() -> str:
@@ -21,7 +24,13 @@ def enable_compile_cache(setting: str = "") -> str | None:
     if setting == "none":
         return None
     path = os.path.abspath(os.path.expanduser(setting or default_cache_dir()))
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise ConfigError(f"compile_cache_dir={setting!r}: the compile cache {path!r} is not writable "
+                          f"({error.strerror or error}); name another folder, or 'none' to run without a cache") from None
     jax.config.update("jax_compilation_cache_dir", path)
     # Small models compile in well under JAX's default 1 s threshold; cache them too.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

@@ -85,6 +85,13 @@ def initialize(*, coordinator_address: str | None, num_processes: int | None, pr
         jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
                                    process_id=process_id, initialization_timeout=int(timeout_s) + 30,
                                    coordinator_bind_address=bind_address)
+    except (ValueError, RuntimeError) as error:
+        found = "; ".join(str(error).strip().splitlines()[:1])
+        if auto and not coordinator_address:
+            raise DistributedError(f"--distributed=auto found no cluster to join ({found}): JAX detects SLURM, Open "
+                                   f"MPI and Cloud TPU; elsewhere give --coordinator_address, --num_processes and "
+                                   f"--process_id") from None
+        raise DistributedError(f"joining the run's processes at {who} failed: {found}") from None
     finally:
         timer.cancel()
     return jax.process_count()

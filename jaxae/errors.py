@@ -23,6 +23,10 @@ class WorkdirError(JaxaeError):
     """The workdir cannot be written (full disk, read-only, removed); earlier checkpoints are kept."""
 
 
+class CheckpointWriteError(WorkdirError):
+    """A checkpoint could not be written; the message names the checkpoints that are intact."""
+
+
 class NonFiniteLossError(JaxaeError):
     """Training produced a NaN or infinite loss or gradient; the message names the step, the metric
     and the last good checkpoint, none of which was overwritten."""

@@ -1,41 +1,36 @@
-"""The one shared training loop: restore-or-init, iterate, log, evaluate, checkpoint, stop cleanly.
+"""The one shared training loop, for every family: set up, restore or init, iterate, finish.
 
-Trainers only supply pure step functions; this loop owns time, files and signals. Events fall on
-absolute step multiples (``log_every``, ``eval_every``, ``checkpoint_every``, the last step), so a
-run resumed from a checkpoint replays exactly the windows, batches and numbers of an
-uninterrupted one.
+Trainers supply pure steps, hooks and evaluation (`trainers.base`); this loop owns time, files
+and signals, and never looks at what a family is. Events fall on absolute steps
+(`events.EventPlan`), so a run resumed from a checkpoint replays exactly the windows, batches,
+hooks and numbers of an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import math
 import os
-import signal
-import time
 
 import jax
-import numpy as np
 
-from jaxae import parallel
-from jaxae.checkpoint import Checkpointer, workdir_for
-from jaxae.config_validation import prepare_workdir, validate_config
-from jaxae.data import pipeline, sources
-from jaxae.errors import ConfigError, DataError, NonFiniteLossError, WorkdirError
+from jaxae import parallel, resume, run_record
+from jaxae.checkpoint import Checkpointer, layout
+from jaxae.config_validation import validate_config
+from jaxae.data import host, pipeline, sources, spec as specs
+from jaxae.errors import CheckpointWriteError, ConfigError, DataError, NonFiniteLossError, WorkdirError, writing
 from jaxae.evaluation import Evaluator
-from jaxae.metric_writers import MetricWriter, format_metrics
-from jaxae.runners import DeviceResidentRunner, StreamingRunner, add_metrics, in_host_memory, split_bytes
-from jaxae.trainers import create_trainer
+from jaxae.events import EventPlan
+from jaxae.iteration import Iteration
+from jaxae.metric_writers import MetricWriter
+from jaxae.runners import DeviceResidentRunner, StreamingRunner
+from jaxae.stops import Stopped
+from jaxae.trainers.base import create_trainer, trainer_class
+from jaxae.workdir import WorkdirLock, prepare_workdir
 
-EXIT_PREEMPTED = 143  # 128 + SIGTERM: the run saved a checkpoint and stopped; start it again to resume.
-
-
-class Preempted(Exception):
-    """SIGTERM arrived; a checkpoint of `step` was saved before stopping."""
-
-    def __init__(self, step: int):
-        super().__init__(f"stopped by SIGTERM after saving step {step}")
-        self.step = step
+__all__ = ["run", "train", "RunResult", "Stopped"]
 
 
 @dataclasses.dataclass
@@ -54,18 +49,11 @@ class RunResult:
 def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
     """Trains `config` in `workdir` on the tfds data set it names (resuming if checkpoints exist).
 
-    on_mismatch: what to do when `workdir` holds checkpoints of another model or config: 'fail'
-      (a CheckpointError listing the differing fields) or 'new_workdir' (train in the first free
+    on_mismatch: what to do when `workdir` holds checkpoints of another run: 'fail' (a
+      CheckpointError listing the differing fields) or 'new_workdir' (train in the first free
       or matching sibling `<workdir>-2`, `<workdir>-3`, ...; the other workdir is left untouched).
     """
-    validate_config(config)
-    if on_mismatch not in ("fail", "new_workdir"):
-        raise ConfigError(f"on_mismatch={on_mismatch!r} must be 'fail' or 'new_workdir'")
-    if on_mismatch == "new_workdir":
-        workdir = workdir_for(os.path.abspath(workdir), config)
-    workdir = prepare_workdir(workdir)
-    mesh = parallel.make_mesh(config.parallel.num_devices)
-    parallel.check_platform(config, jax.devices()[0].platform, jax.process_count(), jax.device_count())
+    validate_config(config)  # Before any data is read.
     data_dir = config.data.tfds_data_dir or None
     if jax.process_count() > 1:  # One writer: process 0 prepares an embedded data set, the rest wait.
         if jax.process_index() == 0:
@@ -73,7 +61,181 @@ def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
         parallel.barrier("jaxae: data prepared")
     train_source = sources.open_tfds(config.data.name, config.data.train_split, data_dir)
     eval_source = sources.open_tfds(config.data.name, config.data.eval_split, data_dir)
-    return train(config, workdir, train_source, eval_source, mesh)
+    return train(config, workdir, train_source, eval_source, on_mismatch=on_mismatch)
+
+
+def train(config, workdir: str, train_source, eval_source, mesh=None, *, on_mismatch: str = "fail") -> RunResult:
+    """Trains `config` on already opened sources (tfds splits or `ArraySource`s), with the same
+    checks as `run` and train.py, all made before anything is compiled.
+
+    mesh: the devices to train on (default `parallel.make_mesh(config.parallel.num_devices)`).
+    """
+    validate_config(config)
+    if on_mismatch not in ("fail", "new_workdir"):
+        raise ConfigError(f"on_mismatch={on_mismatch!r} must be 'fail' or 'new_workdir'")
+    family = trainer_class(config.trainer)
+    who = f"trainer={config.trainer!r}"
+    specs.require(train_source.spec, family.train_fields(config), who=who, where=train_source.where)
+    specs.require(eval_source.spec, family.eval_fields(config), who=who, where=eval_source.where)
+    for name in set(family.train_fields(config)) & set(family.eval_fields(config)):
+        if eval_source.spec[name].shape != train_source.spec[name].shape:
+            raise DataError(f"field {name!r} is {eval_source.spec[name].shape} per example in {eval_source.where} "
+                            f"but {train_source.spec[name].shape} in {train_source.where}")
+    mesh = mesh or parallel.make_mesh(config.parallel.num_devices)
+    parallel.check_platform(config, mesh.devices.flat[0].platform, jax.process_count(), jax.device_count())
+    parallel.check_batch_divides(config.batch_size, mesh)
+    parallel.check_batch_divides(config.eval_batch_size, mesh, "eval_batch_size")
+    order = pipeline.BatchOrder(len(train_source), config.batch_size, config.seed)
+    pmap = config.parallel.mode == "pmap"
+    trainer = create_trainer(config, train_source.spec, len(train_source), axis_name=parallel.DATA_AXIS if pmap else None)
+    plan = EventPlan(trainer.phases(), log_every=config.log_every, eval_every=config.eval_every,
+                     checkpoint_every=config.checkpoint_every)
+    abstract = resume.abstract_state(trainer, mesh, config.seed)
+    parallel.check_state_fits(abstract, mesh)
+    identity = run_record.identity(config, trainer, train_source)
+    record = run_record.make_record(config, train_source, len(train_source))
+    if on_mismatch == "new_workdir":
+        workdir = resume.workdir_for(os.path.abspath(workdir), identity, abstract, record["config"])
+    workdir = prepare_workdir(workdir)
+    with _locked(workdir):
+        session = Session(config, workdir, trainer, plan, train_source, eval_source, order, mesh,
+                          meta={"identity": identity, "record": record})
+        return session.run()
+
+
+@contextlib.contextmanager
+def _locked(workdir: str):
+    """Process 0 holds the workdir's lock; every process learns whether taking it failed."""
+    lock = WorkdirLock(workdir) if jax.process_index() == 0 else contextlib.nullcontext()
+    failure = None
+    try:
+        lock.__enter__()
+    except WorkdirError as error:
+        failure = error
+    if parallel.max_over_processes(int(failure is not None)):
+        raise failure or WorkdirError(f"workdir {workdir!r} is in use by another run (process 0 could not lock it)")
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+class Session:
+    """One invocation of a run in its workdir: restore or init, iterate to the end, finish."""
+
+    def __init__(self, config, workdir, trainer, plan: EventPlan, train_source, eval_source, order, mesh, *, meta):
+        self.config, self.workdir, self.trainer, self.plan, self.mesh = config, workdir, trainer, plan, mesh
+        self.train_source, self.order, self.meta = train_source, order, meta
+        self.lead = jax.process_index() == 0
+        self.checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
+        self.evaluator = Evaluator(trainer, eval_source, mesh, config.eval_batch_size,
+                                   num_image_examples=config.num_image_examples, num_samples=config.num_samples,
+                                   host_memory_budget_mb=config.data.host_memory_budget_mb)
+        self.writer = MetricWriter(workdir, enabled=False)  # Replaced once the start step is known.
+        self.image_dir = os.path.join(workdir, "images")
+
+    def save(self, step: int, state, *, force: bool = False) -> None:
+        meta = {**self.meta, "layout": layout(state), "step": int(step)}
+        self.checkpointer.save(step, state, meta, force=force)
+
+    def run(self) -> RunResult:
+        try:
+            state, step = self._start()
+            if step < self.plan.end:
+                state = Iteration(self, state, step).run()
+            result = self._finish(state, resumed_complete=step == self.plan.end)
+        except CheckpointWriteError:
+            _close_quietly(self.checkpointer, self.writer)
+            raise
+        except WorkdirError as error:  # Metrics, pictures or records could not be written.
+            _close_quietly(self.checkpointer, self.writer)
+            raise WorkdirError(f"{error}. Checkpoints in {self.checkpointer.directory} are intact: steps "
+                               f"{self.checkpointer.all_steps()}") from error
+        except BaseException:
+            _close_quietly(self.checkpointer, self.writer)  # The error in flight is the one to report.
+            raise
+        try:
+            self.checkpointer.close()
+        finally:
+            self.writer.close()
+        return result
+
+    def _start(self):
+        """The state to continue from and its step; a fresh state gets its first phase's start hook."""
+        state, restored = resume.restore_or_init(self.trainer, self.checkpointer, self.mesh, self.config.seed,
+                                                 self.meta["identity"], self.meta["record"]["config"])
+        step = int(state.step)
+        if step > self.plan.end:
+            raise ConfigError(f"{self.checkpointer.directory} holds step {step}, past this run's {self.plan.end} steps "
+                              f"(num_steps={self.config.num_steps}, num_epochs={self.config.num_epochs}); ask for at "
+                              f"least {step} steps, or use another --workdir")
+        self.writer = MetricWriter(self.workdir, start_step=step, enabled=self.lead)
+        if self.lead:
+            with writing(os.path.join(self.workdir, run_record.RECORD_FILE)):
+                with open(os.path.join(self.workdir, run_record.RECORD_FILE), "w") as out:
+                    json.dump(self.meta["record"], out, indent=1, sort_keys=True)
+            print(f"jaxae: {'resuming from step ' + str(step) if restored else 'starting'} of {self.plan.end}; "
+                  f"{self.mesh.devices.size} {self.mesh.devices.flat[0].platform} device(s); workdir {self.workdir}",
+                  flush=True)
+        if not restored and self.plan.hooks_at(0):
+            state = self.run_hooks(state, 0)
+            self.save(0, state, force=True)
+        return state, step
+
+    def run_hooks(self, state, step: int):
+        """Runs the hooks due at `step` on the host, records their metrics, returns the new state."""
+        for hook in self.plan.hooks_at(step):
+            state, metrics = hook.run(state, self.training_split)
+            state = parallel.place_replicated(state, self.mesh)
+            self.writer.write(step, {f"{hook.phase}/{name}": value for name, value in metrics.items()})
+        return state
+
+    @property
+    def training_split(self):
+        """The training split for hooks to map over (decoded into host memory on first use)."""
+        if not hasattr(self, "_training_split"):
+            from jaxae.whole_split import WholeSplit
+
+            fields = list(self.trainer.train_fields(self.config))
+            self._training_split = WholeSplit(self.train_source, self.mesh, self.config.eval_batch_size, fields,
+                                              host_memory_budget_mb=self.config.data.host_memory_budget_mb)
+        return self._training_split
+
+    def runner(self, start_step: int):
+        """The device-resident runner and its steps per dispatch, or the streaming one (no limit)."""
+        config, fields = self.config, list(self.trainer.train_fields(self.config))
+        placement = config.data.placement
+        if placement == "auto":
+            fits = host.split_bytes(self.train_source, fields) <= config.data.device_memory_budget_mb * 2**20
+            placement = "device" if fits else "stream"
+        mode = config.parallel.mode
+        if placement == "device":
+            runner = DeviceResidentRunner(self.train_source, fields, self.order, self.mesh, mode=mode)
+            return runner, config.steps_per_dispatch or config.log_every
+        source = host.in_host_memory(self.train_source, config.data.host_memory_budget_mb, fields)
+        runner = StreamingRunner(source, fields, self.order, self.mesh, start_step=start_step, stop_step=self.plan.end,
+                                 prefetch=config.data.prefetch, mode=mode)
+        return runner, math.inf
+
+    def _finish(self, state, *, resumed_complete: bool) -> RunResult:
+        """The final checkpoint first (nothing after it can lose the training), then the final eval,
+        its record and pictures (written once, also when a complete run is started again)."""
+        end = self.plan.end
+        if not resumed_complete:
+            self.save(end, state)
+        self.checkpointer.wait()
+        final = self.evaluator.metrics(state)
+        image_paths = []
+        # Every process takes the same branch: the pictures are a program all of them run.
+        if not parallel.max_over_processes(int(self.writer.has_record(end, "eval/"))):
+            self.writer.write(end, final)
+            image_paths = self.evaluator.write_pictures(state, end, self.image_dir, self.writer)
+        bad = {name: value for name, value in final.items() if not math.isfinite(value)}
+        if bad:
+            raise NonFiniteLossError(f"the final eval is not finite ({', '.join(f'{k}={v}' for k, v in bad.items())}); "
+                                     f"the checkpoint of step {end} was saved in {self.checkpointer.directory}")
+        return RunResult(step=end, eval_metrics=final, workdir=self.workdir, checkpoint_dir=self.checkpointer.directory,
+                         metrics_path=self.writer.jsonl_path, image_paths=image_paths, state=state)
 
 
 def _close_quietly(*closables) -> None:
@@ -82,200 +244,3 @@ def _close_quietly(*closables) -> None:
             closable.close()
         except Exception:  # Already failing: a second error would hide the first.
             pass
-
-
-def restore_or_init(trainer, checkpointer: Checkpointer, mesh, seed: int):
-    """The latest checkpoint restored into the state's layout, or a fresh state built under `jit`."""
-    key = jax.random.PRNGKey(seed)
-    replicated = parallel.replicated(mesh)
-    abstract = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated),
-                            jax.eval_shape(trainer.init, key))
-    latest = checkpointer.latest_step()
-    if latest is not None:
-        return checkpointer.restore(latest, abstract)
-    return jax.jit(trainer.init, out_shardings=replicated)(key)
-
-
-def _choose_runner(config, trainer, source, order, mesh, start_step, num_steps):
-    placement = config.data.placement
-    if placement == "auto":
-        fits = split_bytes(source) <= config.data.device_memory_budget_mb * 2**20
-        placement = "device" if fits else "stream"
-    mode = config.parallel.mode
-    if placement == "device":
-        runner = DeviceResidentRunner(trainer.train_step, source, order, mesh, mode=mode)
-        return runner, config.steps_per_dispatch or config.log_every
-    source = in_host_memory(source, config.data.host_memory_budget_mb)
-    runner = StreamingRunner(trainer.train_step, source, order, mesh, start_step=start_step, stop_step=num_steps,
-                             prefetch=config.data.prefetch, mode=mode)
-    return runner, math.inf
-
-
-class _SigtermFlag:
-    """Turns SIGTERM into a flag the loop checks at log boundaries (restored on exit)."""
-
-    def __enter__(self):
-        self.raised = False
-        self._previous = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        del signum, frame
-        self.raised = True
-
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGTERM, self._previous)
-
-
-def train(config, workdir: str, train_source, eval_source, mesh) -> RunResult:
-    """The loop proper, over already opened sources (tfds or in-memory arrays)."""
-    if tuple(eval_source.image_shape) != tuple(train_source.image_shape):
-        raise DataError(f"eval images are {eval_source.image_shape} but training images are "
-                        f"{train_source.image_shape}")
-    parallel.check_batch_divides(config.batch_size, mesh)
-    parallel.check_batch_divides(config.eval_batch_size, mesh, "eval_batch_size")
-    order = pipeline.BatchOrder(len(train_source), config.batch_size, config.seed)
-    num_steps = config.num_steps or config.num_epochs * order.steps_per_epoch
-    pmap = config.parallel.mode == "pmap"
-    trainer = create_trainer(config, train_source.image_shape, num_steps, axis_name=parallel.DATA_AXIS if pmap else None)
-    checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config, keep=config.keep_checkpoints)
-    lead = jax.process_index() == 0
-    image_dir = os.path.join(workdir, "images")
-    evaluator = Evaluator(trainer, eval_source, mesh, config.eval_batch_size,
-                          num_image_examples=config.num_image_examples, num_samples=config.num_samples,
-                          host_memory_budget_mb=config.data.host_memory_budget_mb)
-    writer = MetricWriter(workdir, enabled=False)  # Replaced once the start step is known.
-    try:
-        state = restore_or_init(trainer, checkpointer, mesh, config.seed)
-        step = int(state.step)
-        if step > num_steps:
-            raise ConfigError(f"{checkpointer.directory} holds step {step}, past this run's {num_steps} steps "
-                              f"(num_steps={config.num_steps}, num_epochs={config.num_epochs}); ask for at least "
-                              f"{step} steps, or use another --workdir")
-        writer = MetricWriter(workdir, start_step=step, enabled=lead)
-        if lead:
-            print(f"jaxae: {'resuming from step ' + str(step) if step else 'starting'} of {num_steps}; "
-                  f"{mesh.devices.size} {jax.devices()[0].platform} device(s); workdir {workdir}", flush=True)
-        image_paths = []  # A run that was already complete has written its final records.
-        if step < num_steps:
-            runner, dispatch_limit = _choose_runner(config, trainer, train_source, order, mesh, step, num_steps)
-            state = _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, checkpointer,
-                             writer, image_dir, lead)
-        final = evaluator.metrics(state)
-        if step < num_steps:
-            writer.write(num_steps, final)
-            image_paths = evaluator.write_images(state, num_steps, image_dir, writer)
-            checkpointer.save(num_steps, state)
-    except WorkdirError as error:
-        _close_quietly(checkpointer, writer)
-        if "intact" in str(error):
-            raise
-        raise WorkdirError(f"{error}. Checkpoints in {checkpointer.directory} are intact: steps "
-                           f"{checkpointer.all_steps()}") from error
-    except BaseException:
-        _close_quietly(checkpointer, writer)  # The error in flight is the one to report.
-        raise
-    try:
-        checkpointer.close()
-    finally:
-        writer.close()
-    return RunResult(step=num_steps, eval_metrics=final, workdir=workdir, checkpoint_dir=checkpointer.directory,
-                     metrics_path=writer.jsonl_path, image_paths=image_paths, state=state)
-
-
-def seconds_since_process_start() -> float:
-    """Wall time since this process began (Linux /proc; elsewhere since this module was imported)."""
-    try:
-        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
-            started_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
-            return float(uptime.read().split()[0]) - started_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return time.perf_counter() - _IMPORTED
-
-
-_IMPORTED = time.perf_counter()
-
-
-def last_good(checkpointer: Checkpointer) -> str:
-    latest = checkpointer.latest_step()
-    if latest is None:
-        return "no checkpoint had been saved"
-    return f"nothing after step {latest} was saved (last good checkpoint: {checkpointer.directory}/{latest})"
-
-
-EVERY_STEP_METRICS = ("skipped", "loss_scale")  # Recorded on skipped steps too.
-
-
-def window_means(sums: dict, steps: int) -> dict[str, float]:
-    """Per-step means of a log window's metric sums, as 'train/<name>'.
-
-    Steps skipped for a non-finite loss (counted in 'skipped', their metrics zeroed) are left out
-    of every mean but that of 'skipped', which becomes the fraction of the window skipped.
-    """
-    skipped = float(sums.get("skipped", 0.0))
-    kept = max(steps - skipped, 1.0)
-    return {f"train/{name}": float(value) / (steps if name in EVERY_STEP_METRICS else kept)
-            for name, value in sums.items()}
-
-
-def _iterate(config, state, step, num_steps, runner, dispatch_limit, evaluator, checkpointer, writer,
-             image_dir, lead):
-    """Runs steps up to `num_steps`, handling each event as its step is reached."""
-    from tqdm import tqdm
-
-    def next_event(s):
-        periods = [config.log_every, config.checkpoint_every] + ([config.eval_every] if config.eval_every else [])
-        return min([num_steps] + [(s // p + 1) * p for p in periods])
-
-    window, window_steps = None, 0
-    timed_steps, timer = 0, None
-    progress = tqdm(total=num_steps, initial=step, disable=not lead, unit="step", dynamic_ncols=True)
-    with _SigtermFlag() as sigterm, progress:
-        while step < num_steps:
-            count = int(min(next_event(step) - step, dispatch_limit))
-            state, sums = runner(state, step, count)
-            window, window_steps, step = add_metrics(window, sums), window_steps + count, step + count
-            if timer is None:  # The first dispatch includes compilation: time from its end.
-                jax.block_until_ready(state)
-                timer = time.perf_counter()
-                if lead:
-                    progress.write(f"jaxae: first {count} step(s) done {seconds_since_process_start():.2f} s "
-                                   f"after the process started (compilation included)")
-            else:
-                timed_steps += count
-            progress.update(count)
-            if step % config.log_every == 0 or step == num_steps:
-                metrics = window_means(jax.device_get(window), window_steps)
-                for name in ("train/loss", "train/grad_norm"):
-                    if not np.isfinite(metrics[name]):
-                        checkpointer.wait()
-                        raise NonFiniteLossError(
-                            f"{name}={metrics[name]} in steps {step - window_steps + 1}-{step}; "
-                            + last_good(checkpointer) + ". Lower the learning rate, or set nonfinite='skip'")
-                if timed_steps:
-                    metrics["train/examples_per_sec"] = timed_steps * config.batch_size / (time.perf_counter() - timer)
-                writer.write(step, metrics)
-                if lead:
-                    progress.write(f"step {step}: {format_metrics(metrics)}")
-                window, window_steps = None, 0
-                timed_steps, timer = 0, time.perf_counter()
-            if config.eval_every and step % config.eval_every == 0 and step < num_steps:
-                eval_started = time.perf_counter()
-                eval_metrics = evaluator.metrics(state)
-                writer.write(step, eval_metrics)
-                evaluator.write_images(state, step, image_dir, writer)
-                if lead:
-                    progress.write(f"step {step}: {format_metrics(eval_metrics)}")
-                timer += time.perf_counter() - eval_started  # The eval is not training time.
-            if step % config.checkpoint_every == 0 and step < num_steps:
-                checkpointer.save(step, state)
-            # Stop on a log boundary, so the resumed run logs the same windows; every process
-            # agrees on the step.
-            # The last step is left to finish normally: its final eval and save are short.
-            at_boundary = step % config.log_every == 0 and step < num_steps
-            if at_boundary and parallel.any_process(sigterm.raised):
-                if checkpointer.latest_step() != step:  # Not already saved by the periodic checkpoint.
-                    checkpointer.save(step, state, force=True)
-                checkpointer.wait()
-                raise Preempted(step)
-    return state

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from jaxae.errors import writing
+from jaxae.errors import WorkdirError, writing
 
 
 class MetricWriter:
@@ -44,8 +44,15 @@ class MetricWriter:
             out.writelines(kept)
         os.replace(temporary, self.jsonl_path)  # Atomic: a kill here leaves the old or the new file.
 
+    def has_record(self, step: int, prefix: str) -> bool:
+        """Whether metrics.jsonl holds a record at `step` with a metric named `prefix`..."""
+        if not self.enabled or not os.path.exists(self.jsonl_path):
+            return False
+        return any(record["step"] == step and any(name.startswith(prefix) for name in record)
+                   for record in read_metrics(os.path.dirname(self.jsonl_path)))
+
     def write(self, step: int, metrics: dict[str, float]) -> None:
-        if not self.enabled:
+        if not self.enabled or not metrics:
             return
         values = {name: float(value) for name, value in metrics.items()}
         record = {"step": int(step), **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
@@ -71,19 +78,26 @@ class MetricWriter:
 def read_metrics(workdir: str) -> list[dict]:
     """The records of a workdir's metrics.jsonl, in the order written.
 
-    A last line cut short (a kill or a full disk during the write) is dropped; a bad line
-    elsewhere is an error.
+    A last line cut short (a kill or a full disk during the write) is dropped.
+
+    Raises:
+      WorkdirError: a line before the last is not a JSON record with a step (naming the line).
     """
-    with open(os.path.join(workdir, "metrics.jsonl")) as lines:
-        text = [line for line in lines if line.strip()]
+    path = os.path.join(workdir, "metrics.jsonl")
+    with open(path) as lines:
+        text = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
     records = []
-    for number, line in enumerate(text):
+    for position, (number, line) in enumerate(text):
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(text) - 1:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                raise ValueError("not a record with a step")
+        except ValueError as error:
+            if position == len(text) - 1:
                 break
-            raise
+            raise WorkdirError(f"{path} line {number} is damaged ({error}); mend or delete that line, "
+                               f"or move the file away, and start again") from None
+        records.append(record)
     return records
 
 

@@ -1,13 +1,40 @@
-"""Optimizers and learning-rate schedules from ``config.optimizer``."""
+"""Optimizers and learning-rate schedules from an optimizer config section, its checks and identity."""
 
 from __future__ import annotations
 
 import optax
 
+from jaxae import config_checks as checks
 from jaxae.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "momentum")
 SCHEDULES = ("constant", "cosine")
+
+
+def validate(config, field: str = "optimizer") -> None:
+    """Checks every hyperparameter of the optimizer section `field` (a GAN has one per player)."""
+    checks.choice(config, f"{field}.name", OPTIMIZERS)
+    checks.choice(config, f"{field}.schedule", SCHEDULES)
+    checks.number(config, f"{field}.learning_rate", low=0, low_open=True)
+    checks.number(config, f"{field}.warmup_steps", low=0, integer=True)
+    for name in ("b1", "b2", "momentum"):
+        checks.number(config, f"{field}.{name}", low=0, high=1, high_open=True)
+    checks.number(config, f"{field}.eps", low=0, low_open=True)
+    checks.number(config, f"{field}.weight_decay", low=0)
+    checks.number(config, f"{field}.grad_clip_norm", low=0)
+
+
+def identity(config, num_steps: int, field: str = "optimizer") -> dict:
+    """What a resume must not change: the optimizer (its state's layout) and a schedule's horizon.
+
+    The learning rate, betas, eps, weight decay, momentum and clipping may change on resume
+    (e.g. a lower rate after a non-finite stop): the state's layout does not depend on them.
+    """
+    section = checks.get(config, field)
+    record = {f"{field}.name": section.name, f"{field}.schedule": section.schedule}
+    if section.schedule != "constant":
+        record |= {f"{field}.warmup_steps": section.warmup_steps, f"{field}.schedule_steps": num_steps}
+    return record
 
 
 def learning_rate_schedule(opt_config, num_steps: int):
@@ -21,7 +48,7 @@ def learning_rate_schedule(opt_config, num_steps: int):
 
 
 def build_optimizer(opt_config, num_steps: int) -> optax.GradientTransformation:
-    """Builds the optimizer named by `opt_config.name`, with optional global-norm clipping."""
+    """The optimizer named by `opt_config.name` after global-norm clipping (none when `grad_clip_norm` is 0)."""
     lr = learning_rate_schedule(opt_config, num_steps)
     name = opt_config.name
     if name == "adam":
@@ -35,6 +62,8 @@ def build_optimizer(opt_config, num_steps: int) -> optax.GradientTransformation:
         tx = optax.sgd(lr, momentum=opt_config.momentum, nesterov=True)
     else:
         raise ConfigError(f"optimizer.name={name!r} is unknown; choose one of {list(OPTIMIZERS)}")
-    if opt_config.grad_clip_norm:
-        tx = optax.chain(optax.clip_by_global_norm(opt_config.grad_clip_norm), tx)
-    return tx
+    # Clipping or its stand-in, with the same (empty) state: turning clipping on when resuming does
+    # not change the optimizer state's layout. No clip at infinity instead: it computes the norm
+    # and selects, which changes XLA's fusion of the update and its float rounding.
+    clip = optax.clip_by_global_norm(opt_config.grad_clip_norm) if opt_config.grad_clip_norm else optax.identity()
+    return optax.chain(clip, tx)

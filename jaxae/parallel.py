@@ -7,6 +7,7 @@ Under `jit`, XLA inserts the gradient all-reduce itself, so trainers know nothin
 from __future__ import annotations
 
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +46,51 @@ def check_platform(config, platform: str, process_count: int, device_count: int)
                           f"multi-process run uses every device (0 or {device_count}), so each process holds its share")
 
 
+def tree_bytes(tree) -> int:
+    """Bytes of every array (or ShapeDtypeStruct) of a pytree."""
+    return sum(int(np.prod(leaf.shape, dtype=np.int64)) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(tree))
+
+
+def memory_per_device(mesh: Mesh) -> tuple[int | None, str]:
+    """(bytes one device of the mesh may hold, where that figure comes from); None when unknown.
+
+    Accelerators report their own limit; CPU devices share the host's memory, split among the
+    simulated devices of this process.
+    """
+    device = mesh.devices.flat[0]
+    try:
+        limit = (device.memory_stats() or {}).get("bytes_limit")
+    except Exception:  # Not every backend implements memory_stats.
+        limit = None
+    if limit:
+        return int(limit), f"{device.platform} memory"
+    if device.platform == "cpu":
+        try:
+            host_bytes = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            return None, "unknown"
+        local = len(jax.local_devices())
+        return host_bytes // local, f"host memory / {local} CPU device(s)"
+    return None, "unknown"
+
+
+def check_state_fits(abstract_state, mesh: Mesh) -> None:
+    """Raises ConfigError, with the estimate, when a replicated train state cannot fit one device.
+
+    The estimate: the state (parameters, optimizer state, the rest) plus a gradient and an update
+    the size of the parameters; activations come on top, so passing is necessary, not sufficient.
+    """
+    limit, where = memory_per_device(mesh)
+    params = tree_bytes(getattr(abstract_state, "params", {}))
+    state = tree_bytes(abstract_state)
+    needed = state + 2 * params
+    if limit is not None and needed > limit:
+        gib = lambda n: f"{n / 2**30:.1f} GiB"
+        raise ConfigError(f"the train state needs about {gib(needed)} per device (parameters {gib(params)}, the "
+                          f"rest of the state {gib(state - params)}, gradients and updates {gib(2 * params)}) but a "
+                          f"device has {gib(limit)} ({where}); make the model smaller")
+
+
 def replicated(mesh: Mesh) -> NamedSharding:
     """Every device holds the whole array (parameters, optimizer state, device-resident data)."""
     return NamedSharding(mesh, P())
@@ -70,6 +116,18 @@ def host_to_global(host_batch: dict, mesh: Mesh, leading_axes: int = 1) -> dict:
     return {name: jax.make_array_from_process_local_data(sharding, value) for name, value in host_batch.items()}
 
 
+def batch_mean(x, axis_name: str | None = None):
+    """The mean of x [batch, ...] over the whole global batch -> [...], the same on every device.
+
+    Under sharded `jit` (axis_name None) the batch axis is global and XLA reduces across devices
+    itself; under `pmap` each device holds a shard, so the shard means are averaged over
+    `axis_name` (shards are equal in size). Batch statistics in a loss (a sparsity rate, cluster
+    counts, BatchNorm moments) go through here so that 1 and 8 devices train alike.
+    """
+    mean = jnp.mean(x, axis=0)
+    return mean if axis_name is None else jax.lax.pmean(mean, axis_name)
+
+
 def barrier(name: str) -> None:
     """Blocks until every process reaches the barrier called `name` (no-op in a single process)."""
     if jax.process_count() > 1:
@@ -78,13 +136,26 @@ def barrier(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
-def any_process(flag: bool) -> bool:
-    """True if `flag` is true in any process (a host sync across processes; free in a single one)."""
+def max_over_processes(value: int) -> int:
+    """The largest of every process's `value` (a host sync across processes; free in a single one)."""
     if jax.process_count() == 1:
-        return bool(flag)
+        return int(value)
     from jax.experimental import multihost_utils
 
-    return bool(np.any(multihost_utils.process_allgather(np.asarray(flag, np.int32))))
+    return int(np.max(multihost_utils.process_allgather(np.asarray(value, np.int32))))
+
+
+def place_replicated(tree, mesh: Mesh):
+    """Every leaf replicated over the mesh: leaves already so placed stay, others (NumPy arrays a
+    hook computed on the host, arrays on one device) are copied. The values must agree across processes."""
+    target = replicated(mesh)
+
+    def place(leaf):
+        if isinstance(leaf, jax.Array) and leaf.sharding.is_equivalent_to(target, leaf.ndim):
+            return leaf
+        return global_from_full(np.asarray(jax.device_get(leaf)), target)
+
+    return jax.tree.map(place, tree)
 
 
 def global_from_full(array: np.ndarray, sharding: NamedSharding) -> jax.Array:

@@ -12,10 +12,20 @@ import jax
 import jax.numpy as jnp
 
 
+def keys_for(key, indices):
+    """[n] keys, one per integer in `indices` [n]: fold_in(key, index)."""
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.asarray(indices).astype(jnp.uint32))
+
+
 def example_keys(key, batch_size: int, offset=0):
     """[batch_size] keys, one per example: fold_in(key, offset + i)."""
-    indices = offset + jnp.arange(batch_size, dtype=jnp.uint32)
-    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, indices)
+    return keys_for(key, offset + jnp.arange(batch_size, dtype=jnp.uint32))
+
+
+def split_streams(keys, streams: int):
+    """[batch] keys -> `streams` arrays of [batch] keys, independent of each other."""
+    split = jax.vmap(lambda k: jax.random.split(k, streams))(keys)
+    return [split[:, i] for i in range(streams)]
 
 
 def per_example(draw, keys, *arrays):

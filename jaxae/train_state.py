@@ -1,9 +1,8 @@
 """The one pytree a run carries from step to step, and everything a bit-exact resume needs.
 
 It holds arrays only (no functions), so it can be donated to `jit`, sharded, and saved by Orbax
-as it is. Families put what they need in the open slots: a GAN keeps
-``params={'generator': ..., 'discriminator': ...}`` with matching optimizer states; DCN keeps
-its centroids, updated without gradients, in ``extra``.
+as it is. ``params`` and ``opt_state`` may be any pytrees, and ``extra`` holds the state that
+gradients do not update (the float16 loss scale).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ class TrainState(flax.struct.PyTreeNode):
       key: the run's base PRNG key (uint32 [2]); never advanced, only folded with the step.
       params: trainable parameters.
       opt_state: the optimizer's state for `params`.
-      extra: non-gradient state (centroids, loss scale, ...); an empty dict when unused.
+      extra: non-gradient state (the loss scale, ...); an empty dict when unused.
     """
 
     step: jax.Array

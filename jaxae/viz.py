@@ -11,13 +11,17 @@ def make_grid(images: np.ndarray, *, columns: int | None = None, pad: int = 1) -
     """Tiles images into one picture.
 
     Args:
-      images: [n, height, width, channels] in [0, 1] (channels 1 or 3).
-      columns: images per row; default the smallest square that holds them.
+      images: [n, height, width, channels] in [0, 1] (channels 1 or 3), or [rows, columns,
+        height, width, channels] for a grid laid out as given.
+      columns: images per row of an [n, ...] stack; default the smallest square that holds them.
       pad: pixels of white between tiles.
     Returns:
       [rows * (height + pad) + pad, columns * (width + pad) + pad, channels] float in [0, 1].
     """
     images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    if images.ndim == 5:
+        columns = images.shape[1]
+        images = images.reshape(-1, *images.shape[2:])
     n, height, width, channels = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)

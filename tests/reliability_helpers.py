@@ -34,22 +34,12 @@ def temporary_folders(workdir) -> list[str]:
     return [n for n in os.listdir(directory) if "tmp" in n] if os.path.isdir(directory) else []
 
 
-def load_params(workdir, config, step: int):
+def load_params(workdir, step: int):
     """The parameters saved at `step`, as NumPy arrays."""
+    import jaxae
     from jaxae import parallel
-    from jaxae.checkpoint import Checkpointer
-    from jaxae.trainers import create_trainer
 
-    mesh = parallel.make_mesh(1)
-    trainer = create_trainer(config, (28, 28, 1), config.num_steps)
-    sharding = parallel.replicated(mesh)
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-                            jax.eval_shape(trainer.init, jax.random.PRNGKey(0)))
-    checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), config, read_only=True)
-    try:
-        return jax.tree.map(np.asarray, checkpointer.restore(step, abstract).params)
-    finally:
-        checkpointer.close()
+    return jax.tree.map(np.asarray, jaxae.load(str(workdir), step=step, mesh=parallel.make_mesh(1)).params)
 
 
 def metrics_without_timing(workdir):

@@ -8,8 +8,9 @@ from hypothesis import given, settings, strategies as st
 
 from configs import vae_mnist
 from jaxae import loop
-from jaxae.config_validation import prepare_workdir, validate_config
+from jaxae.config_validation import validate_config
 from jaxae.errors import ConfigError
+from jaxae.workdir import prepare_workdir
 
 POSITIVE_INTS = ["batch_size", "eval_batch_size", "log_every", "checkpoint_every", "keep_checkpoints",
                  "model.latent_dim"]

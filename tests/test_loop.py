@@ -69,7 +69,7 @@ def test_checkpoint_of_another_model_is_refused_and_left_intact(tiny_config, tmp
     message = str(error.value)
     assert "model.name: checkpoint 'vae', this run 'ae'" in message
     assert "model.latent_dim: checkpoint 4, this run 7" in message
-    assert "data.binarize" in message  # ae_mnist trains on grey levels, vae_mnist on binarised digits.
+    assert "data.binarize: checkpoint 'static', this run 'none'" in message  # Grey levels against binarised digits.
     after = {p: os.path.getmtime(os.path.join(dp, p)) for dp, _, files in os.walk(tmp_path / "checkpoints") for p in files}
     assert after == before
 
@@ -78,9 +78,8 @@ def test_in_memory_arrays_train_through_the_same_loop(tiny_config, tmp_path):
     rng = np.random.default_rng(0)
     images = rng.uniform(size=(96, 8, 8, 1)).astype(np.float32)
     config = tiny_config("ae_mnist")
-    config.data.name = "user_arrays"
-    result = loop.train(config, str(tmp_path), sources.ArraySource(images[:64]), sources.ArraySource(images[64:]),
-                        parallel.make_mesh(0))
+    result = loop.train(config, str(tmp_path), sources.ArraySource.from_images(images[:64]),
+                        sources.ArraySource.from_images(images[64:]), parallel.make_mesh(0))
     assert result.step == 20 and np.isfinite(result.eval_metrics["eval/mse"])
     with open(tmp_path / "metrics.jsonl") as lines:
         assert json.loads(lines.readline())["step"] == 5
@@ -101,9 +100,9 @@ def test_eval_metrics_do_not_depend_on_the_eval_batch_size(tiny_config):
     config = tiny_config()
     config.data.binarize = "dynamic"  # Random binarisation and the VAE's noise: both drawn per example.
     mesh = parallel.make_mesh(1)
-    trainer = create_trainer(config, (28, 28, 1), 10)
-    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     source = sources.open_tfds("mnist_5k", "test")
+    trainer = create_trainer(config, source.spec, len(source))
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     small, large = (Evaluator(trainer, source, mesh, size, num_image_examples=0, num_samples=0).metrics(state)
                     for size in (64, 200))
     assert small.keys() == large.keys()

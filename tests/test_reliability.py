@@ -51,8 +51,7 @@ def test_random_sigkills_then_resume_give_bit_identical_parameters(tmp_path):
     assert temporary_folders(killed) == []  # Folders of killed saves were cleaned on restart.
     straight = run(tmp_path / "straight", *FAULT_ARGS)
     assert straight.returncode == 0, straight.stderr[-3000:]
-    config = tiny(num_steps=300)
-    a, b = load_params(killed, config, 300), load_params(tmp_path / "straight", config, 300)
+    a, b = load_params(killed, 300), load_params(tmp_path / "straight", 300)
     chex.assert_trees_all_equal(a, b)  # Bit for bit.
     assert metrics_without_timing(killed) == metrics_without_timing(tmp_path / "straight")
 
@@ -88,7 +87,7 @@ def test_non_finite_loss_stops_naming_step_and_last_good_checkpoint(tmp_path):
     last = int(named.group(1))
     assert saved_steps(tmp_path)[-1] == last
     for step in saved_steps(tmp_path):
-        params = load_params(tmp_path, config, step)
+        params = load_params(tmp_path, step)
         assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(params))
 
 
@@ -148,7 +147,7 @@ def test_full_disk_fails_clearly_and_keeps_earlier_checkpoints(small_disk):
     os.remove(small_disk / "filler")
     assert {k: v for k, v in snapshot(workdir / "checkpoints").items() if k in kept} == kept
     assert 10 in saved_steps(workdir)
-    params = load_params(workdir, tiny(num_steps=10), 10)
+    params = load_params(workdir, 10)
     assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(params))
 
 

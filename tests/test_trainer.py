@@ -8,7 +8,7 @@ import pytest
 
 from jaxae import losses, parallel
 from jaxae.data import pipeline, sources
-from jaxae.loop import window_means
+from jaxae.iteration import window_means
 from jaxae.runners import DeviceResidentRunner, StreamingRunner
 from jaxae.trainers import create_trainer
 
@@ -28,18 +28,22 @@ def init_state(trainer, mesh):
     return jax.jit(trainer.init, out_shardings=parallel.replicated(mesh))(jax.random.PRNGKey(0))
 
 
+def make_trainer(config, source, mode="jit"):
+    return create_trainer(config, source.spec, len(source), axis_name="data" if mode == "pmap" else None)
+
+
 def run_steps(runner_kind, config, source, mesh, steps, chunk, mode="jit"):
+    config.num_steps = steps
     order = pipeline.BatchOrder(len(source), config.batch_size, config.seed)
-    trainer = create_trainer(config, source.image_shape, steps, axis_name="data" if mode == "pmap" else None)
+    trainer = make_trainer(config, source, mode)
     state = init_state(trainer, mesh)
     if runner_kind == "device":
-        runner = DeviceResidentRunner(trainer.train_step, source, order, mesh, mode=mode)
+        runner = DeviceResidentRunner(source, ["image"], order, mesh, mode=mode)
     else:
-        runner = StreamingRunner(trainer.train_step, source, order, mesh, start_step=0, stop_step=steps, prefetch=2,
-                                 mode=mode)
+        runner = StreamingRunner(source, ["image"], order, mesh, start_step=0, stop_step=steps, prefetch=2, mode=mode)
     sums = []
     for step in range(0, steps, chunk):
-        state, metrics = runner(state, step, chunk)
+        state, metrics = runner(trainer.train_step, state, step, chunk)
         sums.append(jax.device_get(metrics))
     return jax.device_get(state), sums
 
@@ -64,16 +68,19 @@ def test_device_resident_and_streaming_paths_agree(tiny_config, digits):
 
 
 @pytest.mark.parametrize("mode", ["jit", "pmap"])
-@pytest.mark.parametrize("family", ["ae_mnist", "vae_mnist", "dae_mnist"])
-def test_eight_devices_match_one_device_with_plain_sgd(tiny_config, digits, family, mode):
+@pytest.mark.parametrize("name", ["ae_mnist", "vae_mnist", "dae_mnist", "sparse_ae_mnist", "conv_vae_mnist"])
+def test_eight_devices_match_one_device_with_plain_sgd(tiny_config, digits, name, mode):
     # Adam's normalisation would hide a gradient that is N times too large; plain SGD does not.
-    # The VAE and the denoising AE also check that random draws do not depend on the split.
-    config = small_config(tiny_config, family)
+    # The VAE and the denoising AE also check that random draws do not depend on the split, the
+    # sparse AE that its batch statistic (the mean activation) is the global batch's.
+    config = small_config(tiny_config, name)
+    if name == "conv_vae_mnist":
+        config.model.channels = (4,)  # 8x8 digits: one halving.
     config.optimizer.name, config.optimizer.learning_rate = "sgd", 0.05
     one, one_sums = run_steps("device", config, digits, parallel.make_mesh(1), steps=6, chunk=3)
     eight, eight_sums = run_steps("device", config, digits, parallel.make_mesh(8), steps=6, chunk=3, mode=mode)
     moved = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), one.params,
-                         jax.device_get(init_state(create_trainer(config, digits.image_shape, 6), parallel.make_mesh(1)).params))
+                         jax.device_get(init_state(make_trainer(config, digits), parallel.make_mesh(1)).params))
     assert max(jax.tree.leaves(moved)) > 1e-3  # The steps did change the parameters.
     chex.assert_trees_all_close(one.params, eight.params, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(one_sums[-1]["loss"], eight_sums[-1]["loss"], rtol=1e-5)
@@ -103,7 +110,7 @@ def test_mixed_precision_trains_with_float32_state(tiny_config, digits, dtype):
 def test_float16_overflow_skips_the_update_and_halves_the_scale(tiny_config, digits):
     config = small_config(tiny_config)
     config.compute_dtype = "float16"
-    trainer = create_trainer(config, digits.image_shape, 10)
+    trainer = make_trainer(config, digits)
     state = init_state(trainer, parallel.make_mesh(1))
     state = state.replace(extra={**state.extra, "loss_scale": jnp.asarray(1e30, jnp.float32)})  # Overflows float16.
     batch = {"image": jnp.asarray(digits.read(np.arange(32))["image"])}
@@ -117,7 +124,7 @@ def test_float16_overflow_skips_the_update_and_halves_the_scale(tiny_config, dig
 def test_kl_warmup_ramps_beta(tiny_config, digits):
     config = small_config(tiny_config)
     config.loss.beta, config.loss.kl_warmup_steps = 4.0, 10
-    trainer = create_trainer(config, digits.image_shape, 20)
+    trainer = make_trainer(config, digits)
     assert float(trainer._beta(jnp.asarray(0))) == 0.0
     assert float(trainer._beta(jnp.asarray(5))) == pytest.approx(2.0)
     assert float(trainer._beta(jnp.asarray(50))) == pytest.approx(4.0)
@@ -125,7 +132,7 @@ def test_kl_warmup_ramps_beta(tiny_config, digits):
 
 def test_sparse_penalty_is_added_to_the_loss(tiny_config, digits):
     config = small_config(tiny_config, "sparse_ae_mnist")
-    trainer = create_trainer(config, digits.image_shape, 10)
+    trainer = make_trainer(config, digits)
     state = init_state(trainer, parallel.make_mesh(1))
     images = jnp.asarray(digits.read(np.arange(32))["image"])
     x = trainer.model_inputs(images, jax.random.split(jax.random.PRNGKey(0), 32))
@@ -140,7 +147,7 @@ def test_sparse_penalty_is_added_to_the_loss(tiny_config, digits):
 
 def test_denoising_corrupts_inputs_but_not_targets(tiny_config, digits):
     config = small_config(tiny_config, "dae_mnist")
-    trainer = create_trainer(config, digits.image_shape, 10)
+    trainer = make_trainer(config, digits)
     state = init_state(trainer, parallel.make_mesh(1))
     batch = {"image": jnp.asarray(digits.read(np.arange(32))["image"])}
     _, metrics = jax.jit(trainer.train_step)(state, batch)
@@ -158,7 +165,7 @@ def test_denoising_corrupts_inputs_but_not_targets(tiny_config, digits):
 
 
 def test_steps_reject_batches_of_the_wrong_image_shape(tiny_config, digits):
-    trainer = create_trainer(small_config(tiny_config), digits.image_shape, 10)
+    trainer = make_trainer(small_config(tiny_config), digits)
     state = init_state(trainer, parallel.make_mesh(1))
     with pytest.raises(AssertionError, match="shape"):
         jax.jit(trainer.train_step)(state, {"image": jnp.zeros((4, 28, 28, 1), jnp.uint8)})

@@ -14,7 +14,8 @@ import functools
 import grain
 import numpy as np
 
-from jaxae.errors import ConfigError, DataError
+from jaxae.data import spec as specs
+from jaxae.errors import ConfigError
 
 
 class BatchOrder:
@@ -54,48 +55,37 @@ def process_slice(batch_size: int, process_index: int, process_count: int) -> sl
     return slice(process_index * local, (process_index + 1) * local)
 
 
-def stream_batches(source, order: BatchOrder, start_step: int, stop_step: int, *, process_index: int = 0,
+def read_batch(source, indices, fields) -> dict[str, np.ndarray]:
+    """`fields` of the examples at `indices` [b], checked against the source's spec, plus their
+    'index' [b] int32 in the split."""
+    batch = source.read(indices, fields)
+    specs.check_batch(source.spec, batch, where=source.where, indices=indices)
+    batch[specs.INDEX] = np.asarray(indices, np.int32)
+    return batch
+
+
+def stream_batches(source, order: BatchOrder, start_step: int, stop_step: int, fields, *, process_index: int = 0,
                    process_count: int = 1, prefetch: int = 4, threads: int = 2):
     """Host batches for steps [start_step, stop_step) of this process, read ahead by grain threads.
 
     Yields:
-      {'image': [batch_size / process_count, H, W, C] raw, 'label': [...]} in step order.
+      {name: [batch_size / process_count, ...] for each of `fields`, 'index': [...] int32}, in step order.
     """
     share = process_slice(order.batch_size, process_index, process_count)
-
-    def read_step(step: int):
-        indices = order.batch_indices(step)[share]
-        batch = source.read(indices)
-        if np.issubdtype(batch["image"].dtype, np.floating):  # uint8 cannot be out of range.
-            check_float_images(batch["image"], indices)
-        return batch
-
-    dataset = grain.MapDataset.range(start_step, stop_step).map(read_step)
+    dataset = grain.MapDataset.range(start_step, stop_step).map(
+        lambda step: read_batch(source, order.batch_indices(step)[share], fields))
     options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch)
     return iter(dataset.to_iter_dataset(options))
 
 
-def check_float_images(images: np.ndarray, indices: np.ndarray) -> None:
-    """Raises DataError naming the example index of the first NaN, infinity or value outside [0, 1]."""
-    bad = ~np.isfinite(images) | (images < 0) | (images > 1)
-    if bad.any():
-        row = int(np.argwhere(bad)[0][0])
-        value = images[row][bad[row]][0]
-        raise DataError(f"training example {int(indices[row])} has image value {value}; float images must be "
-                        f"finite and lie in [0, 1]")
-
-
-def eval_batches(source, batch_size: int, *, process_index: int = 0, process_count: int = 1):
-    """The whole eval split in order, padded to full batches.
+def padded_batches(num_examples: int, batch_size: int, *, process_index: int = 0, process_count: int = 1):
+    """Every example of a split once, in order, in global batches padded to `batch_size`.
 
     Yields:
-      (images [share, H, W, C] of this process's share, mask [share] float32: 1 for real examples
-      and 0 for padding, index of the global batch's first example in the split).
+      (indices [share] of this process's share of the batch, padding clamped to the last
+      example; mask [share] float32: 1 for real examples, 0 for padding).
     """
     share = process_slice(batch_size, process_index, process_count)
-    total = len(source)
-    for start in range(0, total, batch_size):
+    for start in range(0, num_examples, batch_size):
         indices = np.arange(start, start + batch_size)
-        mask = (indices < total).astype(np.float32)
-        images = source.read(np.minimum(indices, total - 1)[share])["image"]
-        yield images, mask[share], start
+        yield np.minimum(indices, num_examples - 1)[share], (indices < num_examples).astype(np.float32)[share]

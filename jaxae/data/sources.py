@@ -1,98 +1,110 @@
 """Random-access sources of examples: tfds data sets (embedded or prepared) and NumPy arrays.
 
-This is the only module that talks to tfds. A source is anything with ``len()`` and
-``read(indices) -> {'image': [n, H, W, C], 'label': [n]}``; the pipeline and the device-resident
-path only ever call those two.
+This is the only module that talks to tfds. A source has ``len()``, a ``spec`` ({field name:
+`spec.Field`}), a ``where`` (its name in messages), a ``fingerprint()`` of its content, and
+``read(indices, fields=None) -> {name: [len(indices), ...]}``; the pipeline, the runners and the
+evaluator only ever use those.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
 import os
-from typing import Protocol, Sequence
+from typing import Mapping
 
 import numpy as np
 
+from jaxae.data import spec as specs
 from jaxae.errors import DataError
 
-
-class Source(Protocol):
-    """What the pipeline needs from a split: its length and batched random access."""
-
-    image_shape: tuple[int, int, int]
-    image_dtype: np.dtype
-
-    def __len__(self) -> int: ...
-
-    def read(self, indices: Sequence[int]) -> dict[str, np.ndarray]: ...
+# Fields whose name says their kind; ArraySource takes any other field's kind explicitly.
+KIND_BY_NAME = {"image": "image", "label": "label", "mask": "mask"}
 
 
-@dataclasses.dataclass
 class ArraySource:
-    """A split held in memory.
+    """A split held in memory as NumPy arrays, validated field by field when it is made.
 
-    Attributes:
-      images: [n, height, width, channels], uint8 in [0, 255] or floating in [0, 1].
-      labels: [n] integer class labels, or None (then zeros).
+    Args:
+      fields: {name: [n, ...] array}, all with the same n.
+      kinds: {name: kind} for fields not named 'image', 'label' or 'mask' (see `spec.KINDS`).
+      vocab_sizes: {name: size} for 'ids' fields (and class counts for 'label' fields), when known.
+      name: how messages refer to this source.
+      fingerprint: of the data these arrays were read from (default: a hash of their content).
     """
 
-    images: np.ndarray
-    labels: np.ndarray | None = None
+    def __init__(self, fields: Mapping[str, np.ndarray], kinds: Mapping[str, str] | None = None,
+                 vocab_sizes: Mapping[str, int] | None = None, *, name: str = "arrays", fingerprint: str | None = None):
+        kinds, vocab_sizes = dict(kinds or {}), dict(vocab_sizes or {})
+        self.where, self._fingerprint = name, fingerprint
+        if not fields:
+            raise DataError(f"{name} has no fields")
+        self.arrays = {key: np.asarray(value) for key, value in fields.items()}
+        lengths = {key: (len(value) if value.ndim else None) for key, value in self.arrays.items()}
+        if len(set(lengths.values())) != 1 or None in lengths.values():
+            raise DataError(f"{name}: every field must be [n, ...] with the same n; got lengths {lengths}")
+        if not next(iter(lengths.values())):
+            raise DataError(f"{name} is empty: lengths {lengths}")
+        self.spec = {}
+        for key, values in self.arrays.items():
+            kind = kinds.get(key, KIND_BY_NAME.get(key))
+            if kind is None:
+                raise DataError(f"{name} field {key!r}: say its kind with kinds={{{key!r}: ...}}, one of {list(specs.KINDS)}")
+            self.spec[key] = specs.field_of(kind, values, vocab_sizes.get(key))
+            specs.check_values(key, self.spec[key], values, where=name)
+            self.arrays[key] = values.astype(self.spec[key].dtype, copy=False)  # After the check: no wrap-around.
 
-    def __post_init__(self):
-        self.images, self.labels = validate_arrays(self.images, self.labels)
-        self.image_shape = tuple(self.images.shape[1:])
-        self.image_dtype = self.images.dtype
+    @classmethod
+    def from_images(cls, images, labels=None, *, name: str = "images") -> "ArraySource":
+        """Images [n, H, W, C] (or grey [n, H, W]), uint8 in [0, 255] or floating in [0, 1], and
+        optional integer labels [n]."""
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim != 4:
+            raise DataError(f"{name} must be [n, height, width, channels] (or [n, height, width]); got shape {images.shape}")
+        fields = {"image": images} if labels is None else {"image": images, "label": np.asarray(labels)}
+        return cls(fields, name=name)
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(next(iter(self.arrays.values())))
 
-    def read(self, indices):
+    def read(self, indices, fields=None) -> dict[str, np.ndarray]:
         indices = np.asarray(indices)
-        return {"image": self.images[indices], "label": self.labels[indices]}
+        return {key: self.arrays[key][indices] for key in (fields or self.arrays)}
+
+    def fingerprint(self) -> str:
+        """A content hash: the same arrays give the same fingerprint in any process or session."""
+        if self._fingerprint:
+            return self._fingerprint
+        digest = hashlib.sha256()
+        for key in sorted(self.arrays):
+            values = np.ascontiguousarray(self.arrays[key])
+            digest.update(f"{key}:{values.dtype.str}:{values.shape};".encode())
+            digest.update(memoryview(values).cast("B"))
+        self._fingerprint = f"arrays sha256:{digest.hexdigest()[:32]} n={len(self)}"
+        return self._fingerprint
 
 
-def validate_arrays(images, labels=None, *, name: str = "images") -> tuple[np.ndarray, np.ndarray]:
-    """Checks user arrays before any compile and returns them as (images [n,H,W,C], labels [n]).
+def _field_of_feature(name: str, feature) -> specs.Field | None:
+    """The Field for a tfds feature, or None for features jaxae cannot batch (variable shapes, nesting)."""
+    import tensorflow_datasets as tfds
 
-    Raises:
-      DataError: naming the array, the offending index and value: wrong rank or dtype, NaN or
-        infinite values, floats outside [0, 1], label count different from image count.
-    """
-    images = np.asarray(images)
-    if images.ndim == 3:  # [n, H, W]: grey images without a channel axis.
-        images = images[..., None]
-    if images.ndim != 4:
-        raise DataError(f"{name} must be [n, height, width, channels] (or [n, height, width]); "
-                        f"got shape {images.shape}")
-    if len(images) == 0:
-        raise DataError(f"{name} is empty: shape {images.shape}")
-    if images.dtype == np.uint8:
-        pass
-    elif np.issubdtype(images.dtype, np.floating):
-        bad = ~np.isfinite(images)
-        if bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise DataError(f"{name} has {int(bad.sum())} non-finite values; the first is "
-                            f"{images[where]} at index {where}")
-        outside = (images < 0) | (images > 1)
-        if outside.any():
-            where = tuple(int(i) for i in np.argwhere(outside)[0])
-            raise DataError(f"{name} must lie in [0, 1] when floating point (or be uint8 in "
-                            f"[0, 255]); found {images[where]} at index {where}")
-        images = images.astype(np.float32)
-    else:
-        raise DataError(f"{name} must be uint8 in [0, 255] or floating in [0, 1]; got dtype "
-                        f"{images.dtype}")
-    if labels is None:
-        labels = np.zeros(len(images), np.int64)
-    labels = np.asarray(labels)
-    if labels.shape != (len(images),):
-        raise DataError(f"labels must be [n] = [{len(images)}] to match {name}; got shape "
-                        f"{labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"labels must be integers; got dtype {labels.dtype}")
-    return images, labels.astype(np.int64)
+    shape = getattr(feature, "shape", None)
+    if shape is None or None in tuple(shape):
+        return None
+    dtype = np.dtype(feature.np_dtype)
+    stored = specs.stored_dtype(dtype)
+    if isinstance(feature, tfds.features.ClassLabel):
+        return specs.Field("label", (), stored, feature.num_classes)
+    if name == "image" or isinstance(feature, tfds.features.Image):
+        return specs.Field("image", shape, stored)
+    if np.issubdtype(dtype, np.floating):
+        return specs.Field("dense", shape, stored)
+    if dtype == np.bool_:
+        return specs.Field("mask", shape, stored)
+    if np.issubdtype(dtype, np.integer):
+        return specs.Field("ids", shape, stored)
+    return None
 
 
 class TfdsSource:
@@ -100,33 +112,25 @@ class TfdsSource:
 
     def __init__(self, data_source, name: str, split: str):
         self._source = data_source
-        self.name, self.split = name, split
-        features = data_source.dataset_info.features
-        if "image" not in features:
-            raise DataError(f"tfds data set {name!r} has no 'image' feature; its features are "
-                            f"{sorted(features.keys())}")
-        image = features["image"]
-        self.image_shape = tuple(image.shape)
-        self.image_dtype = np.dtype(image.np_dtype)
-        self._has_label = "label" in features
-        if self.image_dtype != np.uint8 and not np.issubdtype(self.image_dtype, np.floating):
-            raise DataError(f"tfds data set {name!r} stores images as {self.image_dtype}; jaxae takes uint8 in "
-                            f"[0, 255] or floats in [0, 1]")
-        if None in self.image_shape:
-            raise DataError(f"tfds data set {name!r} has images of variable shape "
-                            f"{self.image_shape}; jaxae needs a fixed shape")
+        self.where = f"tfds data set {name!r} split {split!r}"
+        info = data_source.dataset_info
+        self._fingerprint = f"tfds {name} {info.version} split={split} n={len(data_source)}"
+        self.spec = {}
+        for key, feature in info.features.items():
+            field = _field_of_feature(key, feature)
+            if field is not None:
+                self.spec[key] = field
 
     def __len__(self) -> int:
         return len(self._source)
 
-    def read(self, indices):
+    def read(self, indices, fields=None) -> dict[str, np.ndarray]:
         records = self._source.__getitems__([int(i) for i in indices])
-        images = np.stack([record["image"] for record in records])
-        if self._has_label:
-            labels = np.asarray([record["label"] for record in records], np.int64)
-        else:
-            labels = np.zeros(len(records), np.int64)
-        return {"image": images, "label": labels}
+        return {key: np.stack([np.asarray(record[key]) for record in records]).astype(self.spec[key].dtype, copy=False)
+                for key in (fields or self.spec)}
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
 
 
 def default_data_dir() -> str:
@@ -138,14 +142,27 @@ def prepare_embedded(name: str, data_dir: str | None = None) -> None:
     """Writes an embedded data set's array_record files into `data_dir` unless they are there.
 
     In a multi-process run only process 0 calls this, before the others open the data set.
+
+    Raises:
+      DataError: `data_dir` cannot be written (it is checked before tfds starts writing).
     """
     from jaxae.data import builders
 
     if name not in builders.EMBEDDED_BUILDERS:
         return
-    builder = builders.EMBEDDED_BUILDERS[name](data_dir=data_dir or default_data_dir(), file_format="array_record")
-    if not builder.is_prepared():
-        builder.download_and_prepare()
+    data_dir = data_dir or default_data_dir()
+    builder = builders.EMBEDDED_BUILDERS[name](data_dir=data_dir, file_format="array_record")
+    if builder.is_prepared():
+        return
+    try:
+        os.makedirs(data_dir, exist_ok=True)
+        probe = os.path.join(data_dir, f".jaxae-write-test-{os.getpid()}")
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as error:
+        raise DataError(f"the tfds data dir {data_dir!r} (data.tfds_data_dir or $TFDS_DATA_DIR) is not writable, "
+                        f"so {name!r} cannot be prepared there: {error.strerror or error}") from None
+    builder.download_and_prepare()
 
 
 def open_tfds(name: str, split: str, data_dir: str | None = None) -> TfdsSource:

@@ -10,7 +10,9 @@ from typing import Sequence
 
 import jax.numpy as jnp
 
+from jaxae import config_checks as checks
 from jaxae.errors import ConfigError
+from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.autoencoder import OUTPUT_ACTIVATIONS, VAE, Autoencoder
 from jaxae.models.initializers import KERNEL_INITS
 from jaxae.models.conv import ConvDecoder, ConvEncoder, bottleneck_shape
@@ -21,7 +23,26 @@ ARCHITECTURES = ("mlp", "conv")
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 __all__ = ["Autoencoder", "VAE", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder",
-           "build_model", "MODELS", "ARCHITECTURES"]
+           "build_model", "validate_model_config", "MODELS", "ARCHITECTURES"]
+
+
+def validate_model_config(config, field: str = "model") -> None:
+    """Checks the autoencoder fields of the section `field`; raises ConfigError naming the first bad one."""
+    checks.choice(config, f"{field}.name", MODELS)
+    checks.choice(config, f"{field}.architecture", ARCHITECTURES)
+    checks.choice(config, f"{field}.activation", ACTIVATIONS)
+    checks.choice(config, f"{field}.output_activation", OUTPUT_ACTIVATIONS)
+    checks.choice(config, f"{field}.weight_init", KERNEL_INITS)
+    checks.number(config, f"{field}.latent_dim", low=1, integer=True)
+    checks.widths(config, f"{field}.hidden", allow_empty=True)
+    checks.widths(config, f"{field}.decoder_hidden", allow_empty=True)
+    checks.widths(config, f"{field}.channels", allow_empty=False)
+
+
+def architecture_fields(model_config) -> tuple[str, ...]:
+    """The model fields that `build_model` reads for this config (the others are ignored)."""
+    shape = ("hidden", "decoder_hidden") if model_config.architecture == "mlp" else ("channels",)
+    return ("name", "architecture", "latent_dim", "activation", "output_activation", "weight_init") + shape
 
 
 def decoder_widths(model_config) -> tuple[int, ...]:

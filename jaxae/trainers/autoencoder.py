@@ -1,4 +1,4 @@
-"""Train and eval steps for the autoencoder family: plain, denoising, sparse, VAE and beta-VAE.
+"""The autoencoder family: plain, denoising, sparse, VAE and beta-VAE, on the Trainer contract.
 
 Which of these a run is follows from the config alone: ``model.name`` ('ae' or 'vae'),
 ``noise.kind`` (denoising), the sparsity weights in ``loss`` and ``loss.beta``/``kl_warmup_steps``.
@@ -12,13 +12,15 @@ from __future__ import annotations
 import chex
 import jax
 import jax.numpy as jnp
-import optax
 
-from jaxae import corruptions, loss_scaling, losses, rng
-from jaxae.data.transforms import binarize, to_unit_interval
-from jaxae.models import build_model
-from jaxae.optimizers import build_optimizer
+from jaxae import config_checks as checks
+from jaxae import corruptions, loss_scaling, losses, optimizers, parallel, rng
+from jaxae.data.transforms import BINARIZATIONS, binarize, to_unit_interval
+from jaxae.errors import ConfigError
+from jaxae.models import architecture_fields, build_model, validate_model_config
 from jaxae.train_state import TrainState
+from jaxae.trainers.base import Trainer
+from jaxae.updates import guarded_update
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
 # Train steps fold their step number into the key; these values lie beyond any step count, so
@@ -27,25 +29,57 @@ EVAL_STREAM = 2**32 - 1
 IMAGES_STREAM = 2**32 - 2
 
 
-class AutoencoderTrainer:
-    """Builds the model and optimizer from a config and offers the pure step functions.
+class AutoencoderTrainer(Trainer):
+    """Builds the model and optimizer from a config and offers the pure step functions."""
 
-    Args:
-      config: the run's ConfigDict (model, loss, noise, data, optimizer, ...).
-      image_shape: (height, width, channels) of one example.
-      num_steps: total number of updates (for learning-rate schedules).
-      axis_name: the mapped device axis under `pmap` (gradients and metrics are averaged over
-        it); None under `jit`, where XLA inserts the all-reduce itself.
-    """
+    @classmethod
+    def validate_config(cls, config) -> None:
+        super().validate_config(config)
+        validate_model_config(config)
+        checks.choice(config, "loss.reconstruction", RECONSTRUCTION_LOSSES)
+        if config.loss.reconstruction == "bce" and config.model.output_activation != "sigmoid":
+            raise ConfigError("loss.reconstruction='bce' needs model.output_activation='sigmoid' (a Bernoulli "
+                              f"mean); got {config.model.output_activation!r}")
+        for field in ("loss.beta", "loss.l1_weight", "loss.l2_weight", "loss.activity_l1", "loss.kl_sparsity_weight"):
+            checks.number(config, field, low=0)
+        checks.number(config, "loss.kl_warmup_steps", low=0, integer=True)
+        checks.number(config, "loss.kl_sparsity_target", low=0, high=1, low_open=True, high_open=True)
+        checks.choice(config, "noise.kind", ("none", *corruptions.CORRUPTIONS))
+        if config.noise.kind == "gaussian":
+            checks.number(config, "noise.level", low=0)
+        elif config.noise.kind != "none":
+            checks.number(config, "noise.level", low=0, high=1, high_open=True)
+        checks.choice(config, "data.binarize", BINARIZATIONS)
+        checks.number(config, "data.binarize_threshold", low=0, high=1)
+        optimizers.validate(config)
+        checks.number(config, "num_samples", low=0, integer=True)
 
-    def __init__(self, config, image_shape, num_steps: int, axis_name: str | None = None):
-        self.config = config
-        self.image_shape = tuple(image_shape)
-        self.model = build_model(config.model, image_shape, config.compute_dtype)
-        self.tx = build_optimizer(config.optimizer, num_steps)
+    @classmethod
+    def train_fields(cls, config) -> dict[str, str]:
+        return {"image": "image"}
+
+    def __init__(self, config, spec, num_examples: int, *, axis_name=None):
+        super().__init__(config, spec, num_examples, axis_name=axis_name)
+        self.image_shape = tuple(spec["image"].shape)
+        self.model = build_model(config.model, self.image_shape, config.compute_dtype)
+        self.tx = optimizers.build_optimizer(config.optimizer, self.num_steps)
         self.variational = config.model.name == "vae"
         self.loss_scaling = config.compute_dtype == "float16"
-        self.axis_name = axis_name
+
+    def identity(self):
+        config = self.config
+        fields = [f"model.{name}" for name in architecture_fields(config.model)]
+        fields += ["loss.reconstruction", "loss.l1_weight", "loss.l2_weight", "loss.activity_l1",
+                   "loss.kl_sparsity_weight", "noise.kind", "data.binarize", "compute_dtype"]
+        if self.variational:
+            fields += ["loss.beta", "loss.kl_warmup_steps"]
+        if config.loss.kl_sparsity_weight:
+            fields.append("loss.kl_sparsity_target")
+        if config.noise.kind != "none":
+            fields.append("noise.level")
+        if config.data.binarize == "static":
+            fields.append("data.binarize_threshold")
+        return self.identity_of(*fields) | optimizers.identity(config, self.num_steps)
 
     # ----------------------------------------------------------------------------- state
 
@@ -64,15 +98,6 @@ class AutoencoderTrainer:
         """Trace-time check that a batch is [batch, H, W, C] of this trainer's image shape."""
         chex.assert_rank(images, 4)
         chex.assert_shape(images, (None, *self.image_shape))
-
-    def _example_keys(self, key, batch_size: int, streams: int, offset):
-        """[streams] arrays of [batch] keys: independent per-example draws, whatever the sharding.
-
-        offset: index of this batch's first example (in the global batch, or in the eval split).
-        """
-        keys = rng.example_keys(key, batch_size, offset)
-        split = jax.vmap(lambda k: jax.random.split(k, streams))(keys)
-        return [split[:, i] for i in range(streams)]
 
     def model_inputs(self, images, keys):
         """Raw images [batch, H, W, C] -> float32 targets in [0, 1], binarised as configured.
@@ -127,8 +152,9 @@ class AutoencoderTrainer:
         if cfg.activity_l1:
             penalty += cfg.activity_l1 * jnp.mean(losses.l1_activity(aux["z"]))
         if cfg.kl_sparsity_weight:
-            # The code passes through a sigmoid so each unit's mean activation is a rate in (0, 1).
-            rho_hat = jnp.mean(jax.nn.sigmoid(aux["z"]), axis=0)
+            # The code passes through a sigmoid so each unit's mean activation is a rate in (0, 1);
+            # the rate is a statistic of the whole global batch, on any number of devices.
+            rho_hat = parallel.batch_mean(jax.nn.sigmoid(aux["z"]), self.axis_name)
             penalty += cfg.kl_sparsity_weight * jnp.sum(losses.kl_sparsity(rho_hat, target=cfg.kl_sparsity_target))
         if cfg.l1_weight or cfg.l2_weight or cfg.activity_l1 or cfg.kl_sparsity_weight:
             metrics["penalty"] = penalty
@@ -142,15 +168,14 @@ class AutoencoderTrainer:
         """One update. batch: {'image': [batch, H, W, C] raw, ...} -> (new state, scalar metrics)."""
         images = batch["image"]
         self._check_images(images)
-        binarize_keys, noise_keys, sample_keys = self._example_keys(
-            jax.random.fold_in(state.key, state.step), images.shape[0], 3,
-            rng.batch_offset(images.shape[0], self.axis_name))
+        keys = rng.example_keys(jax.random.fold_in(state.key, state.step), images.shape[0],
+                                rng.batch_offset(images.shape[0], self.axis_name))
+        binarize_keys, noise_keys, sample_keys = rng.split_streams(keys, 3)
         targets = self.model_inputs(images, binarize_keys)
         noise = self.config.noise
         inputs = rng.per_example(lambda k, x: corruptions.corrupt(k, x, kind=noise.kind, level=noise.level),
                                  noise_keys, targets)
         eps = rng.normal_per_example(sample_keys, (self.config.model.latent_dim,)) if self.variational else None
-
         scale = state.extra["loss_scale"] if self.loss_scaling else 1.0
 
         def scaled_loss(params):
@@ -161,43 +186,26 @@ class AutoencoderTrainer:
         if self.axis_name is not None:
             grads = jax.lax.pmean(grads, self.axis_name)
             metrics = jax.lax.pmean(metrics, self.axis_name)
-        if self.loss_scaling:
-            grads = loss_scaling.unscale(grads, state.extra)
-        updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        metrics["grad_norm"] = optax.global_norm(grads)
-        extra = state.extra
-        if self.loss_scaling or self.config.nonfinite == "skip":
-            # A non-finite loss or gradient skips the update: parameters and optimizer state are kept,
-            # the step is counted in 'skipped', and its other metrics are left out of the averages.
-            # The norm too: finite gradients whose squares overflow make a useless update.
-            finite = loss_scaling.all_finite(grads) & jnp.isfinite(metrics["loss"]) & jnp.isfinite(metrics["grad_norm"])
-            keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
-            params, opt_state = keep(params, state.params), keep(opt_state, state.opt_state)
-            metrics = {name: jnp.where(finite, value, 0.0) for name, value in metrics.items()}
-            metrics["skipped"] = 1.0 - finite.astype(jnp.float32)
-            if self.loss_scaling:  # An overflow also halves the scale.
-                extra = {**extra, **loss_scaling.update(state.extra, finite)}
-                metrics["loss_scale"] = state.extra["loss_scale"]
-        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state, extra=extra)
-        return new_state, metrics
+        params, opt_state, extra, metrics = guarded_update(
+            self.tx, state.params, state.opt_state, grads, metrics, state.extra,
+            loss_scaling_on=self.loss_scaling, skip_nonfinite=self.config.nonfinite == "skip")
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state, extra=extra), metrics
 
-    def eval_step(self, state: TrainState, batch, mask, offset=0):
-        """Sums of per-example eval metrics over the unmasked examples.
+    def eval_inputs(self, state, images, index):
+        """Eval targets of raw images [batch, H, W, C] and each example's VAE noise (or None).
 
-        Args:
-          batch: {'image': [batch, H, W, C] raw}.
-          mask: [batch] float, 1 for real examples and 0 for padding.
-          offset: index of the batch's first example in the split, so every example has its own draws.
-        Returns:
-          {name: scalar sum}, including 'count'; the loop divides by the count at the end.
+        index: [batch] the examples' indices in their split: each example's draws depend on it
+        alone, whatever the batch size or the number of devices.
         """
-        images = batch["image"]
-        self._check_images(images)
-        binarize_keys, sample_keys = self._example_keys(
-            jax.random.fold_in(state.key, EVAL_STREAM), images.shape[0], 2, jnp.asarray(offset, jnp.uint32))
+        binarize_keys, sample_keys = rng.split_streams(rng.keys_for(jax.random.fold_in(state.key, EVAL_STREAM), index), 2)
         targets = self.model_inputs(images, binarize_keys)
         eps = rng.normal_per_example(sample_keys, (self.config.model.latent_dim,)) if self.variational else None
+        return targets, eps
+
+    def eval_step(self, state: TrainState, batch, mask):
+        """{name: sum over the unmasked examples} of per-example metrics, and 'count'."""
+        self._check_images(batch["image"])
+        targets, eps = self.eval_inputs(state, batch["image"], batch["index"])
         reconstruction, aux = self.apply(state.params, targets, eps, train=False)
         per_example = {"mse": losses.mse(reconstruction, targets)}
         if self.config.model.output_activation == "sigmoid":
@@ -210,15 +218,15 @@ class AutoencoderTrainer:
         sums["count"] = jnp.sum(mask)
         return sums
 
-    def image_grids(self, state: TrainState, images, num_samples: int):
-        """Pictures for an eval: originals over their reconstructions, and prior samples for a VAE.
+    def eval_report(self, sums) -> dict[str, float]:
+        """Means per example: the sums divided by the count of real examples."""
+        count = sums["count"]
+        return {name: float(value / count) for name, value in sums.items() if name != "count"}
 
-        Args:
-          images: [n, H, W, C] raw test images.
-        Returns:
-          {'reconstructions': [2n, H, W, C], 'samples': [num_samples, H, W, C]} in [0, 1].
-        """
+    def pictures(self, state: TrainState, batch, num_samples: int):
+        """Originals over their reconstructions [2, n, H, W, C]; for a VAE, prior samples [num_samples, H, W, C]."""
         key = jax.random.fold_in(state.key, IMAGES_STREAM)
+        images = batch["image"]
         targets = self.model_inputs(images, rng.example_keys(key, images.shape[0]))
         variables = {"params": state.params}
         if self.variational:
@@ -226,8 +234,13 @@ class AutoencoderTrainer:
             recon = self.model.apply(variables, mu, method="decode")
         else:
             recon, _ = self.model.apply(variables, targets, train=False)
-        grids = {"reconstructions": jnp.concatenate([targets, recon])}
-        if self.variational:
+        pictures = {"reconstructions": jnp.stack([targets, recon])}
+        if self.variational and num_samples:
             z = jax.random.normal(key, (num_samples, self.config.model.latent_dim))
-            grids["samples"] = self.model.apply(variables, z, method="decode")
-        return grids
+            pictures["samples"] = self.model.apply(variables, z, method="decode")
+        return pictures
+
+    def inference(self, state, mesh):
+        from jaxae.trainers.autoencoder_inference import TrainedAutoencoder
+
+        return TrainedAutoencoder(self, state, mesh)

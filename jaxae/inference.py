@@ -1,0 +1,59 @@
+"""`jaxae.load(workdir)`: a trained model back from a run's newest intact checkpoint, no config
+retyping, no internals: the checkpoint's run record holds the config, the data spec and size."""
+
+from __future__ import annotations
+
+import os
+
+from jaxae import parallel, resume, run_record
+from jaxae.checkpoint import Checkpointer, Unreadable, layout
+from jaxae.data import spec as specs
+from jaxae.errors import CheckpointError
+from jaxae.trainers.base import create_trainer
+
+
+def load(workdir: str, *, step: int | None = None, mesh=None):
+    """The trained model of the run in `workdir`, as its family offers it (`Trainer.inference`).
+
+    For the autoencoder family: `encode`, `decode` and `reconstruct` taking raw images (uint8 or
+    [0, 1], the run's own input transform applied) and returning NumPy arrays, plus `config`,
+    `params`, `model` and `step`.
+
+    Args:
+      workdir: the folder a run trained in (it holds `checkpoints/`).
+      step: a checkpoint's step; default the newest that reads back whole.
+      mesh: the devices to run on (default all).
+
+    Raises:
+      CheckpointError: `workdir` holds no run, no such step, or no checkpoint that can be read.
+    """
+    directory = os.path.join(os.path.abspath(os.path.expanduser(workdir)), "checkpoints")
+    if not os.path.isdir(directory):
+        raise CheckpointError(f"{workdir!r} holds no jaxae run: there is no {directory}")
+    checkpointer = Checkpointer(directory, read_only=True)
+    try:
+        steps = checkpointer.all_steps()
+        if step is not None and step not in steps:
+            raise CheckpointError(f"{directory} has no checkpoint of step {step}; it has {steps}")
+        unreadable = []
+        for candidate in reversed(steps if step is None else [step]):
+            try:
+                return _restore(checkpointer, candidate, mesh)
+            except Unreadable as why:
+                unreadable.append(f"step {candidate}: {why}")
+                resume.warn(f"checkpoint step {candidate} in {directory} is unreadable: {why}")
+        raise CheckpointError(f"{directory} holds no checkpoint that can be read"
+                              + (f" ({'; '.join(unreadable)})" if unreadable else " (it is empty)"))
+    finally:
+        checkpointer.close()
+
+
+def _restore(checkpointer: Checkpointer, step: int, mesh):
+    meta = checkpointer.read_meta(step)
+    record = meta["record"]
+    config = run_record.config_from_json(record["config"])
+    trainer = create_trainer(config, specs.spec_from_json(record["data"]["spec"]), record["data"]["num_examples"])
+    mesh = mesh or parallel.make_mesh(0)
+    abstract = resume.abstract_state(trainer, mesh, config.seed)
+    checkpointer.check(step, meta, meta["identity"], layout(abstract), record["config"])
+    return trainer.inference(checkpointer.restore(step, abstract), mesh)

@@ -1,0 +1,180 @@
+"""The Trainer contract: everything the shared loop may rely on, and the registry of families.
+
+A family (autoencoder, and later dcn, dec, vade, gan, autorec, sgns, ...) is one module under
+``jaxae/trainers/`` with a subclass of `Trainer`, registered by name in `FAMILIES`; a config picks
+it with ``config.trainer``. The loop, runners and evaluator only call what this module declares:
+
+* from the config alone, before data is read: `validate_config`, `train_fields`/`eval_fields`
+  (the typed data it needs, {name: kind}, see `data.spec`);
+* built with the training split's spec and size: `identity` (what a resume must match),
+  `phases` (name, length, step, optional hook at the start and refresh every T steps),
+  `init`, `eval_step` + `eval_report`, `pictures`, `guarded_metrics`, and `inference` for
+  `jaxae.load`.
+
+Steps are pure ``(state, batch) -> (state, metrics)``; a batch is {field: [batch, ...]} for
+each field asked for, plus 'index' [batch] int32, each example's index in its split. Hooks run
+on the host between dispatches, may map functions over the whole training split
+(`whole_split.WholeSplit`), and return a new state; the loop follows each by a checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+from jaxae import config_checks as checks
+from jaxae.errors import ConfigError
+
+Step = Callable[[Any, dict], tuple[Any, dict]]  # (state, batch) -> (state, metrics)
+Hook = Callable[[Any, Any], tuple[Any, dict]]  # (state, whole training split) -> (state, metrics)
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One stretch of training with its own step.
+
+    Attributes:
+      name: short, unique within the run ('pretrain', 'cluster', 'train').
+      num_steps: how many updates the phase makes (> 0).
+      step: the pure train step of this phase.
+      on_start: optional hook run when the phase begins (e.g. K-means on the codes of the whole
+        training split); it returns the new state and a few scalar metrics to record.
+      refresh: optional hook run every `refresh_every` steps after the phase began (e.g. DEC's
+        target distribution); same signature as `on_start`.
+      refresh_every: the refresh period in steps (0: never).
+    """
+
+    name: str
+    num_steps: int
+    step: Step
+    on_start: Hook | None = None
+    refresh: Hook | None = None
+    refresh_every: int = 0
+
+
+class Trainer:
+    """Base class and documentation of the contract; a family overrides what it needs.
+
+    Args:
+      config: the run's ConfigDict.
+      spec: the training split's fields ({name: `data.spec.Field`}).
+      num_examples: the training split's size (sets the steps of an epoch).
+      axis_name: the mapped device axis under `pmap` (steps average gradients over it and take
+        batch statistics through `parallel.batch_mean`); None under `jit`.
+    """
+
+    # Metrics of a train step whose non-finite window mean stops the run (those a phase reports).
+    guarded_metrics: tuple[str, ...] = ("loss", "grad_norm")
+
+    def __init__(self, config, spec: dict, num_examples: int, *, axis_name: str | None = None):
+        self.config, self.spec, self.num_examples, self.axis_name = config, spec, num_examples, axis_name
+        self.steps_per_epoch = num_examples // config.batch_size
+
+    # ------------------------------------------------------------------ from the config alone
+
+    @classmethod
+    def validate_config(cls, config) -> None:
+        """Raises ConfigError for the first of the family's fields that is wrong. The base checks
+        the length of the default single phase."""
+        checks.number(config, "num_epochs", low=0, integer=True)
+        checks.number(config, "num_steps", low=0, integer=True)
+        if config.num_steps == 0 and config.num_epochs == 0:
+            raise ConfigError("num_epochs=0 and num_steps=0: set one of them to a positive number")
+
+    @classmethod
+    def train_fields(cls, config) -> dict[str, str]:
+        """{field name: kind} that every train batch must carry."""
+        raise NotImplementedError
+
+    @classmethod
+    def eval_fields(cls, config) -> dict[str, str]:
+        """{field name: kind} that every eval batch must carry (default: the train fields)."""
+        return cls.train_fields(config)
+
+    # ------------------------------------------------------------------ with the data
+
+    def identity(self) -> dict[str, Any]:
+        """{name: JSON value} that a checkpoint and the run resuming it must share.
+
+        The loop adds the family's name, the data's fingerprint and spec, the seed and the batch
+        size. Families list the config fields that change what the state means (model, loss,
+        input transform, optimizer layout); cadence and learning rates stay free to change.
+        """
+        return {}
+
+    def identity_of(self, *fields: str) -> dict[str, Any]:
+        """{field: value} for dotted config fields, JSON-ready (tuples as lists)."""
+        values = {field: checks.get(self.config, field) for field in fields}
+        return {field: list(value) if isinstance(value, tuple) else value for field, value in values.items()}
+
+    def epochs_or_steps(self, epochs_field: str = "num_epochs", steps_field: str = "num_steps") -> int:
+        """The length of a phase given as `steps_field` (when > 0) or else `epochs_field` epochs."""
+        steps = checks.get(self.config, steps_field)
+        return steps or checks.get(self.config, epochs_field) * self.steps_per_epoch
+
+    def phases(self) -> tuple[Phase, ...]:
+        """The run's phases in order; by default one 'train' phase of `train_step`."""
+        return (Phase("train", self.epochs_or_steps(), self.train_step),)
+
+    @property
+    def num_steps(self) -> int:
+        return sum(phase.num_steps for phase in self.phases())
+
+    def train_step(self, state, batch):
+        raise NotImplementedError
+
+    def init(self, key):
+        """key -> a fresh train state (a pytree of arrays). Pure: the loop runs it under `jit`."""
+        raise NotImplementedError
+
+    def eval_step(self, state, batch, mask):
+        """Sums over the unmasked examples of one eval batch, a pytree of arrays of any shape.
+
+        mask: [batch] float, 1 for real examples and 0 for padding. The evaluator adds the sums
+        of every batch and hands the total to `eval_report`.
+        """
+        raise NotImplementedError
+
+    def eval_report(self, sums) -> dict[str, float]:
+        """The whole split's sums (NumPy) -> {metric name: float}, recorded as 'eval/<name>'."""
+        raise NotImplementedError
+
+    def pictures(self, state, batch, num_samples: int) -> dict[str, Any]:
+        """{name: images} drawn at each eval from a few eval examples `batch`.
+
+        images: [rows, columns, H, W, C] (a grid laid out as given) or [n, H, W, C] (a square
+        grid), in [0, 1]. Default: no pictures.
+        """
+        del state, batch, num_samples
+        return {}
+
+    def inference(self, state, mesh):
+        """The trained model that `jaxae.load` returns, for this family."""
+        raise NotImplementedError(f"{type(self).__name__} offers no inference API yet")
+
+
+# The families by the name `config.trainer` gives, as "module:class" so that only the one in use
+# is imported.
+FAMILIES = {"autoencoder": "jaxae.trainers.autoencoder:AutoencoderTrainer"}
+
+
+def register(name: str, trainer_class) -> None:
+    """Adds a family (a Trainer subclass, or a "module:class" path) under `name`."""
+    FAMILIES[name] = trainer_class
+
+
+def trainer_class(name):
+    """The Trainer subclass registered as `name`; ConfigError naming the choices otherwise."""
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise ConfigError(f"trainer={name!r} is unknown; choose one of {sorted(FAMILIES)}")
+    entry = FAMILIES[name]
+    if isinstance(entry, str):
+        module, _, attribute = entry.partition(":")
+        entry = getattr(importlib.import_module(module), attribute)
+    return entry
+
+
+def create_trainer(config, spec: dict, num_examples: int, *, axis_name: str | None = None) -> Trainer:
+    """The family's trainer for `config.trainer`, built for a training split of `spec` and size."""
+    return trainer_class(config.trainer)(config, spec, num_examples, axis_name=axis_name)

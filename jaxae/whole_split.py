@@ -1,0 +1,82 @@
+"""A whole split, batch by batch: padded and masked global batches split over devices and
+processes, and the map of a pure function over every example, returned as NumPy arrays.
+
+The evaluator sums over these batches; phase hooks, `jaxae.load(...).encode` and the estimators
+map over them. One definition of the batching, so every one of them sees each example once, with
+the same 'index', on any number of devices.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from jaxae import parallel
+from jaxae.data import host, pipeline
+
+MASK = "mask"  # Not a data field: 1 for real examples, 0 for the padding of the last batch.
+
+
+def global_batches(source, mesh, batch_size: int, fields):
+    """Every example of `source` once, in order, as global arrays split over the mesh.
+
+    Yields:
+      ({field: [batch_size, ...] for each of `fields`, 'index': [batch_size] int32},
+       mask [batch_size] float32), padding clamped to the last example and masked out.
+    """
+    for indices, mask in pipeline.padded_batches(len(source), batch_size, process_index=jax.process_index(),
+                                                 process_count=jax.process_count()):
+        batch = parallel.host_to_global({**pipeline.read_batch(source, indices, fields), MASK: mask}, mesh)
+        yield batch, batch.pop(MASK)
+
+
+def padded_size(batch_size: int, mesh) -> int:
+    """`batch_size` rounded up to a multiple of the mesh's devices and processes."""
+    unit = int(np.lcm(mesh.devices.size, jax.process_count()))
+    return -(-batch_size // unit) * unit
+
+
+class WholeSplit:
+    """One split that pure functions are mapped over.
+
+    Args:
+      source: the split (see `data.sources`); decoded into host memory once when it fits
+        `host_memory_budget_mb`.
+      mesh: the devices (and processes) that share each batch.
+      batch_size: examples per global batch, rounded up to a multiple of the devices.
+      fields: the source's fields that batches carry (default all), besides 'index'.
+    """
+
+    def __init__(self, source, mesh, batch_size: int, fields=None, *, host_memory_budget_mb: float = 4096):
+        self.fields = list(fields or source.spec)
+        self.source = host.in_host_memory(source, host_memory_budget_mb, self.fields)
+        self.mesh, self.batch_size = mesh, padded_size(batch_size, mesh)
+        self._compiled = {}
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def batches(self):
+        """See `global_batches`."""
+        return global_batches(self.source, self.mesh, self.batch_size, self.fields)
+
+    def read(self, fields=None) -> dict[str, np.ndarray]:
+        """`fields` (default this split's) of every example, on the host: {name: [n, ...]}."""
+        return host.read_all(self.source, fields or self.fields)
+
+    def map(self, fn, *args) -> dict[str, np.ndarray]:
+        """fn(*args, batch) -> {name: [batch, ...] per example}, over every example of the split.
+
+        `fn` must be pure and per example (no reduction over the batch); `args` (e.g. the train
+        state) are passed to every call as they are. Returns {name: [n, ...]} NumPy arrays.
+        """
+        if fn not in self._compiled:
+            # Replicated outputs: every process can read the whole result.
+            self._compiled[fn] = jax.jit(fn, out_shardings=parallel.replicated(self.mesh))
+        compiled, parts = self._compiled[fn], []
+        for number, (batch, _) in enumerate(self.batches()):
+            # Fetched before the next batch is dispatched: one collective program in flight at a time.
+            out = jax.device_get(compiled(*args, batch))
+            real = number * self.batch_size + np.arange(self.batch_size) < len(self.source)
+            parts.append(jax.tree.map(lambda x: x[real], out))
+        return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
