@@ -54,6 +54,7 @@ def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
       or matching sibling `<workdir>-2`, `<workdir>-3`, ...; the other workdir is left untouched).
     """
     validate_config(config)  # Before any data is read.
+    _check_devices(config, parallel.make_mesh(config.parallel.num_devices))
     data_dir = config.data.tfds_data_dir or None
     if jax.process_count() > 1:  # One writer: process 0 prepares an embedded data set, the rest wait.
         if jax.process_index() == 0:
@@ -82,9 +83,7 @@ def train(config, workdir: str, train_source, eval_source, mesh=None, *, on_mism
             raise DataError(f"field {name!r} is {eval_source.spec[name].shape} per example in {eval_source.where} "
                             f"but {train_source.spec[name].shape} in {train_source.where}")
     mesh = mesh or parallel.make_mesh(config.parallel.num_devices)
-    parallel.check_platform(config, mesh.devices.flat[0].platform, jax.process_count(), jax.device_count())
-    parallel.check_batch_divides(config.batch_size, mesh)
-    parallel.check_batch_divides(config.eval_batch_size, mesh, "eval_batch_size")
+    _check_devices(config, mesh)
     order = pipeline.BatchOrder(len(train_source), config.batch_size, config.seed)
     pmap = config.parallel.mode == "pmap"
     trainer = create_trainer(config, train_source.spec, len(train_source), axis_name=parallel.DATA_AXIS if pmap else None)
@@ -101,6 +100,12 @@ def train(config, workdir: str, train_source, eval_source, mesh=None, *, on_mism
         session = Session(config, workdir, trainer, plan, train_source, eval_source, order, mesh,
                           meta={"identity": identity, "record": record})
         return session.run()
+
+
+def _check_devices(config, mesh) -> None:
+    parallel.check_platform(config, mesh.devices.flat[0].platform, jax.process_count(), jax.device_count())
+    parallel.check_batch_divides(config.batch_size, mesh)
+    parallel.check_batch_divides(config.eval_batch_size, mesh, "eval_batch_size")
 
 
 @contextlib.contextmanager

@@ -20,8 +20,9 @@ def start(workdir, *overrides, **kwargs):
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def run(workdir, *overrides, timeout=300):
-    return subprocess.run(train_py(workdir, *overrides), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def run(workdir, *overrides, timeout=300, config="configs/vae_mnist.py:tiny"):
+    return subprocess.run(train_py(workdir, *overrides, config=config), cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def saved_steps(workdir) -> list[int]:

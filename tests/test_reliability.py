@@ -97,7 +97,8 @@ def test_non_finite_updates_can_be_skipped_and_counted(tmp_path):
     assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(jax.device_get(result.state.params)))
     records = [r for r in metrics_without_timing(tmp_path) if "train/skipped" in r]
     assert any(r["train/skipped"] > 0 for r in records)
-    assert all(np.isfinite(r["train/loss"]) for r in records)
+    # A window with kept steps has their finite mean; one whose steps were all skipped has no mean.
+    assert all(np.isfinite(r["train/loss"]) if r["train/skipped"] < 1 else "train/loss" not in r for r in records)
 
 
 def test_same_seed_twice_gives_identical_runs(tmp_path):
@@ -143,7 +144,7 @@ def test_full_disk_fails_clearly_and_keeps_earlier_checkpoints(small_disk):
         filler.write(b"\0" * max(statvfs.f_bavail * statvfs.f_frsize - 8 * 1024, 0))
     with pytest.raises(WorkdirError, match="No space left on device") as error:
         loop.run(tiny(num_steps=20), str(workdir))
-    assert re.search(r"could not write \S*/run/\S+: .*are intact: steps \[10", str(error.value)), str(error.value)
+    assert re.search(r"could not write .*/run/\S+: .*are intact: steps \[10", str(error.value)), str(error.value)
     os.remove(small_disk / "filler")
     assert {k: v for k, v in snapshot(workdir / "checkpoints").items() if k in kept} == kept
     assert 10 in saved_steps(workdir)

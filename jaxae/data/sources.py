@@ -151,9 +151,15 @@ def prepare_embedded(name: str, data_dir: str | None = None) -> None:
     if name not in builders.EMBEDDED_BUILDERS:
         return
     data_dir = data_dir or default_data_dir()
+    if not os.path.isdir(os.path.join(data_dir, name)):  # Not prepared here yet: the folder must take it.
+        _check_writable(data_dir, name)
     builder = builders.EMBEDDED_BUILDERS[name](data_dir=data_dir, file_format="array_record")
-    if builder.is_prepared():
-        return
+    if not builder.is_prepared():
+        _check_writable(data_dir, name)
+        builder.download_and_prepare()
+
+
+def _check_writable(data_dir: str, name: str) -> None:
     try:
         os.makedirs(data_dir, exist_ok=True)
         probe = os.path.join(data_dir, f".jaxae-write-test-{os.getpid()}")
@@ -162,7 +168,6 @@ def prepare_embedded(name: str, data_dir: str | None = None) -> None:
     except OSError as error:
         raise DataError(f"the tfds data dir {data_dir!r} (data.tfds_data_dir or $TFDS_DATA_DIR) is not writable, "
                         f"so {name!r} cannot be prepared there: {error.strerror or error}") from None
-    builder.download_and_prepare()
 
 
 def open_tfds(name: str, split: str, data_dir: str | None = None) -> TfdsSource:
