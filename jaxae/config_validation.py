@@ -28,7 +28,7 @@ def validate_loop_config(config) -> None:
     checks.number(config, "seed", low=0, high=2**32 - 1, integer=True)
     for field in ("batch_size", "eval_batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
         checks.number(config, field, low=1, integer=True)
-    for field in ("eval_every", "steps_per_dispatch", "num_image_examples", "parallel.num_devices"):
+    for field in ("eval_every", "steps_per_dispatch", "num_image_examples", "num_samples", "parallel.num_devices"):
         checks.number(config, field, low=0, integer=True)
     if config.checkpoint_every % config.log_every:
         raise ConfigError(f"checkpoint_every={config.checkpoint_every} must be a multiple of "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -28,6 +29,7 @@ from jaxae.metric_writers import MetricWriter
 from jaxae.runners import DeviceResidentRunner, StreamingRunner
 from jaxae.stops import Stopped
 from jaxae.trainers.base import create_trainer, trainer_class
+from jaxae.whole_split import WholeSplit
 from jaxae.workdir import WorkdirLock, prepare_workdir
 
 __all__ = ["run", "train", "RunResult", "Stopped"]
@@ -74,14 +76,7 @@ def train(config, workdir: str, train_source, eval_source, mesh=None, *, on_mism
     validate_config(config)
     if on_mismatch not in ("fail", "new_workdir"):
         raise ConfigError(f"on_mismatch={on_mismatch!r} must be 'fail' or 'new_workdir'")
-    family = trainer_class(config.trainer)
-    who = f"trainer={config.trainer!r}"
-    specs.require(train_source.spec, family.train_fields(config), who=who, where=train_source.where)
-    specs.require(eval_source.spec, family.eval_fields(config), who=who, where=eval_source.where)
-    for name in set(family.train_fields(config)) & set(family.eval_fields(config)):
-        if eval_source.spec[name].shape != train_source.spec[name].shape:
-            raise DataError(f"field {name!r} is {eval_source.spec[name].shape} per example in {eval_source.where} "
-                            f"but {train_source.spec[name].shape} in {train_source.where}")
+    _check_fields(config, train_source, eval_source)
     mesh = mesh or parallel.make_mesh(config.parallel.num_devices)
     _check_devices(config, mesh)
     order = pipeline.BatchOrder(len(train_source), config.batch_size, config.seed)
@@ -100,6 +95,18 @@ def train(config, workdir: str, train_source, eval_source, mesh=None, *, on_mism
         session = Session(config, workdir, trainer, plan, train_source, eval_source, order, mesh,
                           meta={"identity": identity, "record": record})
         return session.run()
+
+
+def _check_fields(config, train_source, eval_source) -> None:
+    """The sources hold the fields the family asks for, of the right kinds, alike in both splits."""
+    family, who = trainer_class(config.trainer), f"trainer={config.trainer!r}"
+    train_fields, eval_fields = family.train_fields(config), family.eval_fields(config)
+    specs.require(train_source.spec, train_fields, who=who, where=train_source.where)
+    specs.require(eval_source.spec, eval_fields, who=who, where=eval_source.where)
+    for name in set(train_fields) & set(eval_fields):
+        if eval_source.spec[name].shape != train_source.spec[name].shape:
+            raise DataError(f"field {name!r} is {eval_source.spec[name].shape} per example in {eval_source.where} "
+                            f"but {train_source.spec[name].shape} in {train_source.where}")
 
 
 def _check_devices(config, mesh) -> None:
@@ -195,16 +202,12 @@ class Session:
             self.writer.write(step, {f"{hook.phase}/{name}": value for name, value in metrics.items()})
         return state
 
-    @property
-    def training_split(self):
+    @functools.cached_property
+    def training_split(self) -> WholeSplit:
         """The training split for hooks to map over (decoded into host memory on first use)."""
-        if not hasattr(self, "_training_split"):
-            from jaxae.whole_split import WholeSplit
-
-            fields = list(self.trainer.train_fields(self.config))
-            self._training_split = WholeSplit(self.train_source, self.mesh, self.config.eval_batch_size, fields,
-                                              host_memory_budget_mb=self.config.data.host_memory_budget_mb)
-        return self._training_split
+        return WholeSplit(self.train_source, self.mesh, self.config.eval_batch_size,
+                          list(self.trainer.train_fields(self.config)),
+                          host_memory_budget_mb=self.config.data.host_memory_budget_mb)
 
     def runner(self, start_step: int):
         """The device-resident runner and its steps per dispatch, or the streaming one (no limit)."""

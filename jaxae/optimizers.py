@@ -12,7 +12,7 @@ SCHEDULES = ("constant", "cosine")
 
 
 def validate(config, field: str = "optimizer") -> None:
-    """Checks every hyperparameter of the optimizer section `field` (a GAN has one per player)."""
+    """Checks every hyperparameter of the optimizer section `field` (a family may have several sections)."""
     checks.choice(config, f"{field}.name", OPTIMIZERS)
     checks.choice(config, f"{field}.schedule", SCHEDULES)
     checks.number(config, f"{field}.learning_rate", low=0, low_open=True)

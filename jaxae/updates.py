@@ -1,7 +1,5 @@
-"""One optimizer update with the non-finite guard and float16 loss scaling, for any family's step.
-
-A GAN calls it once per player; an autoencoder once.
-"""
+"""One optimizer update with the non-finite guard and float16 loss scaling, for any family's step
+(one call per optimizer the step updates)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,17 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def tiny(config_name="vae_mnist", **fields):
+    """The config's tiny variant with `fields` set; 'a__b' names the field a.b."""
+    import importlib
+
+    config = importlib.import_module(f"configs.{config_name}").get_config("tiny")
+    for field, value in fields.items():
+        section, _, name = field.replace("__", ".").rpartition(".")
+        (config[section] if section else config)[name] = value
+    return config
+
+
 def train_py(workdir, *overrides, config="configs/vae_mnist.py:tiny"):
     return [sys.executable, "train.py", f"--config={config}", f"--workdir={workdir}",
             "--config.compile_cache_dir=none", *overrides]

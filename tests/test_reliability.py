@@ -13,23 +13,14 @@ import jax
 import numpy as np
 import pytest
 
-from configs import vae_mnist
 from jaxae import loop
 from jaxae.errors import NonFiniteLossError, WorkdirError
 from reliability_helpers import (ROOT, load_params, metrics_without_timing, run, saved_steps, start,
-                                 temporary_folders)
+                                 temporary_folders, tiny)
 
 # Per-step dispatch and frequent saves: slow enough to be killed anywhere, saves often in flight.
 FAULT_ARGS = ["--config.num_steps=300", "--config.log_every=10", "--config.checkpoint_every=10",
               "--config.eval_every=0", "--config.data.placement=stream", "--config.keep_checkpoints=3"]
-
-
-def tiny(**fields):
-    config = vae_mnist.get_config("tiny")
-    for field, value in fields.items():
-        section, _, name = field.replace("__", ".").rpartition(".")
-        (config[section] if section else config)[name] = value
-    return config
 
 
 def test_random_sigkills_then_resume_give_bit_identical_parameters(tmp_path):

@@ -11,27 +11,18 @@ import jax
 import numpy as np
 import pytest
 
-from configs import vae_mnist
 from jaxae import loop, parallel
 from jaxae.config_validation import validate_config
 from jaxae.data import sources
 from jaxae.errors import CheckpointError, ConfigError, NonFiniteLossError
 from jaxae.metric_writers import read_metrics
-from reliability_helpers import metrics_without_timing, run, saved_steps, start
+from reliability_helpers import metrics_without_timing, run, saved_steps, start, tiny
 
 
 def one_line_error(done, message):
     assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("jaxae: error: ") and message in lines[0], done.stderr[-2000:]
-
-
-def tiny(**fields):
-    config = vae_mnist.get_config("tiny")
-    for field, value in fields.items():
-        section, _, name = field.replace("__", ".").rpartition(".")
-        (config[section] if section else config)[name] = value
-    return config
 
 
 CONFIG_FILES = {"syntax.py": "def get_config(:\n", "nothing.py": "X = 1\n",

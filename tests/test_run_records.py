@@ -10,6 +10,7 @@ import jaxae
 from jaxae import loop, parallel
 from jaxae.data import sources
 from jaxae.errors import CheckpointError, DataError
+from reliability_helpers import tiny
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +77,8 @@ def test_load_of_arrays_trained_through_loop_train(tmp_path, tiny_config):
 
 # --------------------------------------------------------------------------- what a resume may change
 
-def finished(tmp_path, tiny_config, **changes):
-    config = tiny_config("vae_mnist")
-    config.num_steps = 10
-    for field, value in changes.items():
-        section, _, name = field.replace("__", ".").rpartition(".")
-        (config[section] if section else config)[name] = value
-    return loop.run(config, str(tmp_path))
+def finished(tmp_path, **changes):
+    return loop.run(tiny(**{"num_steps": 10, **changes}), str(tmp_path))
 
 
 @pytest.mark.parametrize("field, value", [
@@ -90,10 +86,10 @@ def finished(tmp_path, tiny_config, **changes):
     ("log_every", 10), ("checkpoint_every", 10), ("eval_every", 0), ("num_steps", 20),
     ("model__channels", (16, 32)),  # Not read by an MLP.
 ])
-def test_a_resume_may_change(tmp_path, tiny_config, field, value):
-    finished(tmp_path, tiny_config)
+def test_a_resume_may_change(tmp_path, field, value):
+    finished(tmp_path)
     changes = {field: value} if field == "num_steps" else {field: value, "num_steps": 20}
-    assert finished(tmp_path, tiny_config, **changes).step == 20
+    assert finished(tmp_path, **changes).step == 20
 
 
 @pytest.mark.parametrize("field, value, listed", [
@@ -104,23 +100,23 @@ def test_a_resume_may_change(tmp_path, tiny_config, field, value):
     ("optimizer__name", "adamw", "optimizer.name: checkpoint 'adam', this run 'adamw'"),
     ("seed", 1, "seed: checkpoint 0, this run 1"),
 ])
-def test_a_resume_refuses(tmp_path, tiny_config, field, value, listed):
-    finished(tmp_path, tiny_config)
+def test_a_resume_refuses(tmp_path, field, value, listed):
+    finished(tmp_path)
     with pytest.raises(CheckpointError, match="cannot be resumed") as error:
-        finished(tmp_path, tiny_config, **{field: value})
+        finished(tmp_path, **{field: value})
     assert listed in str(error.value) and "\n" not in str(error.value)
 
 
-def test_a_resume_refuses_another_family(tmp_path, tiny_config):
+def test_a_resume_refuses_another_family(tmp_path):
     import toy_family
 
-    finished(tmp_path, tiny_config)
+    finished(tmp_path)
     train_source, eval_source = toy_family.data()
     with pytest.raises(CheckpointError, match="trainer: checkpoint 'autoencoder', this run 'toy'"):
         loop.train(toy_family.config(), str(tmp_path), train_source, eval_source, parallel.make_mesh(1))
 
 
-def test_a_schedule_horizon_is_identity_only_for_a_decaying_schedule(tmp_path, tiny_config):
-    finished(tmp_path / "cosine", tiny_config, optimizer__schedule="cosine")
+def test_a_schedule_horizon_is_identity_only_for_a_decaying_schedule(tmp_path):
+    finished(tmp_path / "cosine", optimizer__schedule="cosine")
     with pytest.raises(CheckpointError, match="optimizer.schedule_steps: checkpoint 10, this run 20"):
-        finished(tmp_path / "cosine", tiny_config, optimizer__schedule="cosine", num_steps=20)
+        finished(tmp_path / "cosine", optimizer__schedule="cosine", num_steps=20)

@@ -52,7 +52,6 @@ class AutoencoderTrainer(Trainer):
         checks.choice(config, "data.binarize", BINARIZATIONS)
         checks.number(config, "data.binarize_threshold", low=0, high=1)
         optimizers.validate(config)
-        checks.number(config, "num_samples", low=0, integer=True)
 
     @classmethod
     def train_fields(cls, config) -> dict[str, str]:
