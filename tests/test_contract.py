@@ -46,16 +46,33 @@ def test_events_fall_on_absolute_steps():
     assert plan.phase_at(4).name == "a" and plan.phase_at(5).name == "b"
 
 
-def test_two_phases_hooks_and_a_matrix_report_run_through_the_loop(tmp_path):
-    result = train(tmp_path)
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """(workdir, result) of one uninterrupted run, shared by the tests below."""
+    workdir = tmp_path_factory.mktemp("straight")
+    return workdir, train(workdir)
+
+
+def killed_copy(tmp_path, workdir, keep_through: int):
+    """A copy of a finished run as if it had been killed right after saving step `keep_through`."""
+    copy = tmp_path / "killed"
+    shutil.copytree(workdir, copy)
+    for name in os.listdir(copy / "checkpoints"):
+        if name.isdigit() and int(name) > keep_through:
+            shutil.rmtree(copy / "checkpoints" / name)
+    return copy
+
+
+def test_two_phases_hooks_and_a_matrix_report_run_through_the_loop(straight):
+    workdir, result = straight
     assert result.step == 20
-    records = read_metrics(str(tmp_path))
+    records = read_metrics(str(workdir))
     hooks = [(r["step"], name) for r in records for name in r if name.startswith("cluster/")]
     assert hooks == [(10, "cluster/spread"), (14, "cluster/spread"), (18, "cluster/spread")]
     assert [r["step"] for r in records if "eval/purity" in r] == [6, 12, 18, 20]
     assert result.eval_metrics["eval/count"] == 40  # The matrix sums every eval example once.
     assert 0.3 < result.eval_metrics["eval/purity"] <= 1
-    saved = sorted(int(n) for n in os.listdir(tmp_path / "checkpoints") if n.isdigit())
+    saved = sorted(int(n) for n in os.listdir(workdir / "checkpoints") if n.isdigit())
     assert {4, 8, 10, 12, 14, 16, 18, 20} <= set(saved)  # After each hook too (10, 14, 18).
     state = jax.device_get(result.state)
     assert np.abs(state.extra["centroids"]).sum() > 0 and state.extra["counts"].sum() == pytest.approx(10)
@@ -64,33 +81,21 @@ def test_two_phases_hooks_and_a_matrix_report_run_through_the_loop(tmp_path):
     assert embed[-1] < 0.5 * embed[0]
 
 
-@pytest.mark.parametrize("resume_after", [8, 10, 14])
-def test_resume_is_bit_exact_across_phases_and_hooks(tmp_path, resume_after):
-    """A run killed right after saving `resume_after` (8: before the phase hook; 10: right after
-    it; 14: after a refresh) continues exactly as the uninterrupted run."""
-    straight = train(tmp_path / "straight")
-    train(tmp_path / "killed")
-    for name in os.listdir(tmp_path / "killed" / "checkpoints"):
-        if name.isdigit() and int(name) > resume_after:
-            shutil.rmtree(tmp_path / "killed" / "checkpoints" / name)
-    resumed = train(tmp_path / "killed")
-    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(straight.state))
-    assert without_timing(tmp_path / "killed") == without_timing(tmp_path / "straight")
-
-
-def test_a_kill_between_a_hook_and_its_checkpoint_redoes_the_hook(tmp_path):
-    straight = train(tmp_path / "straight")
-    train(tmp_path / "killed")
-    for name in os.listdir(tmp_path / "killed" / "checkpoints"):
-        if name.isdigit() and int(name) >= 10:  # The phase started and its hook ran, but nothing was saved.
-            shutil.rmtree(tmp_path / "killed" / "checkpoints" / name)
-    resumed = train(tmp_path / "killed")
-    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(straight.state))
+@pytest.mark.parametrize("keep_through", [8, 10, 14])
+def test_resume_is_bit_exact_across_phases_and_hooks(tmp_path, straight, keep_through):
+    """Killed after saving step 8 (before the phase's hook at 10, or after the hook ran but before
+    its save landed: the resumed run redoes it), right after saving 10 (the hook's result saved:
+    not redone) or 14 (after a refresh), the run continues exactly as the uninterrupted run."""
+    workdir, result = straight
+    killed = killed_copy(tmp_path, workdir, keep_through)
+    resumed = train(killed)
+    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
+    assert without_timing(killed) == without_timing(workdir)
 
 
 @pytest.mark.parametrize("mode", ["jit", "pmap"])
-def test_eight_devices_match_one(tmp_path, mode):
-    one = train(tmp_path / "one")
+def test_eight_devices_match_one(tmp_path, straight, mode):
+    _, one = straight
     config = toy_family.config()
     config.parallel.mode = mode
     eight = train(tmp_path / "eight", config, parallel.make_mesh(8))
@@ -99,15 +104,15 @@ def test_eight_devices_match_one(tmp_path, mode):
     assert one.eval_metrics == pytest.approx(eight.eval_metrics)
 
 
-def test_arrays_of_another_shape_are_refused_with_the_differing_fields(tmp_path):
+def test_arrays_of_another_shape_are_refused_with_the_differing_fields(tmp_path, straight):
     """The toy family leaves its width out of its identity; the layout check still refuses."""
     from jaxae.errors import CheckpointError
 
-    train(tmp_path)
+    copy = killed_copy(tmp_path, straight[0], keep_through=20)
     wider = toy_family.config()
     wider.toy.width = 6
     with pytest.raises(CheckpointError) as error:
-        train(tmp_path, wider)
+        train(copy, wider)
     message = str(error.value)
     assert "holds arrays of other shapes than this run's state" in message and "float32[12,4]" in message
     assert "toy.width: checkpoint 4, this run 6" in message and "\n" not in message

@@ -3,6 +3,7 @@
 
 import os
 import re
+import shutil
 import signal
 import time
 
@@ -11,10 +12,13 @@ import jax
 import numpy as np
 import pytest
 
-from jaxae import loop, parallel
+from jaxae import distributed, loop
+from jaxae.compile_cache import enable_compile_cache
+from jaxae.config_loading import config_from_command_line
 from jaxae.config_validation import validate_config
 from jaxae.data import sources
-from jaxae.errors import CheckpointError, ConfigError, NonFiniteLossError
+from jaxae.distributed import DistributedError
+from jaxae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, WorkdirError
 from jaxae.metric_writers import read_metrics
 from reliability_helpers import metrics_without_timing, run, saved_steps, start, tiny
 
@@ -25,15 +29,21 @@ def one_line_error(done, message):
     assert len(lines) == 1 and lines[0].startswith("jaxae: error: ") and message in lines[0], done.stderr[-2000:]
 
 
+def raises_one_line(error_type, message, call, *args, **kwargs):
+    with pytest.raises(error_type) as error:
+        call(*args, **kwargs)
+    assert message in str(error.value) and "\n" not in str(error.value), str(error.value)
+
+
 CONFIG_FILES = {"syntax.py": "def get_config(:\n", "nothing.py": "X = 1\n",
                 "plain_dict.py": "def get_config():\n    return {'seed': 0}\n"}
 
 
 @pytest.mark.parametrize("config, overrides, message", [
-    ("configs/vae_mnist.py:tiny", ["--config.model.nope=3"],
+    ("configs/vae_mnist.py:tiny", [("model.nope", "3")],
      "--config.model.nope: the config has no field 'model.nope'; model has activation, "),
-    ("configs/vae_mnist.py:tiny", ["--config.batch_size=big"], "--config.batch_size=big: batch_size is an integer"),
-    ("configs/vae_mnist.py:tiny", ["--config.model=3"], "--config.model names a section"),
+    ("configs/vae_mnist.py:tiny", [("batch_size", "big")], "--config.batch_size=big: batch_size is an integer"),
+    ("configs/vae_mnist.py:tiny", [("model", "3")], "--config.model names a section"),
     ("configs/vae_mnist.py:tine", [], "get_config('tine') failed: ValueError: unknown variant 'tine'; the variants are '', 'tiny'"),
     ("configs/no_such_config.py", [], "no config file"),
     ("{tmp}/syntax.py", [], "syntax.py:1: syntax error"),
@@ -41,11 +51,18 @@ CONFIG_FILES = {"syntax.py": "def get_config(:\n", "nothing.py": "X = 1\n",
     ("{tmp}/plain_dict.py", [], "must return an ml_collections.ConfigDict; it returned dict"),
 ])
 def test_config_mistakes_are_one_line(tmp_path, config, overrides, message):
+    """(train.py prints these as `jaxae: error: <message>`: tests/test_train_py.py runs it.)"""
     for name, text in CONFIG_FILES.items():
         (tmp_path / name).write_text(text)
-    done = run(tmp_path / "run", *overrides, config=config.replace("{tmp}", str(tmp_path)))
-    one_line_error(done, message)
-    assert not (tmp_path / "run").exists()
+    raises_one_line(ConfigError, message, config_from_command_line, config.replace("{tmp}", str(tmp_path)), overrides)
+
+
+def test_overrides_take_the_fields_types():
+    config = config_from_command_line("configs/vae_mnist.py:tiny", [
+        ("model.hidden", "(64, 32)"), ("optimizer.learning_rate", "3e-4"), ("seed", "7"), ("data.name", "sklearn_digits"),
+        ("log_every", "2"), ("checkpoint_every", "4")])
+    assert config.model.hidden == (64, 32) and config.optimizer.learning_rate == 3e-4 and config.seed == 7
+    assert config.data.name == "sklearn_digits" and config.is_locked
 
 
 @pytest.mark.parametrize("field, value", [("optimizer.b1", 1.0), ("optimizer.b2", -0.1), ("optimizer.eps", 0.0),
@@ -62,13 +79,10 @@ def test_every_optimizer_hyperparameter_is_range_checked(field, value):
     ("optimizer__b2", 1.5, "optimizer.b2=1.5 must be < 1"),
 ])
 def test_loop_train_validates_as_train_py_does(tmp_path, field, value, message):
-    images = np.zeros((64, 8, 8, 1), np.uint8)
-    arrays = sources.ArraySource.from_images(images)
-    with pytest.raises(ConfigError, match=re.escape(message)):
-        loop.train(tiny(**{field: value}), str(tmp_path / "run"), arrays, arrays, parallel.make_mesh(8))
-    done = run(tmp_path / "cli", f"--config.{field.replace('__', '.')}={value}")
-    one_line_error(done, message)
-    assert not (tmp_path / "run").exists()
+    arrays = sources.ArraySource.from_images(np.zeros((64, 8, 8, 1), np.uint8))
+    raises_one_line(ConfigError, message, loop.train, tiny(**{field: value}), str(tmp_path / "own"), arrays, arrays)
+    raises_one_line(ConfigError, message, loop.run, tiny(**{field: value}), str(tmp_path / "cli"))  # What train.py runs.
+    assert not os.listdir(tmp_path)
 
 
 def test_sizes_that_cannot_fit_are_refused_before_allocation(tmp_path):
@@ -80,12 +94,14 @@ def test_sizes_that_cannot_fit_are_refused_before_allocation(tmp_path):
 def test_unwritable_places_are_one_line_errors(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    one_line_error(run(tmp_path / "a", f"--config.compile_cache_dir={blocker}/cache"), "the compile cache")
-    one_line_error(run(tmp_path / "b", f"--config.data.tfds_data_dir={blocker}/tfds"), "is not writable, so 'mnist_5k' cannot be prepared")
+    raises_one_line(ConfigError, "the compile cache", enable_compile_cache, f"{blocker}/cache")
+    raises_one_line(DataError, "is not writable, so 'mnist_5k' cannot be prepared", loop.run,
+                    tiny(data__tfds_data_dir=f"{blocker}/tfds"), str(tmp_path / "b"))
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "images").write_text("not a folder")
-    one_line_error(run(tmp_path / "c"), "images' is in the way: jaxae writes a folder there")
-    one_line_error(run(tmp_path / "d", "--distributed=auto"), "--distributed=auto found no cluster to join")
+    raises_one_line(ConfigError, "images' is in the way: jaxae writes a folder there", loop.run, tiny(), str(tmp_path / "c"))
+    raises_one_line(DistributedError, "--distributed=auto found no cluster to join", distributed.initialize,
+                    coordinator_address=None, num_processes=None, process_id=None, auto=True)
 
 
 def test_a_damaged_metrics_line_is_one_line_and_keeps_the_checkpoints(tmp_path):
@@ -94,7 +110,7 @@ def test_a_damaged_metrics_line_is_one_line_and_keeps_the_checkpoints(tmp_path):
     lines = path.read_text().splitlines()
     lines[1] = lines[1][:-5]
     path.write_text("\n".join(lines) + "\n")
-    one_line_error(run(tmp_path, "--config.num_steps=20"), "metrics.jsonl line 2 is damaged")
+    raises_one_line(WorkdirError, "metrics.jsonl line 2 is damaged", loop.run, tiny(num_steps=20), str(tmp_path))
     assert saved_steps(tmp_path) == [10]
 
 
@@ -103,17 +119,22 @@ def checkpoint_file(workdir, step, part):
     return max((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
 
 
+@pytest.fixture(scope="module")
+def finished_tiny(tmp_path_factory):
+    """(workdir, result) of one finished tiny run, copied by the tests that damage it."""
+    workdir = tmp_path_factory.mktemp("finished")
+    return workdir, loop.run(tiny(), str(workdir))
+
+
 @pytest.mark.parametrize("damage", ["truncate arrays", "delete arrays", "garble metadata"])
-def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, capfd, damage):
-    straight = loop.run(tiny(), str(tmp_path / "straight"))
+def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, capfd, finished_tiny, damage):
+    straight, result = finished_tiny
     workdir = tmp_path / "damaged"
-    loop.run(tiny(), str(workdir))
+    shutil.copytree(straight, workdir)
     if damage == "truncate arrays":
         victim = checkpoint_file(workdir, 20, "state")
         victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     elif damage == "delete arrays":
-        import shutil
-
         shutil.rmtree(workdir / "checkpoints" / "20" / "state")
     else:
         checkpoint_file(workdir, 20, "meta").write_text("{not json")
@@ -122,8 +143,8 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(tmp_pat
     warning = [line for line in capfd.readouterr().err.splitlines() if line.startswith("jaxae: warning:")]
     assert len(warning) == 1 and "checkpoint step 20" in warning[0] and "resumed from step 10" in warning[0], warning
     assert os.listdir(f"{workdir}/checkpoints-unreadable")  # Moved aside, not deleted.
-    chex.assert_trees_all_equal(jax.device_get(resumed.state.params), jax.device_get(straight.state.params))
-    assert metrics_without_timing(workdir) == metrics_without_timing(tmp_path / "straight")
+    chex.assert_trees_all_equal(jax.device_get(resumed.state.params), jax.device_get(result.state.params))
+    assert metrics_without_timing(workdir) == metrics_without_timing(straight)
 
 
 def test_no_readable_checkpoint_is_refused_naming_the_steps(tmp_path):

@@ -1,6 +1,7 @@
 """Run records, `jaxae.load`, and which config changes a resume accepts or refuses."""
 
 import json
+import shutil
 
 import jax
 import numpy as np
@@ -77,19 +78,25 @@ def test_load_of_arrays_trained_through_loop_train(tmp_path, tiny_config):
 
 # --------------------------------------------------------------------------- what a resume may change
 
-def finished(tmp_path, **changes):
-    return loop.run(tiny(**{"num_steps": 10, **changes}), str(tmp_path))
+@pytest.fixture(scope="module")
+def ten_steps(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("ten_steps")
+    loop.run(tiny(num_steps=10), str(workdir))
+    return workdir
 
 
-@pytest.mark.parametrize("field, value", [
-    ("optimizer__learning_rate", 3e-4), ("optimizer__b2", 0.99), ("optimizer__grad_clip_norm", 5.0),
-    ("log_every", 10), ("checkpoint_every", 10), ("eval_every", 0), ("num_steps", 20),
-    ("model__channels", (16, 32)),  # Not read by an MLP.
-])
-def test_a_resume_may_change(tmp_path, field, value):
-    finished(tmp_path)
-    changes = {field: value} if field == "num_steps" else {field: value, "num_steps": 20}
-    assert finished(tmp_path, **changes).step == 20
+def resume_copy(tmp_path, workdir, **changes):
+    """Resumes a copy of `workdir` with the tiny config changed as asked."""
+    copy = tmp_path / "copy"
+    shutil.copytree(workdir, copy)
+    return loop.run(tiny(**{"num_steps": 10, **changes}), str(copy))
+
+
+def test_a_resume_may_change_rates_clipping_cadence_length_and_unread_fields(tmp_path, ten_steps):
+    changes = dict(optimizer__learning_rate=3e-4, optimizer__b2=0.99, optimizer__eps=1e-6, optimizer__grad_clip_norm=5.0,
+                   log_every=10, checkpoint_every=20, eval_every=0, keep_checkpoints=2, num_steps=20,
+                   model__channels=(16, 32))  # Channels: not read by an MLP.
+    assert resume_copy(tmp_path, ten_steps, **changes).step == 20
 
 
 @pytest.mark.parametrize("field, value, listed", [
@@ -100,23 +107,23 @@ def test_a_resume_may_change(tmp_path, field, value):
     ("optimizer__name", "adamw", "optimizer.name: checkpoint 'adam', this run 'adamw'"),
     ("seed", 1, "seed: checkpoint 0, this run 1"),
 ])
-def test_a_resume_refuses(tmp_path, field, value, listed):
-    finished(tmp_path)
+def test_a_resume_refuses(tmp_path, ten_steps, field, value, listed):
     with pytest.raises(CheckpointError, match="cannot be resumed") as error:
-        finished(tmp_path, **{field: value})
+        resume_copy(tmp_path, ten_steps, **{field: value})
     assert listed in str(error.value) and "\n" not in str(error.value)
 
 
-def test_a_resume_refuses_another_family(tmp_path):
+def test_a_resume_refuses_another_family(tmp_path, ten_steps):
     import toy_family
 
-    finished(tmp_path)
+    copy = tmp_path / "copy"
+    shutil.copytree(ten_steps, copy)
     train_source, eval_source = toy_family.data()
     with pytest.raises(CheckpointError, match="trainer: checkpoint 'autoencoder', this run 'toy'"):
-        loop.train(toy_family.config(), str(tmp_path), train_source, eval_source, parallel.make_mesh(1))
+        loop.train(toy_family.config(), str(copy), train_source, eval_source, parallel.make_mesh(1))
 
 
 def test_a_schedule_horizon_is_identity_only_for_a_decaying_schedule(tmp_path):
-    finished(tmp_path / "cosine", optimizer__schedule="cosine")
+    loop.run(tiny(num_steps=10, optimizer__schedule="cosine"), str(tmp_path))
     with pytest.raises(CheckpointError, match="optimizer.schedule_steps: checkpoint 10, this run 20"):
-        finished(tmp_path / "cosine", optimizer__schedule="cosine", num_steps=20)
+        loop.run(tiny(num_steps=20, optimizer__schedule="cosine"), str(tmp_path))

@@ -28,6 +28,8 @@ def test_main_command_prints_where_results_are(tmp_path):
     ("--config.model.name=mlp_gan", "model.name='mlp_gan' is unknown"),
     ("--config.data.name=not_a_dataset", "data.name='not_a_dataset' is not an embedded data set"),
     ("--config.batch_size=12", "batch_size=12 must be a positive multiple of the 8 devices"),
+    ("--config.model.nope=3", "--config.model.nope: the config has no field 'model.nope'"),
+    ("--config=configs/vae_mnist.py:tine", "unknown variant 'tine'; the variants are '', 'tiny'"),
 ])
 def test_bad_input_is_one_line_on_stderr(tmp_path, override, message):
     done = subprocess.run(train_py(tmp_path, override), cwd=ROOT, capture_output=True, text=True, timeout=120)

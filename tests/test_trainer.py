@@ -67,6 +67,15 @@ def test_device_resident_and_streaming_paths_agree(tiny_config, digits):
     np.testing.assert_allclose(device_sums[-1]["loss"], stream_sums[-1]["loss"], rtol=1e-5)
 
 
+ONE_DEVICE = {}  # config name -> the one-device run both modes are compared with.
+
+
+def one_device(name, config, source):
+    if name not in ONE_DEVICE:
+        ONE_DEVICE[name] = run_steps("device", config, source, parallel.make_mesh(1), steps=6, chunk=3)
+    return ONE_DEVICE[name]
+
+
 @pytest.mark.parametrize("mode", ["jit", "pmap"])
 @pytest.mark.parametrize("name", ["ae_mnist", "vae_mnist", "dae_mnist", "sparse_ae_mnist", "conv_vae_mnist"])
 def test_eight_devices_match_one_device_with_plain_sgd(tiny_config, digits, name, mode):
@@ -77,7 +86,7 @@ def test_eight_devices_match_one_device_with_plain_sgd(tiny_config, digits, name
     if name == "conv_vae_mnist":
         config.model.channels = (4,)  # 8x8 digits: one halving.
     config.optimizer.name, config.optimizer.learning_rate = "sgd", 0.05
-    one, one_sums = run_steps("device", config, digits, parallel.make_mesh(1), steps=6, chunk=3)
+    one, one_sums = one_device(name, config, digits)
     eight, eight_sums = run_steps("device", config, digits, parallel.make_mesh(8), steps=6, chunk=3, mode=mode)
     moved = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), one.params,
                          jax.device_get(init_state(make_trainer(config, digits), parallel.make_mesh(1)).params))
