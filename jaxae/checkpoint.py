@@ -20,7 +20,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from jaxae import run_record
-from jaxae.errors import CheckpointError, CheckpointWriteError
+from jaxae.errors import CheckpointError, CheckpointWriteError, WorkdirError
 
 
 def layout(tree) -> dict[str, str]:
@@ -74,14 +74,18 @@ class Checkpointer:
             raise Unreadable("its metadata is not a jaxae run record (written by another program or an older jaxae)")
         return meta
 
-    def check(self, step: int, meta: dict, identity: dict, state_layout: dict, config_json: dict) -> None:
-        """Raises CheckpointError if `step` (with metadata `meta`) is not a checkpoint of this run."""
+    def check_identity(self, step: int, meta: dict, identity: dict) -> None:
+        """Raises CheckpointError, listing the differing fields, if `step` belongs to another run."""
         diffs = run_record.differences(meta["identity"], identity)
         if diffs:
             raise CheckpointError(
                 f"{self.directory} holds step {step} of a different model, data or config, so it cannot be resumed: "
                 + "; ".join(diffs) + ". Nothing was changed: use another --workdir, or "
                 "--on_checkpoint_mismatch=new_workdir (see the README's table of what a resume may change)")
+
+    def check_layout(self, step: int, meta: dict, state_layout: dict, config_json: dict) -> None:
+        """Raises CheckpointError if the arrays of `step` differ in shape or dtype from `state_layout`,
+        naming them and the config fields that differ from `config_json`."""
         arrays = _layout_differences(meta["layout"], state_layout)
         if arrays:
             fields = run_record.differences(run_record.flatten(meta["record"]["config"]), run_record.flatten(config_json))
@@ -91,12 +95,20 @@ class Checkpointer:
                 + ". Nothing was changed: use another --workdir")
 
     def restore(self, step: int, abstract_state):
-        """Restores `step` into the layout (shapes, dtypes, shardings) of `abstract_state`."""
-        try:
-            restored = self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state)))
-        except Exception as error:
-            raise Unreadable(f"its arrays cannot be read ({type(error).__name__})") from error
-        return restored["state"]
+        """Restores `step` into the layout (shapes, dtypes, shardings) of `abstract_state`.
+
+        A failed read is tried once more before the step counts as unreadable, so that a passing
+        hiccup of a network file system does not look like damage.
+        """
+        for attempt in (1, 2):
+            try:
+                restored = self._manager.restore(
+                    step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state)))
+                return restored["state"]
+            except Exception as error:
+                if attempt == 2:
+                    raise Unreadable(f"its arrays cannot be read ({type(error).__name__})") from error
+                time.sleep(1.0)
 
     def move_aside(self, step: int, *, mover: bool = True) -> str:
         """Moves the folder of `step` to ``<checkpoints>-unreadable/`` (kept, not deleted); returns where.
@@ -106,8 +118,12 @@ class Checkpointer:
         """
         target = os.path.join(self.directory + "-unreadable", f"{step}-{time.strftime('%Y%m%d-%H%M%S')}")
         if mover:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.replace(os.path.join(self.directory, str(step)), target)
+            try:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(os.path.join(self.directory, str(step)), target)
+            except OSError as error:
+                raise WorkdirError(f"checkpoint step {step} in {self.directory} is unreadable and could not be moved "
+                                   f"aside to {target}: {error.strerror or error}; move it away yourself") from None
         return target
 
     def reload(self) -> None:

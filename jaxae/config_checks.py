@@ -52,8 +52,8 @@ def widths(config, field: str, *, allow_empty: bool) -> None:
             raise ConfigError(f"{field}={tuple(value)!r} must hold positive integers; found {width!r}")
 
 
-def text(config, field: str) -> None:
-    """A non-empty string."""
+def text(config, field: str, *, allow_empty: bool = False) -> None:
+    """A string (non-empty unless `allow_empty`)."""
     value = get(config, field)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{field}={value!r} must be a non-empty string")
+    if not isinstance(value, str) or not (value or allow_empty):
+        raise ConfigError(f"{field}={value!r} must be a {'' if allow_empty else 'non-empty '}string")

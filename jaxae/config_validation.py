@@ -19,6 +19,8 @@ def validate_loop_config(config) -> None:
     checks.text(config, "data.name")
     checks.text(config, "data.train_split")
     checks.text(config, "data.eval_split")
+    checks.text(config, "data.tfds_data_dir", allow_empty=True)
+    checks.text(config, "compile_cache_dir", allow_empty=True)
     checks.choice(config, "data.placement", PLACEMENTS)
     checks.number(config, "data.device_memory_budget_mb", low=0)
     checks.number(config, "data.host_memory_budget_mb", low=0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from jaxae import parallel, resume, run_record
-from jaxae.checkpoint import Checkpointer, Unreadable, layout
+from jaxae.checkpoint import Checkpointer, layout
 from jaxae.data import spec as specs
 from jaxae.errors import CheckpointError
 from jaxae.trainers.base import create_trainer
@@ -35,25 +35,28 @@ def load(workdir: str, *, step: int | None = None, mesh=None):
         steps = checkpointer.all_steps()
         if step is not None and step not in steps:
             raise CheckpointError(f"{directory} has no checkpoint of step {step}; it has {steps}")
-        unreadable = []
-        for candidate in reversed(steps if step is None else [step]):
-            try:
-                return _restore(checkpointer, candidate, mesh)
-            except Unreadable as why:
-                unreadable.append(f"step {candidate}: {why}")
-                resume.warn(f"checkpoint step {candidate} in {directory} is unreadable: {why}")
-        raise CheckpointError(f"{directory} holds no checkpoint that can be read"
-                              + (f" ({'; '.join(unreadable)})" if unreadable else " (it is empty)"))
+        mesh = mesh or parallel.make_mesh(0)
+
+        def target(found, meta):  # The layout the run's own config gives, checked against the saved one.
+            trainer = _trainer_of(meta)
+            abstract = resume.abstract_state(trainer, mesh, trainer.config.seed)
+            checkpointer.check_layout(found, meta, layout(abstract), meta["record"]["config"])
+            return abstract
+
+        found, meta, state, unreadable = resume.newest_intact(checkpointer, target, steps if step is None else [step])
+        for bad, why in unreadable:
+            resume.warn(f"checkpoint step {bad} in {directory} is unreadable: {why}")
+        if found is None:
+            raise CheckpointError(f"{directory} holds no checkpoint that can be read"
+                                  + (f" ({'; '.join(f'step {bad}: {why}' for bad, why in unreadable)})"
+                                     if unreadable else " (it is empty)"))
+        return _trainer_of(meta).inference(state, mesh)
     finally:
         checkpointer.close()
 
 
-def _restore(checkpointer: Checkpointer, step: int, mesh):
-    meta = checkpointer.read_meta(step)
+def _trainer_of(meta: dict):
+    """The trainer a checkpoint's run record describes."""
     record = meta["record"]
     config = run_record.config_from_json(record["config"])
-    trainer = create_trainer(config, specs.spec_from_json(record["data"]["spec"]), record["data"]["num_examples"])
-    mesh = mesh or parallel.make_mesh(0)
-    abstract = resume.abstract_state(trainer, mesh, config.seed)
-    checkpointer.check(step, meta, meta["identity"], layout(abstract), record["config"])
-    return trainer.inference(checkpointer.restore(step, abstract), mesh)
+    return create_trainer(config, specs.spec_from_json(record["data"]["spec"]), record["data"]["num_examples"])

@@ -30,7 +30,7 @@ from jaxae.runners import DeviceResidentRunner, StreamingRunner
 from jaxae.stops import Stopped
 from jaxae.trainers.base import create_trainer, trainer_class
 from jaxae.whole_split import WholeSplit
-from jaxae.workdir import WorkdirLock, prepare_workdir
+from jaxae.workdir import WorkdirLock, prepare_workdir, workdir_path
 
 __all__ = ["run", "train", "RunResult", "Stopped"]
 
@@ -58,10 +58,8 @@ def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
     validate_config(config)  # Before any data is read.
     _check_devices(config, parallel.make_mesh(config.parallel.num_devices))
     data_dir = config.data.tfds_data_dir or None
-    if jax.process_count() > 1:  # One writer: process 0 prepares an embedded data set, the rest wait.
-        if jax.process_index() == 0:
-            sources.prepare_embedded(config.data.name, data_dir)
-        parallel.barrier("jaxae: data prepared")
+    # One writer: process 0 prepares an embedded data set; the others learn whether that failed.
+    parallel.on_lead(lambda: sources.prepare_embedded(config.data.name, data_dir), "preparing the data set")
     train_source = sources.open_tfds(config.data.name, config.data.train_split, data_dir)
     eval_source = sources.open_tfds(config.data.name, config.data.eval_split, data_dir)
     return train(config, workdir, train_source, eval_source, on_mismatch=on_mismatch)
@@ -69,13 +67,15 @@ def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
 
 def train(config, workdir: str, train_source, eval_source, mesh=None, *, on_mismatch: str = "fail") -> RunResult:
     """Trains `config` on already opened sources (tfds splits or `ArraySource`s), with the same
-    checks as `run` and train.py, all made before anything is compiled.
+    checks as `run` and train.py, all made before anything is compiled (data values are checked
+    as they are read).
 
     mesh: the devices to train on (default `parallel.make_mesh(config.parallel.num_devices)`).
     """
     validate_config(config)
     if on_mismatch not in ("fail", "new_workdir"):
         raise ConfigError(f"on_mismatch={on_mismatch!r} must be 'fail' or 'new_workdir'")
+    workdir = workdir_path(workdir)
     _check_fields(config, train_source, eval_source)
     mesh = mesh or parallel.make_mesh(config.parallel.num_devices)
     _check_devices(config, mesh)
@@ -89,10 +89,10 @@ def train(config, workdir: str, train_source, eval_source, mesh=None, *, on_mism
     identity = run_record.identity(config, trainer, train_source)
     record = run_record.make_record(config, train_source, len(train_source))
     if on_mismatch == "new_workdir":
-        workdir = resume.workdir_for(os.path.abspath(workdir), identity, abstract, record["config"])
+        workdir = resume.workdir_for(workdir, identity, abstract, record["config"])
     workdir = prepare_workdir(workdir)
     with _locked(workdir):
-        session = Session(config, workdir, trainer, plan, train_source, eval_source, order, mesh,
+        session = Session(config, workdir, trainer, plan, train_source, eval_source, order, mesh, abstract,
                           meta={"identity": identity, "record": record})
         return session.run()
 
@@ -119,13 +119,7 @@ def _check_devices(config, mesh) -> None:
 def _locked(workdir: str):
     """Process 0 holds the workdir's lock; every process learns whether taking it failed."""
     lock = WorkdirLock(workdir) if jax.process_index() == 0 else contextlib.nullcontext()
-    failure = None
-    try:
-        lock.__enter__()
-    except WorkdirError as error:
-        failure = error
-    if parallel.max_over_processes(int(failure is not None)):
-        raise failure or WorkdirError(f"workdir {workdir!r} is in use by another run (process 0 could not lock it)")
+    parallel.on_lead(lock.__enter__, f"locking workdir {workdir!r}")
     try:
         yield
     finally:
@@ -135,9 +129,13 @@ def _locked(workdir: str):
 class Session:
     """One invocation of a run in its workdir: restore or init, iterate to the end, finish."""
 
-    def __init__(self, config, workdir, trainer, plan: EventPlan, train_source, eval_source, order, mesh, *, meta):
+    def __init__(self, config, workdir, trainer, plan: EventPlan, train_source, eval_source, order, mesh, abstract, *,
+                 meta):
         self.config, self.workdir, self.trainer, self.plan, self.mesh = config, workdir, trainer, plan, mesh
-        self.train_source, self.order, self.meta = train_source, order, meta
+        self.order, self.abstract, self.meta = order, abstract, meta
+        self.fields = list(trainer.train_fields(config))
+        # Decoded once (when it fits) for the runner and the hooks alike.
+        self.train_source = host.in_host_memory(train_source, config.data.host_memory_budget_mb, self.fields)
         self.lead = jax.process_index() == 0
         self.checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
         self.evaluator = Evaluator(trainer, eval_source, mesh, config.eval_batch_size,
@@ -175,17 +173,19 @@ class Session:
     def _start(self):
         """The state to continue from and its step; a fresh state gets its first phase's start hook."""
         state, restored = resume.restore_or_init(self.trainer, self.checkpointer, self.mesh, self.config.seed,
-                                                 self.meta["identity"], self.meta["record"]["config"])
+                                                 self.abstract, self.meta["identity"], self.meta["record"]["config"])
         step = int(state.step)
         if step > self.plan.end:
-            raise ConfigError(f"{self.checkpointer.directory} holds step {step}, past this run's {self.plan.end} steps "
-                              f"(num_steps={self.config.num_steps}, num_epochs={self.config.num_epochs}); ask for at "
-                              f"least {step} steps, or use another --workdir")
-        self.writer = MetricWriter(self.workdir, start_step=step, enabled=self.lead)
+            phases = ", ".join(f"{phase.name} {phase.num_steps}" for phase in self.plan.phases)
+            raise ConfigError(f"{self.checkpointer.directory} holds step {step}, past the end of this run's phases "
+                              f"({phases}: {self.plan.end} steps); ask for at least {step} steps, or use another --workdir")
+        # Records after the restored step (of a run killed before its next save) are dropped; a fresh
+        # state drops them all.
+        opened = parallel.on_lead(lambda: MetricWriter(self.workdir, start_step=step if restored else -1),
+                                  "opening the metric files")
+        self.writer = opened if self.lead else MetricWriter(self.workdir, enabled=False)
+        parallel.on_lead(self._write_record, "writing the run record")
         if self.lead:
-            with writing(os.path.join(self.workdir, run_record.RECORD_FILE)):
-                with open(os.path.join(self.workdir, run_record.RECORD_FILE), "w") as out:
-                    json.dump(self.meta["record"], out, indent=1, sort_keys=True)
             print(f"jaxae: {'resuming from step ' + str(step) if restored else 'starting'} of {self.plan.end}; "
                   f"{self.mesh.devices.size} {self.mesh.devices.flat[0].platform} device(s); workdir {self.workdir}",
                   flush=True)
@@ -194,24 +194,31 @@ class Session:
             self.save(0, state, force=True)
         return state, step
 
+    def _write_record(self) -> None:
+        path = os.path.join(self.workdir, run_record.RECORD_FILE)
+        with writing(path), open(path, "w") as out:
+            json.dump(self.meta["record"], out, indent=1, sort_keys=True)
+
     def run_hooks(self, state, step: int):
         """Runs the hooks due at `step` on the host, records their metrics, returns the new state."""
         for hook in self.plan.hooks_at(step):
+            before = layout(state)
             state, metrics = hook.run(state, self.training_split)
             state = parallel.place_replicated(state, self.mesh)
+            if layout(state) != before:  # A family's mistake: its checkpoints could not be resumed.
+                raise ValueError(f"the {hook.kind} hook of phase {hook.phase!r} returned a state of another layout "
+                                 f"(shapes, dtypes or structure) than it was given")
             self.writer.write(step, {f"{hook.phase}/{name}": value for name, value in metrics.items()})
         return state
 
     @functools.cached_property
     def training_split(self) -> WholeSplit:
-        """The training split for hooks to map over (decoded into host memory on first use)."""
-        return WholeSplit(self.train_source, self.mesh, self.config.eval_batch_size,
-                          list(self.trainer.train_fields(self.config)),
-                          host_memory_budget_mb=self.config.data.host_memory_budget_mb)
+        """The training split for hooks to map over."""
+        return WholeSplit(self.train_source, self.mesh, self.config.eval_batch_size, self.fields)
 
     def runner(self, start_step: int):
         """The device-resident runner and its steps per dispatch, or the streaming one (no limit)."""
-        config, fields = self.config, list(self.trainer.train_fields(self.config))
+        config, fields = self.config, self.fields
         placement = config.data.placement
         if placement == "auto":
             fits = host.split_bytes(self.train_source, fields) <= config.data.device_memory_budget_mb * 2**20
@@ -220,8 +227,7 @@ class Session:
         if placement == "device":
             runner = DeviceResidentRunner(self.train_source, fields, self.order, self.mesh, mode=mode)
             return runner, config.steps_per_dispatch or config.log_every
-        source = host.in_host_memory(self.train_source, config.data.host_memory_budget_mb, fields)
-        runner = StreamingRunner(source, fields, self.order, self.mesh, start_step=start_step, stop_step=self.plan.end,
+        runner = StreamingRunner(self.train_source, fields, self.order, self.mesh, start_step=start_step, stop_step=self.plan.end,
                                  prefetch=config.data.prefetch, mode=mode)
         return runner, math.inf
 

@@ -145,6 +145,25 @@ def max_over_processes(value: int) -> int:
     return int(np.max(multihost_utils.process_allgather(np.asarray(value, np.int32))))
 
 
+def on_lead(action, what: str):
+    """Runs `action()` on process 0 only (files only it writes); if it raised a JaxaeError there,
+    every process raises, so none waits for process 0 at the next barrier or collective.
+
+    Returns `action()`'s result on process 0, None elsewhere.
+    """
+    from jaxae.errors import JaxaeError
+
+    result, failure = None, None
+    if jax.process_index() == 0:
+        try:
+            result = action()
+        except JaxaeError as error:
+            failure = error
+    if max_over_processes(int(failure is not None)):
+        raise failure or JaxaeError(f"process 0 failed while {what}; its own message says why")
+    return result
+
+
 def place_replicated(tree, mesh: Mesh):
     """Every leaf replicated over the mesh: leaves already so placed stay, others (NumPy arrays a
     hook computed on the host, arrays on one device) are copied. The values must agree across processes."""

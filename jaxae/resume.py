@@ -3,10 +3,12 @@ workdir to train in when the one asked for holds another run's checkpoints."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
 import jax
+import jax.numpy as jnp
 
 from jaxae import checkpoint, parallel
 from jaxae.checkpoint import Checkpointer, Unreadable
@@ -19,15 +21,44 @@ def warn(message: str) -> None:
         print(f"jaxae: warning: {message}", file=sys.stderr, flush=True)
 
 
+def _strong(leaf):
+    """A leaf as an array of a fixed dtype: restored arrays are never weakly typed, so neither are fresh ones."""
+    leaf = jnp.asarray(leaf)
+    return jax.lax.convert_element_type(leaf, leaf.dtype) if leaf.weak_type else leaf
+
+
+def initial_state(trainer, key):
+    """trainer.init(key), every leaf an array that computes alike before and after a resume."""
+    return jax.tree.map(_strong, trainer.init(key))
+
+
 def abstract_state(trainer, mesh, seed: int):
     """The state's shapes, dtypes and (replicated) shardings, without computing it."""
     sharding = parallel.replicated(mesh)
     return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
-                        jax.eval_shape(trainer.init, jax.random.PRNGKey(seed)))
+                        jax.eval_shape(functools.partial(initial_state, trainer), jax.random.PRNGKey(seed)))
+
+
+def newest_intact(checkpointer: Checkpointer, target, steps=None):
+    """(step, meta, state, unreadable) for the newest of `steps` (default all) that reads back whole.
+
+    target(step, meta) -> the abstract state to restore `step` into; it raises to refuse a
+    checkpoint whose metadata reads back but belongs to another run. `unreadable` lists (step,
+    why) for the newer steps that could not be read; step, meta and state are None when no step
+    can be read.
+    """
+    unreadable = []
+    for step in reversed(checkpointer.all_steps() if steps is None else steps):
+        try:
+            meta = checkpointer.read_meta(step)
+            return step, meta, checkpointer.restore(step, target(step, meta)), unreadable
+        except Unreadable as why:
+            unreadable.append((step, str(why)))
+    return None, None, None, unreadable
 
 
 def restore_newest_intact(checkpointer: Checkpointer, abstract, identity: dict, config_json: dict):
-    """The newest checkpoint that reads back whole, restored into `abstract`; None if there is none.
+    """The newest checkpoint of this run that reads back whole, restored into `abstract`; None if there is none.
 
     Unreadable steps newer than it (truncated, half-deleted, foreign) are moved aside with a
     one-line warning each; a checkpoint of another run (identity or array layout) is refused.
@@ -35,37 +66,38 @@ def restore_newest_intact(checkpointer: Checkpointer, abstract, identity: dict, 
     Raises:
       CheckpointError: a checkpoint of another run, or checkpoints none of which can be read.
     """
-    state_layout, bad = checkpoint.layout(abstract), []
-    for step in reversed(checkpointer.all_steps()):
-        try:
-            meta = checkpointer.read_meta(step)
-            checkpointer.check(step, meta, identity, state_layout, config_json)
-            state = checkpointer.restore(step, abstract)
-        except Unreadable as why:
-            bad.append((step, str(why)))
-            continue
-        for bad_step, why in bad:
-            where = checkpointer.move_aside(bad_step, mover=jax.process_index() == 0)
-            warn(f"checkpoint step {bad_step} in {checkpointer.directory} is unreadable: {why}; moved it to {where} "
-                 f"and resumed from step {step}")
-        if bad:
-            parallel.barrier("jaxae: unreadable checkpoints moved")
-            checkpointer.reload()
-        return state
-    if bad:
-        raise CheckpointError(f"no checkpoint in {checkpointer.directory} can be read: "
-                              + "; ".join(f"step {step}: {why}" for step, why in bad)
-                              + ". Nothing was changed: move those folders away to start afresh, or use another --workdir")
-    return None
+    state_layout = checkpoint.layout(abstract)
+
+    def this_run(step, meta):
+        checkpointer.check_identity(step, meta, identity)
+        checkpointer.check_layout(step, meta, state_layout, config_json)
+        return abstract
+
+    step, _, state, unreadable = newest_intact(checkpointer, this_run)
+    if step is None:
+        if unreadable:
+            raise CheckpointError(f"no checkpoint in {checkpointer.directory} can be read: "
+                                  + "; ".join(f"step {bad}: {why}" for bad, why in unreadable)
+                                  + ". Nothing was changed: move those folders away to start afresh, or use another "
+                                  "--workdir")
+        return None
+    for bad, why in unreadable:
+        where = checkpointer.move_aside(bad, mover=jax.process_index() == 0)
+        warn(f"checkpoint step {bad} in {checkpointer.directory} is unreadable: {why}; moved it to {where} "
+             f"and resumed from step {step}")
+    if unreadable:
+        parallel.barrier("jaxae: unreadable checkpoints moved")
+        checkpointer.reload()
+    return state
 
 
-def restore_or_init(trainer, checkpointer: Checkpointer, mesh, seed: int, identity: dict, config_json: dict):
+def restore_or_init(trainer, checkpointer: Checkpointer, mesh, seed: int, abstract, identity: dict, config_json: dict):
     """(state, restored): the newest intact checkpoint of this run, or a fresh state built under `jit`."""
-    abstract = abstract_state(trainer, mesh, seed)
     state = restore_newest_intact(checkpointer, abstract, identity, config_json)
     if state is not None:
         return state, True
-    return jax.jit(trainer.init, out_shardings=parallel.replicated(mesh))(jax.random.PRNGKey(seed)), False
+    fresh = jax.jit(functools.partial(initial_state, trainer), out_shardings=parallel.replicated(mesh))
+    return fresh(jax.random.PRNGKey(seed)), False
 
 
 def _holds_this_run(directory: str, identity: dict, state_layout: dict, config_json: dict) -> bool:
@@ -73,10 +105,13 @@ def _holds_this_run(directory: str, identity: dict, state_layout: dict, config_j
     try:
         for step in reversed(checkpointer.all_steps()):
             try:
-                checkpointer.check(step, checkpointer.read_meta(step), identity, state_layout, config_json)
-                return True
+                meta = checkpointer.read_meta(step)
             except Unreadable:
                 continue
+            try:
+                checkpointer.check_identity(step, meta, identity)
+                checkpointer.check_layout(step, meta, state_layout, config_json)
+                return True
             except CheckpointError:
                 return False
         return True  # Nothing readable: nothing to protect from this run.

@@ -33,7 +33,8 @@ class StopSignals:
         del frame
         if signum == signal.SIGINT and self.received == signal.SIGINT:
             raise KeyboardInterrupt
-        self.received = signum
+        if self.received is None:  # The first signal sets the exit status.
+            self.received = signum
 
     def __exit__(self, *exc):
         for signum, handler in self._previous.items():

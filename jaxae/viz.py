@@ -18,7 +18,8 @@ def make_grid(images: np.ndarray, *, columns: int | None = None, pad: int = 1) -
     Returns:
       [rows * (height + pad) + pad, columns * (width + pad) + pad, channels] float in [0, 1].
     """
-    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    # A diverged model's NaNs show as black rather than as garbage after the cast to 8 bits.
+    images = np.clip(np.nan_to_num(np.asarray(images, np.float32)), 0.0, 1.0)
     if images.ndim == 5:
         columns = images.shape[1]
         images = images.reshape(-1, *images.shape[2:])

@@ -60,15 +60,13 @@ class WholeSplit:
         """See `global_batches`."""
         return global_batches(self.source, self.mesh, self.batch_size, self.fields)
 
-    def read(self, fields=None) -> dict[str, np.ndarray]:
-        """`fields` (default this split's) of every example, on the host: {name: [n, ...]}."""
-        return host.read_all(self.source, fields or self.fields)
-
     def map(self, fn, *args) -> dict[str, np.ndarray]:
         """fn(*args, batch) -> {name: [batch, ...] per example}, over every example of the split.
 
         `fn` must be pure and per example (no reduction over the batch); `args` (e.g. the train
-        state) are passed to every call as they are. Returns {name: [n, ...]} NumPy arrays.
+        state) are passed to every call as they are. It is compiled once per function object:
+        pass the same one each time (a method or a module-level function, not a new lambda).
+        Returns {name: [n, ...]} NumPy arrays.
         """
         if fn not in self._compiled:
             # Replicated outputs: every process can read the whole result.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import fcntl
 import json
 import os
@@ -17,11 +18,16 @@ OUTPUTS = {"checkpoints": True, "images": True, "tensorboard": True, "metrics.js
 LOCK_FILE = ".jaxae.lock"
 
 
-def prepare_workdir(workdir: str) -> str:
-    """Creates `workdir` if needed, proves it writable and its outputs' paths usable; returns its absolute path."""
+def workdir_path(workdir: str) -> str:
+    """The absolute path of `workdir` ('~' expanded); ConfigError if it is empty."""
     if not workdir:
         raise ConfigError("--workdir is empty: name a directory for checkpoints, metrics and images")
-    path = os.path.abspath(os.path.expanduser(workdir))
+    return os.path.abspath(os.path.expanduser(workdir))
+
+
+def prepare_workdir(workdir: str) -> str:
+    """Creates `workdir` if needed, proves it writable and its outputs' paths usable; returns its absolute path."""
+    path = workdir_path(workdir)
     if os.path.exists(path) and not os.path.isdir(path):
         raise ConfigError(f"workdir {path!r} exists and is not a directory")
     try:
@@ -51,14 +57,21 @@ class WorkdirLock:
         self._file = None
 
     def __enter__(self):
-        handle = open(self.path, "a+")
+        workdir = os.path.dirname(self.path)
+        try:
+            handle = open(self.path, "a+")
+        except OSError as error:
+            raise WorkdirError(f"could not open the lock file {self.path!r}: {error.strerror or error}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as error:
+            held = error.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
             handle.seek(0)
             holder = handle.read().strip() or "an unknown process"
             handle.close()
-            raise WorkdirError(f"workdir {os.path.dirname(self.path)!r} is in use by another run ({holder}); "
+            if not held:  # ENOLCK on some network file systems, for one.
+                raise WorkdirError(f"could not lock workdir {workdir!r}: {error.strerror or error}") from None
+            raise WorkdirError(f"workdir {workdir!r} is in use by another run ({holder}); "
                                f"wait for it to end, or use another --workdir") from None
         handle.seek(0)
         handle.truncate()

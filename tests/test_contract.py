@@ -116,3 +116,17 @@ def test_arrays_of_another_shape_are_refused_with_the_differing_fields(tmp_path,
     message = str(error.value)
     assert "holds arrays of other shapes than this run's state" in message and "float32[12,4]" in message
     assert "toy.width: checkpoint 4, this run 6" in message and "\n" not in message
+
+
+def test_a_start_hook_at_step_zero_is_saved_and_a_restart_records_it_once(tmp_path):
+    """With no 'embed' phase, 'cluster' starts at step 0: its hook runs on the fresh state and step
+    0 is saved. A run killed before any save starts afresh: the hook's record is not doubled."""
+    config = toy_family.config(embed_steps=0)
+    straight = train(tmp_path / "straight", config)
+    records = read_metrics(str(tmp_path / "straight"))
+    assert [r["step"] for r in records if "cluster/spread" in r] == [0, 4, 8]
+    assert 0 in [int(n) for n in os.listdir(tmp_path / "straight" / "checkpoints") if n.isdigit()]
+    killed = killed_copy(tmp_path, tmp_path / "straight", keep_through=-1)
+    resumed = train(killed, toy_family.config(embed_steps=0))
+    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(straight.state))
+    assert without_timing(killed) == without_timing(tmp_path / "straight")

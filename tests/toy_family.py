@@ -116,9 +116,11 @@ class ToyTrainer(Trainer):
         state, metrics = self._update(state, loss_fn, batch)
         return state.replace(extra={**state.extra, "counts": counts}), metrics
 
+    def codes(self, state, batch):
+        return {"code": state.params["embed"][batch["token"]], "index": batch["index"]}
+
     def set_centroids(self, state, split):
-        codes = split.map(lambda state, batch: {"code": state.params["embed"][batch["token"]],
-                                                "index": batch["index"]}, state)
+        codes = split.map(self.codes, state)
         assert np.array_equal(codes["index"], np.arange(len(split)))  # Every example once, in order.
         groups = codes["index"] % K
         centroids = np.stack([codes["code"][groups == c].mean(axis=0) for c in range(K)])

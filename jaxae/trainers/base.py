@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 from typing import Any, Callable
 
 from jaxae import config_checks as checks
@@ -60,8 +61,9 @@ class Trainer:
       config: the run's ConfigDict.
       spec: the training split's fields ({name: `data.spec.Field`}).
       num_examples: the training split's size (sets the steps of an epoch).
-      axis_name: the mapped device axis under `pmap` (steps average gradients over it and take
-        batch statistics through `parallel.batch_mean`); None under `jit`.
+      axis_name: the mapped device axis under `pmap` (train steps average gradients over it and
+        take batch statistics through `parallel.batch_mean`); None under `jit`. Only phase steps
+        run under `pmap`: `init`, hooks, `eval_step` and `pictures` always run under plain `jit`.
     """
 
     # Metrics of a train step whose non-finite window mean stops the run (those a phase reports).
@@ -104,9 +106,8 @@ class Trainer:
         return {}
 
     def identity_of(self, *fields: str) -> dict[str, Any]:
-        """{field: value} for dotted config fields, JSON-ready (tuples as lists)."""
-        values = {field: checks.get(self.config, field) for field in fields}
-        return {field: list(value) if isinstance(value, tuple) else value for field, value in values.items()}
+        """{field: value} for dotted config fields, as JSON gives them back (tuples as lists)."""
+        return json.loads(json.dumps({field: checks.get(self.config, field) for field in fields}))
 
     def epochs_or_steps(self, epochs_field: str = "num_epochs", steps_field: str = "num_steps") -> int:
         """The length of a phase given as `steps_field` (when > 0) or else `epochs_field` epochs."""
@@ -125,7 +126,8 @@ class Trainer:
         raise NotImplementedError
 
     def init(self, key):
-        """key -> a fresh train state (a pytree of arrays). Pure: the loop runs it under `jit`."""
+        """key -> a fresh train state: a pytree of arrays with an int32 scalar `step`, which every
+        train step increments by one. Pure: the loop runs it under `jit`."""
         raise NotImplementedError
 
     def eval_step(self, state, batch, mask):
