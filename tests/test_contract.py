@@ -130,3 +130,23 @@ def test_a_start_hook_at_step_zero_is_saved_and_a_restart_records_it_once(tmp_pa
     resumed = train(killed, toy_family.config(embed_steps=0))
     chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(straight.state))
     assert without_timing(killed) == without_timing(tmp_path / "straight")
+
+
+class WrongShapeHook(toy_family.ToyTrainer):
+    """A family whose hook returns centroids of another shape than the state had."""
+
+    def set_centroids(self, state, split):
+        return state.replace(extra={**state.extra, "centroids": np.zeros((toy_family.K + 1, self.width))}), {}
+
+
+def test_a_hook_that_changes_the_state_layout_is_refused(tmp_path):
+    from jaxae.trainers import FAMILIES, register
+
+    register("toy_wrong_shape", WrongShapeHook)
+    try:
+        config = toy_family.config()
+        config.trainer = "toy_wrong_shape"
+        with pytest.raises(ValueError, match="the start hook of phase 'cluster' returned a state of another layout"):
+            train(tmp_path, config)
+    finally:
+        FAMILIES.pop("toy_wrong_shape")
