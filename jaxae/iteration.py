@@ -84,7 +84,8 @@ class Iteration:
 
     def _handle_events(self, signals) -> None:
         step, plan, session = self.step, self.plan, self.session
-        if plan.closes_window(step):
+        closes = plan.closes_window(step)
+        if closes:
             self._close_window()
         started = time.perf_counter()
         hooks = plan.hooks_at(step)
@@ -102,7 +103,7 @@ class Iteration:
             self.timer += time.perf_counter() - started  # Hooks, evals and saves are not training time.
         # Stop only where a window closes, so the resumed run logs the same windows; every process
         # agrees on the step. The last step is left to finish normally: its final eval and save are short.
-        if plan.closes_window(step) and step < plan.end:
+        if closes and step < plan.end:
             signum = parallel.max_over_processes(signals.received or 0)
             if signum:
                 if session.checkpointer.latest_step() != step:  # Not already saved by a periodic checkpoint.

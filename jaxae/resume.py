@@ -57,6 +57,13 @@ def newest_intact(checkpointer: Checkpointer, target, steps=None):
     return None, None, None, unreadable
 
 
+def _check_this_run(checkpointer: Checkpointer, step: int, meta: dict, identity: dict, state_layout: dict,
+                    config_json: dict) -> None:
+    """Raises CheckpointError unless `step` is a checkpoint of this run: same identity, same arrays."""
+    checkpointer.check_identity(step, meta, identity)
+    checkpointer.check_layout(step, meta, state_layout, config_json)
+
+
 def restore_newest_intact(checkpointer: Checkpointer, abstract, identity: dict, config_json: dict):
     """The newest checkpoint of this run that reads back whole, restored into `abstract`; None if there is none.
 
@@ -69,8 +76,7 @@ def restore_newest_intact(checkpointer: Checkpointer, abstract, identity: dict, 
     state_layout = checkpoint.layout(abstract)
 
     def this_run(step, meta):
-        checkpointer.check_identity(step, meta, identity)
-        checkpointer.check_layout(step, meta, state_layout, config_json)
+        _check_this_run(checkpointer, step, meta, identity, state_layout, config_json)
         return abstract
 
     step, _, state, unreadable = newest_intact(checkpointer, this_run)
@@ -109,8 +115,7 @@ def _holds_this_run(directory: str, identity: dict, state_layout: dict, config_j
             except Unreadable:
                 continue
             try:
-                checkpointer.check_identity(step, meta, identity)
-                checkpointer.check_layout(step, meta, state_layout, config_json)
+                _check_this_run(checkpointer, step, meta, identity, state_layout, config_json)
                 return True
             except CheckpointError:
                 return False

@@ -8,6 +8,8 @@ the same 'index', on any number of devices.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 
@@ -17,17 +19,11 @@ from jaxae.data import host, pipeline
 MASK = "mask"  # Not a data field: 1 for real examples, 0 for the padding of the last batch.
 
 
-def global_batches(source, mesh, batch_size: int, fields):
-    """Every example of `source` once, in order, as global arrays split over the mesh.
-
-    Yields:
-      ({field: [batch_size, ...] for each of `fields`, 'index': [batch_size] int32},
-       mask [batch_size] float32), padding clamped to the last example and masked out.
-    """
-    for indices, mask in pipeline.padded_batches(len(source), batch_size, process_index=jax.process_index(),
-                                                 process_count=jax.process_count()):
-        batch = parallel.host_to_global({**pipeline.read_batch(source, indices, fields), MASK: mask}, mesh)
-        yield batch, batch.pop(MASK)
+@functools.lru_cache(maxsize=64)
+def _compiled(fn, mesh):
+    """`fn` under jit with replicated outputs (every process can read the whole result); one per
+    function and mesh, so maps by new WholeSplits (each `jaxae.load(...).encode` call) reuse it."""
+    return jax.jit(fn, out_shardings=parallel.replicated(mesh))
 
 
 def padded_size(batch_size: int, mesh) -> int:
@@ -51,27 +47,33 @@ class WholeSplit:
         self.fields = list(fields or source.spec)
         self.source = host.in_host_memory(source, host_memory_budget_mb, self.fields)
         self.mesh, self.batch_size = mesh, padded_size(batch_size, mesh)
-        self._compiled = {}
 
     def __len__(self) -> int:
         return len(self.source)
 
     def batches(self):
-        """See `global_batches`."""
-        return global_batches(self.source, self.mesh, self.batch_size, self.fields)
+        """Every example once, in order, as global arrays split over the mesh.
+
+        Yields:
+          ({field: [batch_size, ...] for each field, 'index': [batch_size] int32},
+           mask [batch_size] float32), padding clamped to the last example and masked out.
+        """
+        for indices, mask in pipeline.padded_batches(len(self.source), self.batch_size,
+                                                     process_index=jax.process_index(),
+                                                     process_count=jax.process_count()):
+            batch = parallel.host_to_global({**pipeline.read_batch(self.source, indices, self.fields), MASK: mask},
+                                            self.mesh)
+            yield batch, batch.pop(MASK)
 
     def map(self, fn, *args) -> dict[str, np.ndarray]:
         """fn(*args, batch) -> {name: [batch, ...] per example}, over every example of the split.
 
         `fn` must be pure and per example (no reduction over the batch); `args` (e.g. the train
-        state) are passed to every call as they are. It is compiled once per function object:
+        state) are passed to every call as they are. It is compiled once per function and mesh:
         pass the same one each time (a method or a module-level function, not a new lambda).
         Returns {name: [n, ...]} NumPy arrays.
         """
-        if fn not in self._compiled:
-            # Replicated outputs: every process can read the whole result.
-            self._compiled[fn] = jax.jit(fn, out_shardings=parallel.replicated(self.mesh))
-        compiled, parts = self._compiled[fn], []
+        compiled, parts = _compiled(fn, self.mesh), []
         for number, (batch, _) in enumerate(self.batches()):
             # Fetched before the next batch is dispatched: one collective program in flight at a time.
             out = jax.device_get(compiled(*args, batch))
