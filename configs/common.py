@@ -103,3 +103,35 @@ def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     config.num_samples = 16
     config.num_image_examples = 4
     return config
+
+
+def get_clustering_config(trainer: str) -> ml_collections.ConfigDict:
+    """The deep-clustering families' shared defaults: the 784-500-500-2000-10 autoencoder of DEC,
+    IDEC, DCN and VaDE, MSE pretraining, K-means with 20 restarts, 10 clusters."""
+    config = get_base_config()
+    config.trainer = trainer
+    config.model.name = "ae"
+    config.model.hidden = (500, 500, 2000)
+    config.model.latent_dim = 10
+    config.model.output_activation = "identity"
+    config.loss.reconstruction = "mse"
+    config.data.binarize = "none"
+    config.batch_size = 256
+    config.pretrain = ml_collections.ConfigDict({"num_epochs": 200, "num_steps": 0})
+    config.cluster = ml_collections.ConfigDict()
+    config.cluster.n_clusters = 10
+    config.cluster.init_from = ""  # a workdir whose autoencoder replaces the pretraining phase.
+    config.cluster.kmeans_restarts = 20
+    config.cluster.kmeans_iterations = 300
+    config.cluster.optimizer = ml_collections.ConfigDict(config.optimizer.to_dict())
+    config.num_image_examples = 10
+    return config
+
+
+def make_tiny_clustering(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """`make_tiny` plus a short pretraining and few K-means restarts."""
+    make_tiny(config)
+    config.pretrain.num_steps = 10
+    config.cluster.kmeans_restarts = 2
+    config.cluster.n_clusters = 10
+    return config

@@ -163,9 +163,12 @@ class AutoencoderTrainer(Trainer):
 
     # ----------------------------------------------------------------------------- steps
 
-    def train_step(self, state: TrainState, batch):
-        """One update. batch: {'image': [batch, H, W, C] raw, ...} -> (new state, scalar metrics)."""
-        images = batch["image"]
+    def train_inputs(self, state, images):
+        """Raw images [batch, H, W, C] -> (targets, inputs (corrupted when denoising), VAE noise or None).
+
+        Every draw is per example, from the state's key folded with its step and the example's
+        place in the global batch.
+        """
         self._check_images(images)
         keys = rng.example_keys(jax.random.fold_in(state.key, state.step), images.shape[0],
                                 rng.batch_offset(images.shape[0], self.axis_name))
@@ -175,6 +178,11 @@ class AutoencoderTrainer(Trainer):
         inputs = rng.per_example(lambda k, x: corruptions.corrupt(k, x, kind=noise.kind, level=noise.level),
                                  noise_keys, targets)
         eps = rng.normal_per_example(sample_keys, (self.config.model.latent_dim,)) if self.variational else None
+        return targets, inputs, eps
+
+    def train_step(self, state: TrainState, batch):
+        """One update. batch: {'image': [batch, H, W, C] raw, ...} -> (new state, scalar metrics)."""
+        targets, inputs, eps = self.train_inputs(state, batch["image"])
         scale = state.extra["loss_scale"] if self.loss_scaling else 1.0
 
         def scaled_loss(params):

@@ -1,6 +1,6 @@
 """The Trainer contract: everything the shared loop may rely on, and the registry of families.
 
-A family (autoencoder, and later dcn, dec, vade, gan, autorec, sgns, ...) is one module under
+A family (autoencoder, ae_kmeans, dcn, dec; later vade, jule, gan, autorec, sgns, ...) is one module under
 ``jaxae/trainers/`` with a subclass of `Trainer`, registered by name in `FAMILIES`; a config picks
 it with ``config.trainer``. The loop, runners and evaluator only call what this module declares:
 
@@ -158,7 +158,12 @@ class Trainer:
 
 # The families by the name `config.trainer` gives, as "module:class" so that only the one in use
 # is imported.
-FAMILIES = {"autoencoder": "jaxae.trainers.autoencoder:AutoencoderTrainer"}
+FAMILIES = {
+    "autoencoder": "jaxae.trainers.autoencoder:AutoencoderTrainer",
+    "ae_kmeans": "jaxae.trainers.ae_kmeans:AEKMeansTrainer",
+    "dcn": "jaxae.trainers.dcn:DCNTrainer",
+    "dec": "jaxae.trainers.dec:DECTrainer",
+}
 
 
 def register(name: str, trainer_class) -> None:

@@ -1,0 +1,18 @@
+"""DCN (Yang et al., 2017) on the embedded MNIST subset: pretraining, K-means, then 50 epochs of
+reconstruction + (lambda/2) K-means term with online centroid updates."""
+
+import ml_collections
+
+from configs import common
+
+
+def get_config(variant: str = ""):
+    common.check_variant(variant)
+    config = common.get_clustering_config("dcn")
+    config.dcn = ml_collections.ConfigDict({"lambda_": 1.0, "initial_count": 100.0})
+    config.cluster.optimizer.learning_rate = 1e-4
+    config.num_epochs = 50
+    config.log_every = 16
+    config.eval_every = 160
+    config.checkpoint_every = 800
+    return common.make_tiny_clustering(config) if variant == "tiny" else config

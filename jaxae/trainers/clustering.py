@@ -1,0 +1,246 @@
+"""What the deep-clustering families share: pretrain an autoencoder (or take one from `init_from`),
+K-means on the codes of the whole training split, then the family's clustering phase; ACC, NMI
+and ARI from a label x cluster contingency matrix at every eval.
+
+A family (DCN, DEC/IDEC) subclasses `ClusteringTrainer` and supplies the clustering phase's
+state (`cluster_init`), what K-means starts it with (`begin`), its step, and how a code picks its
+cluster (`centroids`). The state is one layout for the whole run:
+
+  params:    {'autoencoder': the autoencoder's parameters, ...the family's trainable parts}
+  opt_state: {'pretrain': for params['autoencoder'], 'cluster': for all of params}
+  extra:     the family's non-gradient state (centroids and counts, target distributions, ...)
+
+Labels are read by the eval only; training and every choice a run makes (the K-means restart of
+least inertia, the last checkpoint) use no labels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxae import config_checks as checks
+from jaxae import losses, optimizers
+from jaxae.cluster import kmeans, metrics
+from jaxae.errors import ConfigError
+from jaxae.models import architecture_fields
+from jaxae.train_state import TrainState
+from jaxae.trainers.autoencoder import AutoencoderTrainer
+from jaxae.trainers.base import Phase
+from jaxae.updates import guarded_update
+
+KMEANS_STREAM = 2**32 - 3  # Folded into the run's key for the K-means seeding: beyond any step.
+
+
+class ClusteringTrainer(AutoencoderTrainer):
+    """Pretraining, K-means initialisation and clustering metrics; subclasses add the clustering step."""
+
+    guarded_metrics = ("loss", "grad_norm")
+
+    @classmethod
+    def validate_config(cls, config) -> None:
+        super().validate_config(config)  # The autoencoder's fields and the clustering phase's length.
+        if config.model.name != "ae":
+            raise ConfigError(f"model.name={config.model.name!r}: trainer={config.trainer!r} clusters the codes of "
+                              "a deterministic autoencoder; set model.name='ae'")
+        if config.compute_dtype == "float16":
+            raise ConfigError("compute_dtype='float16' (loss scaling) is not offered for clustering; use 'bfloat16' "
+                              "or 'float32'")
+        checks.number(config, "pretrain.num_epochs", low=0, integer=True)
+        checks.number(config, "pretrain.num_steps", low=0, integer=True)
+        checks.number(config, "cluster.n_clusters", low=2, integer=True)
+        checks.number(config, "cluster.kmeans_restarts", low=1, integer=True)
+        checks.number(config, "cluster.kmeans_iterations", low=1, integer=True)
+        checks.text(config, "cluster.init_from", allow_empty=True)
+        optimizers.validate(config, "cluster.optimizer")
+        if config.cluster.init_from:
+            check_pretrained_run(config)
+
+    @classmethod
+    def eval_fields(cls, config) -> dict[str, str]:
+        return {"image": "image", "label": "label"}
+
+    def __init__(self, config, spec, num_examples: int, *, axis_name=None):
+        super().__init__(config, spec, num_examples, axis_name=axis_name)
+        self.n_clusters = config.cluster.n_clusters
+        label = spec.get("label")
+        self.num_classes = max(self.n_clusters, label.vocab_size or 0) if label is not None else self.n_clusters
+        self.pretrain_steps = 0 if config.cluster.init_from else self.epochs_or_steps("pretrain.num_epochs",
+                                                                                       "pretrain.num_steps")
+        self.cluster_steps = self.epochs_or_steps()
+        self.tx = optimizers.build_optimizer(config.optimizer, self.pretrain_steps)
+        self.cluster_tx = optimizers.build_optimizer(config.cluster.optimizer, self.cluster_steps)
+
+    def identity(self):
+        fields = [f"model.{name}" for name in architecture_fields(self.config.model)]
+        fields += ["loss.reconstruction", "noise.kind", "data.binarize", "compute_dtype", "cluster.n_clusters",
+                   "cluster.init_from"]
+        if self.config.noise.kind != "none":
+            fields.append("noise.level")
+        return (self.identity_of(*fields) | optimizers.identity(self.config, self.pretrain_steps)
+                | optimizers.identity(self.config, self.cluster_steps, "cluster.optimizer")
+                | {"pretrain_steps": self.pretrain_steps})
+
+    def phases(self):
+        pretrain = self.epochs_or_steps("pretrain.num_epochs", "pretrain.num_steps")
+        return (Phase("pretrain", 0 if self.config.cluster.init_from else pretrain, self.pretrain_step),
+                *self.cluster_phases())
+
+    def cluster_phases(self) -> tuple[Phase, ...]:
+        """The family's phases after pretraining; the first starts with `start_clustering`."""
+        return (Phase("cluster", self.epochs_or_steps(), self.cluster_step, on_start=self.start_clustering),)
+
+    # ------------------------------------------------------------------ state
+
+    def cluster_init(self, key, latent_dim: int) -> tuple[dict, dict]:
+        """(the family's trainable parameters, its extra state) before K-means has run."""
+        raise NotImplementedError
+
+    def init(self, key) -> TrainState:
+        model_key, cluster_key, state_key = jax.random.split(key, 3)
+        dummy = jnp.zeros((1, *self.image_shape), jnp.float32)
+        autoencoder = self.model.init({"params": model_key}, dummy)["params"]
+        trainable, extra = self.cluster_init(cluster_key, self.config.model.latent_dim)
+        params = {"autoencoder": autoencoder, **trainable}
+        return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
+                          opt_state={"pretrain": self.tx.init(autoencoder), "cluster": self.cluster_tx.init(params)},
+                          extra=extra)
+
+    # ------------------------------------------------------------------ pretraining
+
+    def pretrain_step(self, state: TrainState, batch):
+        """The autoencoder family's step on params['autoencoder'] with the pretraining optimizer."""
+        inner = state.replace(params=state.params["autoencoder"], opt_state=state.opt_state["pretrain"], extra={})
+        inner, metrics = AutoencoderTrainer.train_step(self, inner, batch)
+        return state.replace(step=inner.step, params={**state.params, "autoencoder": inner.params},
+                             opt_state={**state.opt_state, "pretrain": inner.opt_state}), metrics
+
+    # ------------------------------------------------------------------ the clustering phase
+
+    def cluster_step(self, state: TrainState, batch):
+        raise NotImplementedError
+
+    def update(self, state: TrainState, loss_fn):
+        """One step of the clustering optimizer on all of params.
+
+        loss_fn(params) -> (scalar loss, (metrics with 'loss', aux)). Returns (state, metrics, aux);
+        under `pmap` gradients and metrics are averaged over devices.
+        """
+        (_, (metrics, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        if self.axis_name is not None:
+            grads, metrics = jax.lax.pmean((grads, metrics), self.axis_name)
+        params, opt_state, _, metrics = guarded_update(
+            self.cluster_tx, state.params, state.opt_state["cluster"], grads, metrics, {},
+            loss_scaling_on=False, skip_nonfinite=self.config.nonfinite == "skip")
+        state = state.replace(step=state.step + 1, params=params, opt_state={**state.opt_state, "cluster": opt_state})
+        return state, metrics, aux
+
+    def codes(self, state: TrainState, batch):
+        """{'code': [batch, latent]} of a batch's clean images (a map over a whole split)."""
+        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
+        return {"code": self.model.apply({"params": state.params["autoencoder"]}, targets, method="encode")}
+
+    def start_clustering(self, state: TrainState, split):
+        """Hook at the clustering phase's start: the pretrained weights (with `init_from`), K-means on
+        the codes of the whole training split, then the family's `begin`."""
+        if self.config.cluster.init_from:
+            state = state.replace(params={**state.params, "autoencoder": self.pretrained_params(split.mesh)})
+        codes = split.map(self.codes, state)["code"]
+        cluster = self.config.cluster
+        found = kmeans.kmeans(jax.random.fold_in(state.key, KMEANS_STREAM), codes, self.n_clusters,
+                              num_restarts=cluster.kmeans_restarts, max_iterations=cluster.kmeans_iterations)
+        state, begun = self.begin(state, codes, found)
+        return state, {"inertia": float(found.inertia), "kmeans_iterations": int(found.iterations), **begun}
+
+    def begin(self, state: TrainState, codes: np.ndarray, found: kmeans.KMeansResult):
+        """The state the clustering phase starts from, given K-means on the codes [n, latent]."""
+        raise NotImplementedError
+
+    def pretrained_params(self, mesh):
+        """params['autoencoder'] of the run in `cluster.init_from`, checked against this model."""
+        from jaxae.inference import load  # Imported here: inference imports the trainers.
+
+        run = load(self.config.cluster.init_from, mesh=mesh)
+        params = getattr(run, "params", None)
+        if isinstance(params, dict) and "autoencoder" in params:
+            params = params["autoencoder"]
+        expected = jax.eval_shape(lambda: self.model.init(jax.random.PRNGKey(0),
+                                                          jnp.zeros((1, *self.image_shape)))["params"])
+        if jax.tree.structure(params) != jax.tree.structure(expected) or any(
+                a.shape != b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected))):
+            raise ConfigError(f"cluster.init_from={self.config.cluster.init_from!r} holds a model of other shapes "
+                              f"than this run's (images {self.image_shape}, model {dict(self.config.model)})")
+        return params
+
+    # ------------------------------------------------------------------ evaluation
+
+    def centroids(self, state: TrainState):
+        """[n_clusters, latent] the centroids a code is assigned to (nearest)."""
+        raise NotImplementedError
+
+    def predict(self, state: TrainState, codes):
+        """codes [n, latent] -> [n] int32 clusters."""
+        return kmeans.assign(codes, self.centroids(state))
+
+    def eval_step(self, state: TrainState, batch, mask):
+        """The label x cluster contingency matrix, the summed reconstruction error and the count."""
+        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
+        reconstruction, aux = self.apply(state.params["autoencoder"], targets, train=False)
+        clusters = self.predict(state, aux["z"])
+        return {"contingency": metrics.contingency(batch["label"], clusters, self.num_classes, self.n_clusters, mask),
+                "mse": jnp.sum(losses.mse(reconstruction, targets) * mask), "count": jnp.sum(mask),
+                # Before the clustering phase there are no clusters to score.
+                "clustering": (state.step >= self.pretrain_steps).astype(jnp.float32)}
+
+    def eval_report(self, sums) -> dict[str, float]:
+        report = {"mse": float(sums["mse"] / sums["count"])}
+        if sums["clustering"] > 0:
+            report |= metrics.scores(sums["contingency"])
+        return report
+
+    def pictures(self, state: TrainState, batch, num_samples: int):
+        """Reconstructions of a few eval images and the decoded centroids [n_clusters, H, W, C]."""
+        del num_samples
+        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
+        variables = {"params": state.params["autoencoder"]}
+        reconstruction, _ = self.model.apply(variables, targets, train=False)
+        return {"reconstructions": jnp.stack([targets, reconstruction]),
+                "centroids": self.model.apply(variables, self.centroids(state), method="decode")}
+
+    def inference(self, state, mesh):
+        from jaxae.trainers.clustering_inference import TrainedClustering
+
+        return TrainedClustering(self, state, mesh)
+
+
+def check_pretrained_run(config) -> None:
+    """ConfigError unless `cluster.init_from` holds a run whose autoencoder this config can take.
+
+    Reads the run's record (`run.json`) only; the weights are read when the clustering starts.
+    """
+    from jaxae.run_record import RECORD_FILE
+
+    workdir = os.path.abspath(os.path.expanduser(config.cluster.init_from))
+    path = os.path.join(workdir, RECORD_FILE)
+    if not os.path.isdir(os.path.join(workdir, "checkpoints")) or not os.path.isfile(path):
+        raise ConfigError(f"cluster.init_from={config.cluster.init_from!r} holds no jaxae run (no checkpoints/ "
+                          f"and {RECORD_FILE} in {workdir}); train one first, e.g. python train.py "
+                          "--config configs/dcn_mnist.py:pretrain --workdir DIR")
+    try:
+        with open(path) as record_file:
+            record = json.load(record_file)
+        saved = record["config"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"cluster.init_from={config.cluster.init_from!r}: {path} cannot be read "
+                          f"({type(error).__name__})") from None
+    saved_model = saved.get("model", {})
+    differing = [name for name in architecture_fields(config.model)
+                 if json.loads(json.dumps(config.model[name])) != saved_model.get(name)]
+    if differing or saved.get("data", {}).get("name") != config.data.name:
+        what = ", ".join(f"model.{name}: {saved_model.get(name)!r} there, {config.model[name]!r} here"
+                         for name in differing) or f"data.name: {saved.get('data', {}).get('name')!r} there"
+        raise ConfigError(f"cluster.init_from={config.cluster.init_from!r} trained another model ({what})")

@@ -1,0 +1,141 @@
+"""The deep-clustering families through the shared loop, on scikit-learn's digits: each trains
+pretraining -> K-means -> clustering and reports ACC/NMI/ARI; DCN on 1 and 8 devices, jit and
+pmap, gives the same centroids and assignments; DEC resumes bit-exactly when killed before, right
+after, or during a phase start or refresh; a pretrained run initialises a clustering run."""
+
+import os
+import shutil
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+import jaxae
+from jaxae import loop, parallel
+from jaxae.data.builders import DIGITS_TEST_EVERY, load_sklearn_digits_arrays, split_masks
+from jaxae.data.sources import ArraySource
+from jaxae.errors import ConfigError
+from jaxae.metric_writers import read_metrics
+from reliability_helpers import tiny
+
+
+@pytest.fixture(scope="module")
+def digits():
+    images, labels = load_sklearn_digits_arrays()
+    masks = split_masks(labels, lambda position: position % DIGITS_TEST_EVERY == DIGITS_TEST_EVERY - 1)
+    return tuple(ArraySource.from_images(images[masks[s]], labels[masks[s]], name=f"digits {s}")
+                 for s in ("train", "test"))
+
+
+def train(workdir, config, digits, mesh=None):
+    return loop.train(config, str(workdir), *digits, mesh or parallel.make_mesh(1))
+
+
+def without_timing(workdir):
+    return [{k: v for k, v in r.items() if k != "train/examples_per_sec"} for r in read_metrics(str(workdir))]
+
+
+def killed_copy(tmp_path, workdir, keep_through: int):
+    copy = tmp_path / f"killed-{keep_through}"
+    shutil.copytree(workdir, copy)
+    for name in os.listdir(copy / "checkpoints"):
+        if name.isdigit() and int(name) > keep_through:
+            shutil.rmtree(copy / "checkpoints" / name)
+    return copy
+
+
+def dec_config():
+    return tiny("dec_mnist", num_steps=12, log_every=2, checkpoint_every=2, eval_every=0)
+
+
+@pytest.fixture(scope="module")
+def dec_run(tmp_path_factory, digits):
+    workdir = tmp_path_factory.mktemp("dec")
+    return workdir, train(workdir, dec_config(), digits)
+
+
+def test_dec_pretrains_clusters_refreshes_and_reports(dec_run):
+    workdir, result = dec_run
+    records = read_metrics(str(workdir))
+    assert [r["step"] for r in records if "cluster/inertia" in r] == [10]  # K-means at the phase start.
+    assert [r["step"] for r in records if "cluster/label_change" in r] == [10, 14, 18]  # Start, then every 4.
+    assert {"eval/cluster_acc", "eval/nmi", "eval/ari", "eval/mse"} <= set(result.eval_metrics)
+    assert 0.1 <= result.eval_metrics["eval/cluster_acc"] <= 1
+    state = jax.device_get(result.state)
+    targets = state.extra["targets"]
+    assert targets.shape == (1442, 10) and np.allclose(targets.sum(1), 1, atol=1e-5)
+    # Pretraining trains the autoencoder only; the KL phase reports its own loss.
+    assert any("train/kl" in r for r in records if r["step"] > 10)
+    assert not any("train/kl" in r for r in records if r["step"] <= 10)
+
+
+@pytest.mark.parametrize("keep_through", [8, 10, 12])
+def test_dec_resumes_bit_exactly_around_the_phase_start_and_a_refresh(tmp_path, digits, dec_run, keep_through):
+    """Killed before the start hook (8), right after the phase start was saved (10), or while the
+    refresh of step 14 ran (last save 12): the resumed run ends exactly as the uninterrupted one."""
+    workdir, result = dec_run
+    killed = killed_copy(tmp_path, workdir, keep_through)
+    resumed = train(killed, dec_config(), digits)
+    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
+    assert without_timing(killed) == without_timing(workdir)
+
+
+def dcn_config(mode="jit"):
+    return tiny("dcn_mnist", num_steps=8, log_every=4, checkpoint_every=4, optimizer__name="sgd",
+                optimizer__learning_rate=0.01, cluster__optimizer__name="sgd", cluster__optimizer__learning_rate=0.01,
+                dcn__initial_count=1.0, parallel__mode=mode)
+
+
+@pytest.fixture(scope="module")
+def dcn_one(tmp_path_factory, digits):
+    return train(tmp_path_factory.mktemp("dcn"), dcn_config(), digits)
+
+
+@pytest.mark.parametrize("mode", ["jit", "pmap"])
+def test_dcn_on_eight_devices_gives_the_centroids_and_assignments_of_one(tmp_path, digits, dcn_one, mode):
+    eight = train(tmp_path, dcn_config(mode), digits, parallel.make_mesh(8))
+    one_extra, eight_extra = jax.device_get(dcn_one.state.extra), jax.device_get(eight.state.extra)
+    chex.assert_trees_all_close(one_extra, eight_extra, rtol=1e-4, atol=1e-5)
+    # The counts grew by every example of every step: batch statistics reduced over devices.
+    assert one_extra["counts"].sum() == pytest.approx(10 * 1.0 + 8 * 32)
+    test_images = load_sklearn_digits_arrays()[0][:64]
+    mesh = parallel.make_mesh(1)
+    one_model = jaxae.load(dcn_one.workdir, mesh=mesh)
+    np.testing.assert_array_equal(one_model.predict(test_images), jaxae.load(eight.workdir, mesh=mesh).predict(test_images))
+    assert dcn_one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4)
+
+
+def test_a_pretrained_run_initialises_clustering_and_load_predicts(tmp_path, digits):
+    pretrained = train(tmp_path / "ae_kmeans", tiny("ae_kmeans_mnist"), digits)
+    assert 0.1 <= pretrained.eval_metrics["eval/cluster_acc"] <= 1
+    config = dcn_config()
+    config.cluster.init_from = str(tmp_path / "ae_kmeans")
+    result = train(tmp_path / "dcn", config, digits)
+    records = read_metrics(str(tmp_path / "dcn"))
+    assert records[0]["step"] == 0 and "cluster/inertia" in records[0]  # No pretraining phase: K-means first.
+    assert result.step == 8
+    # The clustering started from the pretrained encoder: K-means on its codes has the same inertia.
+    ae_records = read_metrics(str(tmp_path / "ae_kmeans"))
+    assert records[0]["cluster/inertia"] == pytest.approx(
+        next(r["kmeans/inertia"] for r in ae_records if "kmeans/inertia" in r), rel=1e-5)
+    model = jaxae.load(str(tmp_path / "dcn"))
+    images = load_sklearn_digits_arrays()[0][:20]
+    clusters = model.predict(images)
+    assert clusters.shape == (20,) and clusters.dtype == np.int32 and clusters.max() < 10
+    codes = model.encode(images)
+    np.testing.assert_array_equal(clusters, np.argmin(((codes[:, None] - model.centroids[None]) ** 2).sum(-1), -1))
+
+
+def test_init_from_a_folder_without_a_run_or_of_another_model_is_refused_before_training(tmp_path, digits):
+    config = dcn_config()
+    config.cluster.init_from = str(tmp_path / "nothing")
+    with pytest.raises(ConfigError, match="holds no jaxae run"):
+        train(tmp_path / "a", config, digits)
+    train(tmp_path / "ae", tiny("ae_kmeans_mnist", num_steps=1, pretrain__num_steps=2), digits)
+    config = dcn_config()
+    config.cluster.init_from = str(tmp_path / "ae")
+    config.model.latent_dim = 6
+    with pytest.raises(ConfigError, match="trained another model .*model.latent_dim: 4 there, 6 here"):
+        train(tmp_path / "b", config, digits)
+    assert not os.path.exists(tmp_path / "b" / "checkpoints")
