@@ -79,5 +79,10 @@ class EventPlan:
         return bool(self.eval_every) and step % self.eval_every == 0 and step < self.end
 
     def checkpoints(self, step: int) -> bool:
-        """A periodic save, or one that follows a hook (the final save is the loop's own)."""
-        return step < self.end and (step % self.checkpoint_every == 0 or bool(self.hooks_at(step)))
+        """A periodic save, or one that follows a phase's start hook (the final save is the loop's own).
+
+        Refreshes are not followed by a save: they are pure functions of the state, so a resumed
+        run replays them exactly, and a refresh every few steps would otherwise save every few steps.
+        """
+        starts = any(hook.kind == "start" for hook in self.hooks_at(step))
+        return step < self.end and (step % self.checkpoint_every == 0 or starts)

@@ -14,7 +14,8 @@ it with ``config.trainer``. The loop, runners and evaluator only call what this 
 Steps are pure ``(state, batch) -> (state, metrics)``; a batch is {field: [batch, ...]} for
 each field asked for, plus 'index' [batch] int32, each example's index in its split. Hooks run
 on the host between dispatches, may map functions over the whole training split
-(`whole_split.WholeSplit`), and return a new state; the loop follows each by a checkpoint.
+(`whole_split.WholeSplit`), and return a new state; the loop follows a start hook by a checkpoint
+and replays refreshes on resume, so both must be pure functions of the state.
 """
 
 from __future__ import annotations

@@ -88,6 +88,8 @@ class DECTrainer(ClusteringTrainer):
 
     def refresh_targets(self, state, split):
         """Refresh hook: new targets from the codes of the whole training split, and the stopping test."""
+        if bool(state.extra["converged"]):  # Nothing trains any more: the targets stay as they are.
+            return state, {"converged": 1.0}
         return self._with_targets(state, split.map(self.codes, state)["code"], np.asarray(state.extra["assignments"]))
 
     def _with_targets(self, state, codes, previous, *, first: bool = False):

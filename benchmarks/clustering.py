@@ -1,0 +1,110 @@
+"""The clustering table: K-means on raw pixels, autoencoder + K-means, DCN, DEC and IDEC, over seeds.
+
+For each seed, one autoencoder is pretrained (`configs/ae_kmeans_mnist.py`, which also gives the
+autoencoder + K-means row) and DCN, DEC and IDEC start from it with `cluster.init_from`, as the
+README describes. Every score is on the test split (clusters predicted for digits the run never
+saw); nothing is chosen with labels. Prints a Markdown table of mean +- std and writes every
+seed's numbers as JSON.
+
+  python -m benchmarks.clustering --data mnist_5k --seeds 5 --out docs/clustering_mnist_5k.json
+  python -m benchmarks.clustering --data sklearn_digits --seeds 5 --out docs/clustering_sklearn_digits.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import tempfile
+import time
+
+import jax
+import numpy as np
+
+from jaxae import loop
+from jaxae.cluster import kmeans, metrics
+from jaxae.data import host, sources
+
+METHODS = ("ae_kmeans", "dcn", "dec", "idec")
+SCORES = ("cluster_acc", "nmi", "ari")
+
+
+def split_arrays(name: str, split: str):
+    """(images as float [n, features] in [0, 1], labels [n]) of an embedded data set's split."""
+    sources.prepare_embedded(name, None)
+    data = host.read_all(sources.open_tfds(name, split, None), ["image", "label"])
+    return data["image"].reshape(len(data["label"]), -1).astype(np.float32) / 255.0, data["label"]
+
+
+def raw_kmeans(data: str, seed: int) -> dict:
+    """K-means (20 restarts) fitted on the training pixels; the test digits get the nearest centroid."""
+    train_x, _ = split_arrays(data, "train")
+    test_x, test_y = split_arrays(data, "test")
+    start = time.perf_counter()
+    found = kmeans.kmeans(jax.random.PRNGKey(seed), train_x, 10, num_restarts=20)
+    clusters = np.asarray(kmeans.assign(test_x, found.centroids))
+    seconds = time.perf_counter() - start
+    return {**metrics.scores(np.asarray(metrics.contingency(test_y, clusters, 10, 10))), "seconds": seconds}
+
+
+def config_for(method: str, data: str, seed: int, smoke: bool, init_from: str = ""):
+    config = importlib.import_module(f"configs.{method}_mnist").get_config("tiny" if smoke else "")
+    config.data.name, config.seed = data, seed
+    config.compile_cache_dir = "none" if smoke else config.compile_cache_dir
+    if init_from:
+        config.cluster.init_from = init_from
+    return config
+
+
+def deep_runs(data: str, seed: int, root: str, smoke: bool) -> dict:
+    """{method: scores and seconds} for one seed: the shared pretraining, then each method from it."""
+    rows = {}
+    for method in METHODS:
+        workdir = os.path.join(root, data, f"{method}-{seed}")
+        init_from = "" if method == "ae_kmeans" else os.path.join(root, data, f"ae_kmeans-{seed}")
+        start = time.perf_counter()
+        result = loop.run(config_for(method, data, seed, smoke, init_from), workdir)
+        rows[method] = {name: result.eval_metrics[f"eval/{name}"] for name in SCORES}
+        rows[method]["seconds"] = time.perf_counter() - start
+    return rows
+
+
+def summary(runs: list[dict]) -> dict:
+    """{row: {score: (mean, std)}} over seeds."""
+    return {row: {name: (float(np.mean([r[row][name] for r in runs])), float(np.std([r[row][name] for r in runs])))
+                  for name in (*SCORES, "seconds")} for row in runs[0]}
+
+
+def markdown(data: str, table: dict) -> str:
+    lines = [f"| {data} | ACC | NMI | ARI | seconds per run |", "|---|---|---|---|---|"]
+    for row, values in table.items():
+        cells = [f"{values[name][0]:.3f} +- {values[name][1]:.3f}" for name in SCORES]
+        lines.append(f"| {row} | " + " | ".join(cells) + f" | {values['seconds'][0]:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="mnist_5k", choices=("mnist_5k", "sklearn_digits"))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
+    parser.add_argument("--smoke", action="store_true", help="tiny configs, to check the script runs")
+    parser.add_argument("--out", default="")
+    args = parser.parse_args(argv)
+    root = args.workdir or tempfile.mkdtemp(prefix="jaxae-clustering-")
+    runs = []
+    for seed in range(args.seeds):
+        runs.append({"kmeans_raw_pixels": raw_kmeans(args.data, seed), **deep_runs(args.data, seed, root, args.smoke)})
+        print(json.dumps({"seed": seed, **runs[-1]}), flush=True)
+    table = summary(runs)
+    report = {"data": args.data, "seeds": args.seeds, "runs": runs, "summary": table, "workdir": root}
+    print(markdown(args.data, table))
+    if args.out:
+        with open(args.out, "w") as out:
+            json.dump(report, out, indent=1)
+    return report
+
+
+if __name__ == "__main__":
+    main()
