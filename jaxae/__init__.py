@@ -1,7 +1,8 @@
 """jaxae: JAX-first autoencoders.
 
 Submodules are imported on use (``from jaxae import models, losses, trainers``) so that
-``import jaxae`` stays cheap; ``jaxae.load(workdir)`` returns a trained run's model.
+``import jaxae`` stays cheap; ``jaxae.load(workdir)`` returns a trained run's model and
+``jaxae.DeepClustering`` is the scikit-learn-shaped clusterer.
 """
 
 __version__ = "0.1.0"
@@ -12,4 +13,8 @@ def __getattr__(name):
         from jaxae.inference import load
 
         return load
+    if name == "DeepClustering":
+        from jaxae.estimators.clustering import DeepClustering
+
+        return DeepClustering
     raise AttributeError(f"module 'jaxae' has no attribute {name!r}")

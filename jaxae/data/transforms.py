@@ -20,6 +20,17 @@ def to_unit_interval(images):
     return images.astype(jnp.float32)
 
 
+def random_shift(key, image, *, max_shift: int):
+    """image [H, W, C] moved by a uniform whole-pixel offset in [-max_shift, max_shift] along each
+    axis, the uncovered border filled with 0 (the background of digits): an augmentation."""
+    if max_shift == 0:
+        return image
+    height, width, channels = image.shape
+    padded = jnp.pad(image, ((max_shift, max_shift), (max_shift, max_shift), (0, 0)))
+    offsets = jax.random.randint(key, (2,), 0, 2 * max_shift + 1)
+    return jax.lax.dynamic_slice(padded, (offsets[0], offsets[1], 0), (height, width, channels))
+
+
 def binarize(key, x, *, mode: str, threshold: float = 0.5):
     """Binarises grey levels x in [0, 1].
 

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from jaxae import config_checks as checks
 from jaxae import corruptions, loss_scaling, losses, optimizers, parallel, rng
-from jaxae.data.transforms import BINARIZATIONS, binarize, to_unit_interval
+from jaxae.data.transforms import BINARIZATIONS, binarize, random_shift, to_unit_interval
 from jaxae.errors import ConfigError
 from jaxae.models import architecture_fields, build_model, validate_model_config
 from jaxae.train_state import TrainState
@@ -27,6 +27,7 @@ RECONSTRUCTION_LOSSES = ("bce", "mse")
 # eval and picture draws never reuse a training draw.
 EVAL_STREAM = 2**32 - 1
 IMAGES_STREAM = 2**32 - 2
+SHIFT_STREAM = 7  # Folded into each example's key for its shift (the other streams come from a split).
 
 
 class AutoencoderTrainer(Trainer):
@@ -51,6 +52,7 @@ class AutoencoderTrainer(Trainer):
             checks.number(config, "noise.level", low=0, high=1, high_open=True)
         checks.choice(config, "data.binarize", BINARIZATIONS)
         checks.number(config, "data.binarize_threshold", low=0, high=1)
+        checks.number(config, "data.augment_shift", low=0, integer=True)
         optimizers.validate(config)
 
     @classmethod
@@ -78,6 +80,8 @@ class AutoencoderTrainer(Trainer):
             fields.append("noise.level")
         if config.data.binarize == "static":
             fields.append("data.binarize_threshold")
+        if config.data.augment_shift:
+            fields.append("data.augment_shift")
         return self.identity_of(*fields) | optimizers.identity(config, self.num_steps)
 
     # ----------------------------------------------------------------------------- state
@@ -163,17 +167,21 @@ class AutoencoderTrainer(Trainer):
 
     # ----------------------------------------------------------------------------- steps
 
-    def train_inputs(self, state, images):
+    def train_inputs(self, state, images, *, augment: bool = True):
         """Raw images [batch, H, W, C] -> (targets, inputs (corrupted when denoising), VAE noise or None).
 
         Every draw is per example, from the state's key folded with its step and the example's
-        place in the global batch.
+        place in the global batch. `augment`: shift the images by up to `data.augment_shift` pixels.
         """
         self._check_images(images)
         keys = rng.example_keys(jax.random.fold_in(state.key, state.step), images.shape[0],
                                 rng.batch_offset(images.shape[0], self.axis_name))
         binarize_keys, noise_keys, sample_keys = rng.split_streams(keys, 3)
         targets = self.model_inputs(images, binarize_keys)
+        if augment and self.config.data.augment_shift:  # Input and target alike: the model sees shifted digits.
+            shift_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, SHIFT_STREAM)
+            targets = rng.per_example(lambda k, x: random_shift(k, x, max_shift=self.config.data.augment_shift),
+                                      shift_keys, targets)
         noise = self.config.noise
         inputs = rng.per_example(lambda k, x: corruptions.corrupt(k, x, kind=noise.kind, level=noise.level),
                                  noise_keys, targets)

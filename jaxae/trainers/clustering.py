@@ -56,13 +56,18 @@ class ClusteringTrainer(AutoencoderTrainer):
         checks.number(config, "cluster.kmeans_restarts", low=1, integer=True)
         checks.number(config, "cluster.kmeans_iterations", low=1, integer=True)
         checks.text(config, "cluster.init_from", allow_empty=True)
+        if not isinstance(checks.get(config, "cluster.augment"), bool):
+            raise ConfigError(f"cluster.augment={config.cluster.augment!r} must be True or False")
+        if not isinstance(checks.get(config, "cluster.eval_labels"), bool):
+            raise ConfigError(f"cluster.eval_labels={config.cluster.eval_labels!r} must be True or False")
         optimizers.validate(config, "cluster.optimizer")
         if config.cluster.init_from:
             check_pretrained_run(config)
 
     @classmethod
     def eval_fields(cls, config) -> dict[str, str]:
-        return {"image": "image", "label": "label"}
+        """Images, and labels to score the clusters against unless `cluster.eval_labels` is False."""
+        return {"image": "image", "label": "label"} if config.cluster.eval_labels else {"image": "image"}
 
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)
@@ -81,6 +86,8 @@ class ClusteringTrainer(AutoencoderTrainer):
                    "cluster.init_from"]
         if self.config.noise.kind != "none":
             fields.append("noise.level")
+        if self.config.data.augment_shift:
+            fields += ["data.augment_shift", "cluster.augment"]
         return (self.identity_of(*fields) | optimizers.identity(self.config, self.pretrain_steps)
                 | optimizers.identity(self.config, self.cluster_steps, "cluster.optimizer")
                 | {"pretrain_steps": self.pretrain_steps})
@@ -123,6 +130,11 @@ class ClusteringTrainer(AutoencoderTrainer):
 
     def cluster_step(self, state: TrainState, batch):
         raise NotImplementedError
+
+    def cluster_inputs(self, state: TrainState, images):
+        """(targets, inputs) of a clustering step: shifted as in pretraining when `cluster.augment`."""
+        targets, inputs, _ = self.train_inputs(state, images, augment=self.config.cluster.augment)
+        return targets, inputs
 
     def update(self, state: TrainState, loss_fn):
         """One step of the clustering optimizer on all of params.
@@ -187,18 +199,20 @@ class ClusteringTrainer(AutoencoderTrainer):
         return kmeans.assign(codes, self.centroids(state))
 
     def eval_step(self, state: TrainState, batch, mask):
-        """The label x cluster contingency matrix, the summed reconstruction error and the count."""
+        """The label x cluster contingency matrix (with labels), the summed reconstruction error, the count."""
         targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
         reconstruction, aux = self.apply(state.params["autoencoder"], targets, train=False)
-        clusters = self.predict(state, aux["z"])
-        return {"contingency": metrics.contingency(batch["label"], clusters, self.num_classes, self.n_clusters, mask),
-                "mse": jnp.sum(losses.mse(reconstruction, targets) * mask), "count": jnp.sum(mask),
+        sums = {"mse": jnp.sum(losses.mse(reconstruction, targets) * mask), "count": jnp.sum(mask),
                 # Before the clustering phase there are no clusters to score.
                 "clustering": (state.step >= self.pretrain_steps).astype(jnp.float32)}
+        if "label" in batch:
+            clusters = self.predict(state, aux["z"])
+            sums["contingency"] = metrics.contingency(batch["label"], clusters, self.num_classes, self.n_clusters, mask)
+        return sums
 
     def eval_report(self, sums) -> dict[str, float]:
         report = {"mse": float(sums["mse"] / sums["count"])}
-        if sums["clustering"] > 0:
+        if sums["clustering"] > 0 and "contingency" in sums:
             report |= metrics.scores(sums["contingency"])
         return report
 

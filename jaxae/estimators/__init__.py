@@ -1,0 +1,1 @@
+"""Front doors in the scikit-learn shapes, on top of `loop.train` and `jaxae.load`."""

@@ -1,0 +1,183 @@
+"""`DeepClustering`: the deep-clustering families behind scikit-learn's clusterer interface.
+
+    from sklearn.datasets import load_digits
+    import jaxae
+
+    model = jaxae.DeepClustering(method="idec", n_clusters=10, random_state=0).fit(load_digits().data)
+    labels = model.labels_                       # clusters of the training examples
+    clusters = model.predict(new_examples)       # clusters of new ones, same features
+    codes = model.transform(new_examples)        # [n, latent_dim]
+    model.save("digits_idec")                    # a folder: Orbax checkpoint + JSON, no pickle
+    again = jaxae.DeepClustering.load("digits_idec")
+
+`fit` trains the method's config (`configs/<method>_mnist.py`: its network, pretraining and
+clustering schedule) on X through the same loop as `train.py`, in a run folder (`workdir`, a
+temporary one by default), then reads the trained model back with `jaxae.load`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from jaxae.data.sources import ArraySource
+from jaxae.errors import DataError
+
+METHODS = ("ae_kmeans", "dcn", "dec", "idec")
+STATE_FILE = "deep_clustering.json"
+
+
+class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Deep clustering of the rows of X (features, or images [n, H, W(, C)]) into `n_clusters`.
+
+    Args:
+      method: 'ae_kmeans' (autoencoder + K-means), 'dcn', 'dec' or 'idec'.
+      n_clusters: the number of clusters.
+      latent_dim: the code size; hidden: the encoder's widths (the decoder mirrors them).
+      pretrain_epochs, epochs: the autoencoder's pretraining and the clustering phase, in epochs.
+      batch_size: examples per step (capped at the number of examples).
+      random_state: the seed of every random draw (initialisation, batch order, K-means).
+      workdir: where the run is trained and kept ('' for a temporary folder).
+      verbose: 0 keeps the training loop quiet; 1 shows its progress and metrics.
+
+    Attributes after `fit`:
+      labels_ [n] int: the training examples' clusters; cluster_centers_ [n_clusters, latent_dim];
+      n_features_in_; workdir_: the run folder.
+    """
+
+    def __init__(self, method: str = "idec", n_clusters: int = 10, *, latent_dim: int = 10,
+                 hidden: tuple = (500, 500, 2000), pretrain_epochs: int = 200, epochs: int = 100,
+                 batch_size: int = 256, random_state: int = 0, workdir: str = "", verbose: int = 0):
+        self.method, self.n_clusters, self.latent_dim, self.hidden = method, n_clusters, latent_dim, hidden
+        self.pretrain_epochs, self.epochs, self.batch_size = pretrain_epochs, epochs, batch_size
+        self.random_state, self.workdir, self.verbose = random_state, workdir, verbose
+
+    # ------------------------------------------------------------------ inputs
+
+    def _as_images(self, X, *, fitting: bool) -> np.ndarray:
+        """X [n, d] or [n, H, W(, C)] -> float32 images [n, H, W, C] in [0, 1] by the range seen in fit."""
+        X = check_array(X, allow_nd=True, dtype=np.float64, ensure_min_samples=self.n_clusters if fitting else 1,
+                        input_name="X")
+        if X.ndim > 4:
+            raise DataError(f"X must be [n, features] or images [n, H, W] / [n, H, W, C]; got shape {X.shape}")
+        images = X.reshape(len(X), 1, -1, 1) if X.ndim == 2 else (X[..., None] if X.ndim == 3 else X)
+        if fitting:
+            self.shape_in_ = images.shape[1:]
+            self.data_min_, self.data_max_ = float(X.min()), float(X.max())
+        elif images.shape[1:] != tuple(self.shape_in_):
+            raise DataError(f"X has {X.shape[1:]} features per example; this model was fitted on "
+                            f"{tuple(self.shape_in_) if len(self.shape_in_) != 3 else self.shape_in_}")
+        span = self.data_max_ - self.data_min_ or 1.0
+        return np.clip((images - self.data_min_) / span, 0.0, 1.0).astype(np.float32)
+
+    def _config(self, num_examples: int):
+        if self.method not in METHODS:
+            raise ValueError(f"method={self.method!r} is unknown; choose one of {list(METHODS)}")
+        config = importlib.import_module(f"configs.{self.method}_mnist").get_config()
+        config.seed = int(self.random_state)
+        config.cluster.n_clusters = int(self.n_clusters)
+        config.model.latent_dim, config.model.hidden = int(self.latent_dim), tuple(self.hidden)
+        config.batch_size = min(int(self.batch_size), num_examples)
+        steps_per_epoch = max(num_examples // config.batch_size, 1)
+        config.pretrain.num_epochs = int(self.pretrain_epochs)
+        if self.method != "ae_kmeans":
+            config.num_epochs = int(self.epochs)
+        config.cluster.eval_labels = False
+        config.eval_batch_size = 8 * math.ceil(min(512, num_examples) / 8)
+        config.eval_every, config.num_image_examples = 0, 0
+        config.log_every = steps_per_epoch
+        config.checkpoint_every = steps_per_epoch * max(1, 500 // steps_per_epoch)
+        if self.method in ("dec", "idec"):
+            config.dec.update_interval = max(1, steps_per_epoch // 2)
+        return config
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X, y=None):
+        """Trains on X [n, features] or [n, H, W(, C)] (numbers; scaled to [0, 1] by X's range). y is ignored."""
+        del y
+        from jaxae import loop
+        from jaxae.inference import load
+
+        images = self._as_images(X, fitting=True)
+        self.n_features_in_ = int(np.prod(images.shape[1:]))
+        config = self._config(len(images))
+        self.workdir_ = os.path.abspath(self.workdir or tempfile.mkdtemp(prefix=f"jaxae-{self.method}-"))
+        source = ArraySource({"image": images}, name="X")
+        quiet = contextlib.nullcontext() if self.verbose else _silenced()
+        with quiet:
+            loop.train(config, self.workdir_, source, source)
+        self._set_model(load(self.workdir_))
+        self.labels_ = self.predict(X)
+        return self
+
+    def _set_model(self, model) -> None:
+        self.model_ = model
+        self.cluster_centers_ = np.asarray(model.centroids)
+
+    def fit_predict(self, X, y=None, **kwargs):
+        return self.fit(X).labels_
+
+    def predict(self, X) -> np.ndarray:
+        """[n] int32: the cluster of each row of X (same features as in `fit`)."""
+        check_is_fitted(self, "model_")
+        return self.model_.predict(self._as_images(X, fitting=False))
+
+    def transform(self, X) -> np.ndarray:
+        """[n, latent_dim]: the encoder's codes of X."""
+        check_is_fitted(self, "model_")
+        return self.model_.encode(self._as_images(X, fitting=False))
+
+    # ------------------------------------------------------------------ saving, without pickle
+
+    def save(self, path: str) -> str:
+        """Copies the run (Orbax checkpoint, run record) to the folder `path` and writes the
+        estimator's parameters and input scaling as JSON beside it. Returns the folder."""
+        check_is_fitted(self, "model_")
+        path = os.path.abspath(path)
+        if os.path.exists(path):
+            raise FileExistsError(f"{path} exists; choose a new folder (nothing was written)")
+        shutil.copytree(self.workdir_, path, ignore=shutil.ignore_patterns("*.lock", "tensorboard", "images"))
+        state = {"params": {**self.get_params(), "hidden": list(self.hidden)}, "shape_in": list(self.shape_in_),
+                 "data_min": self.data_min_, "data_max": self.data_max_, "labels": self.labels_.tolist()}
+        with open(os.path.join(path, STATE_FILE), "w") as out:
+            json.dump(state, out)
+        return path
+
+    @classmethod
+    def load(cls, path: str) -> "DeepClustering":
+        """The estimator `save` wrote to `path`, ready to predict and transform."""
+        from jaxae.inference import load
+
+        file = os.path.join(os.path.abspath(path), STATE_FILE)
+        if not os.path.isfile(file):
+            raise FileNotFoundError(f"{path!r} holds no saved DeepClustering (no {STATE_FILE})")
+        with open(file) as record:
+            state = json.load(record)
+        params = {**state["params"], "hidden": tuple(state["params"]["hidden"]), "workdir": os.path.abspath(path)}
+        estimator = cls(**params)
+        estimator.shape_in_ = tuple(state["shape_in"])
+        estimator.data_min_, estimator.data_max_ = state["data_min"], state["data_max"]
+        estimator.labels_ = np.asarray(state["labels"], np.int32)
+        estimator.n_features_in_ = int(np.prod(estimator.shape_in_))
+        estimator.workdir_ = os.path.abspath(path)
+        estimator._set_model(load(path))
+        return estimator
+
+
+@contextlib.contextmanager
+def _silenced():
+    """The training loop's progress bar and lines kept out of the caller's output."""
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield
