@@ -22,6 +22,7 @@ import time
 import jax
 import numpy as np
 
+from benchmarks.measure import write_report
 from jaxae import loop
 from jaxae.cluster import kmeans, metrics
 from jaxae.data import host, sources
@@ -102,10 +103,8 @@ def main(argv=None) -> dict:
         print(json.dumps({"seed": seed, **runs[-1]}), flush=True)
     table = summary(runs)
     report = {"data": args.data, "seeds": args.seeds, "runs": runs, "summary": table, "workdir": root}
+    write_report(report, args.out)
     print(markdown(args.data, table))
-    if args.out:
-        with open(args.out, "w") as out:
-            json.dump(report, out, indent=1)
     return report
 
 

@@ -14,7 +14,6 @@ reported with the host's matmul rate. Needs the `bench` extra (PyTorch).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -22,7 +21,7 @@ import time
 
 import numpy as np
 
-from benchmarks.measure import matmul_gflops
+from benchmarks.measure import matmul_gflops, write_report
 
 SHORT, LONG = 2, 12  # Epochs of the clustering phase in the two runs whose difference is timed.
 
@@ -181,10 +180,7 @@ def main(argv=None) -> dict:
         "seconds_per_epoch": medians, "samples": samples,
         "jaxae_speedup": {method: medians[f"torch_{method}"] / medians[f"jaxae_{method}"] for method in ("dcn", "idec")},
     }
-    print(json.dumps(report, indent=1))
-    if args.out:
-        with open(args.out, "w") as out:
-            json.dump(report, out, indent=1)
+    write_report(report, args.out)
     return report
 
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 
 import jax
 import jax.numpy as jnp
+
+
+def write_report(report: dict, path: str) -> None:
+    """Prints `report` as JSON and writes it to `path` too (when given)."""
+    print(json.dumps(report, indent=1))
+    if path:
+        with open(path, "w") as out:
+            json.dump(report, out, indent=1)
 
 
 def median_seconds(run, *, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:

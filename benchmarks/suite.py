@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import re
 import resource
@@ -28,7 +27,7 @@ import time
 
 import jax
 
-from benchmarks.measure import cost, matmul_gflops, median_seconds, memory_bandwidth_gbps
+from benchmarks.measure import cost, matmul_gflops, median_seconds, memory_bandwidth_gbps, write_report
 from configs import vae_mnist
 from jaxae import parallel
 from jaxae.data import pipeline, sources
@@ -154,10 +153,7 @@ def main(argv=None):
         report["ratios"] = {"train_py_over_fastest_torch": throughput["jaxae_train_py"] / fastest_torch,
                             "train_py_over_pythae": throughput["jaxae_train_py"] / throughput["pythae"],
                             "train_py_over_bare_scan": throughput["jaxae_train_py"] / throughput["jaxae_bare_scan"]}
-    print(json.dumps(report, indent=2))
-    if args.out:
-        with open(args.out, "w") as out:
-            json.dump(report, out, indent=2)
+    write_report(report, args.out)
     return report
 
 

@@ -1,7 +1,6 @@
 """End to end: every config's tiny variant through the shared loop, outputs, and refusal of
 checkpoints written by another model."""
 
-import importlib
 import json
 import os
 

@@ -60,7 +60,7 @@ def test_sigterm_saves_exits_143_and_resumes(tmp_path):
     assert stopped % 10 == 0 and stopped < 300 and stopped in saved_steps(workdir)
     resumed = run(workdir, *FAULT_ARGS)
     assert resumed.returncode == 0 and f"resuming from step {stopped}" in resumed.stdout
-    straight = run(tmp_path / "straight", *FAULT_ARGS)
+    run(tmp_path / "straight", *FAULT_ARGS)
     assert metrics_without_timing(workdir) == metrics_without_timing(tmp_path / "straight")
 
 

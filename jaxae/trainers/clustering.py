@@ -176,10 +176,8 @@ class ClusteringTrainer(AutoencoderTrainer):
         """params['autoencoder'] of the run in `cluster.init_from`, checked against this model."""
         from jaxae.inference import load  # Imported here: inference imports the trainers.
 
-        run = load(self.config.cluster.init_from, mesh=mesh)
-        params = getattr(run, "params", None)
-        if isinstance(params, dict) and "autoencoder" in params:
-            params = params["autoencoder"]
+        # An autoencoder run's `params` are its autoencoder's; a clustering run's too (see TrainedClustering).
+        params = getattr(load(self.config.cluster.init_from, mesh=mesh), "params", None)
         expected = jax.eval_shape(lambda: self.model.init(jax.random.PRNGKey(0),
                                                           jnp.zeros((1, *self.image_shape)))["params"])
         if jax.tree.structure(params) != jax.tree.structure(expected) or any(
