@@ -27,7 +27,7 @@ from jaxae import loop
 from jaxae.cluster import kmeans, metrics
 from jaxae.data import host, sources
 
-METHODS = ("ae_kmeans", "dcn", "dec", "idec")
+METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade")
 # The configs are made for 28x28 digits; on 8x8 ones a shift of a pixel is too much (see configs/common.py).
 DATA_OVERRIDES = {"mnist_5k": {}, "sklearn_digits": {"augment_shift": 0}}
 SCORES = ("cluster_acc", "nmi", "ari")
@@ -61,10 +61,10 @@ def config_for(method: str, data: str, seed: int, smoke: bool, init_from: str = 
     return config
 
 
-def deep_runs(data: str, seed: int, root: str, smoke: bool) -> dict:
+def deep_runs(data: str, seed: int, root: str, smoke: bool, methods=METHODS) -> dict:
     """{method: scores and seconds} for one seed: the shared pretraining, then each method from it."""
     rows = {}
-    for method in METHODS:
+    for method in methods:
         workdir = os.path.join(root, data, f"{method}-{seed}")
         init_from = "" if method == "ae_kmeans" else os.path.join(root, data, f"ae_kmeans-{seed}")
         start = time.perf_counter()
@@ -93,13 +93,17 @@ def main(argv=None) -> dict:
     parser.add_argument("--data", default="mnist_5k", choices=("mnist_5k", "sklearn_digits"))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help="comma-separated; without ae_kmeans, its runs must be in --workdir already")
     parser.add_argument("--smoke", action="store_true", help="tiny configs, to check the script runs")
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
     root = args.workdir or tempfile.mkdtemp(prefix="jaxae-clustering-")
     runs = []
     for seed in range(args.seeds):
-        runs.append({"kmeans_raw_pixels": raw_kmeans(args.data, seed), **deep_runs(args.data, seed, root, args.smoke)})
+        methods = args.methods.split(",")
+        runs.append({"kmeans_raw_pixels": raw_kmeans(args.data, seed),
+                     **deep_runs(args.data, seed, root, args.smoke, methods)})
         print(json.dumps({"seed": seed, **runs[-1]}), flush=True)
     table = summary(runs)
     report = {"data": args.data, "seeds": args.seeds, "runs": runs, "summary": table, "workdir": root}

@@ -130,6 +130,17 @@ def test_a_pretrained_run_initialises_clustering_and_load_predicts(tmp_path, dig
     assert clusters.shape == (20,) and clusters.dtype == np.int32 and clusters.max() < 10
     codes = model.encode(images)
     np.testing.assert_array_equal(clusters, np.argmin(((codes[:, None] - model.centroids[None]) ** 2).sum(-1), -1))
+    # VaDE takes the same autoencoder (its encoder widened to a mean and a log-variance head).
+    vade = train(tmp_path / "vade", tiny("vade_mnist", num_steps=4, cluster__init_from=str(tmp_path / "ae_kmeans")),
+                 digits)
+    vade_records = read_metrics(str(tmp_path / "vade"))
+    assert vade_records[0]["cluster/inertia"] == pytest.approx(records[0]["cluster/inertia"], rel=1e-5)
+    assert np.isfinite(vade_records[0]["cluster/gmm_log_likelihood"]) and 0.1 <= vade.eval_metrics["eval/cluster_acc"]
+    vade_model = jaxae.load(str(tmp_path / "vade"))
+    mixture_params = jax.device_get(vade.state.params["mixture"])
+    from jaxae.cluster import mixture
+    responsible = np.argmax(np.asarray(mixture.log_responsibilities(vade_model.encode(images), mixture_params)), -1)
+    np.testing.assert_array_equal(vade_model.predict(images), responsible)
 
 
 def test_init_from_a_folder_without_a_run_or_of_another_model_is_refused_before_training(tmp_path, digits):

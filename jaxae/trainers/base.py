@@ -1,6 +1,6 @@
 """The Trainer contract: everything the shared loop may rely on, and the registry of families.
 
-A family (autoencoder, ae_kmeans, dcn, dec; later vade, jule, gan, autorec, sgns, ...) is one module under
+A family (autoencoder, ae_kmeans, dcn, dec, vade; later gan, autorec, sgns, ...) is one module under
 ``jaxae/trainers/`` with a subclass of `Trainer`, registered by name in `FAMILIES`; a config picks
 it with ``config.trainer``. The loop, runners and evaluator only call what this module declares:
 
@@ -164,6 +164,7 @@ FAMILIES = {
     "ae_kmeans": "jaxae.trainers.ae_kmeans:AEKMeansTrainer",
     "dcn": "jaxae.trainers.dcn:DCNTrainer",
     "dec": "jaxae.trainers.dec:DECTrainer",
+    "vade": "jaxae.trainers.vade:VaDETrainer",
 }
 
 

@@ -40,13 +40,14 @@ class ClusteringTrainer(AutoencoderTrainer):
     """Pretraining, K-means initialisation and clustering metrics; subclasses add the clustering step."""
 
     guarded_metrics = ("loss", "grad_norm")
+    model_name = "ae"  # The autoencoder whose codes the family clusters ('vae' for VaDE).
 
     @classmethod
     def validate_config(cls, config) -> None:
         super().validate_config(config)  # The autoencoder's fields and the clustering phase's length.
-        if config.model.name != "ae":
+        if config.model.name != cls.model_name:
             raise ConfigError(f"model.name={config.model.name!r}: trainer={config.trainer!r} clusters the codes of "
-                              "a deterministic autoencoder; set model.name='ae'")
+                              f"model.name={cls.model_name!r}; set that")
         if config.compute_dtype == "float16":
             raise ConfigError("compute_dtype='float16' (loss scaling) is not offered for clustering; use 'bfloat16' "
                               "or 'float32'")
@@ -110,7 +111,7 @@ class ClusteringTrainer(AutoencoderTrainer):
     def init(self, key) -> TrainState:
         model_key, cluster_key, state_key = jax.random.split(key, 3)
         dummy = jnp.zeros((1, *self.image_shape), jnp.float32)
-        autoencoder = self.model.init({"params": model_key}, dummy)["params"]
+        autoencoder = self.model.init({"params": model_key, "sample": model_key}, dummy)["params"]
         trainable, extra = self.cluster_init(cluster_key, self.config.model.latent_dim)
         params = {"autoencoder": autoencoder, **trainable}
         return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
@@ -132,9 +133,9 @@ class ClusteringTrainer(AutoencoderTrainer):
         raise NotImplementedError
 
     def cluster_inputs(self, state: TrainState, images):
-        """(targets, inputs) of a clustering step: shifted as in pretraining when `cluster.augment`."""
-        targets, inputs, _ = self.train_inputs(state, images, augment=self.config.cluster.augment)
-        return targets, inputs
+        """(targets, inputs, VAE noise or None) of a clustering step: shifted as in pretraining when
+        `cluster.augment`."""
+        return self.train_inputs(state, images, augment=self.config.cluster.augment)
 
     def update(self, state: TrainState, loss_fn):
         """One step of the clustering optimizer on all of params.
@@ -151,10 +152,15 @@ class ClusteringTrainer(AutoencoderTrainer):
         state = state.replace(step=state.step + 1, params=params, opt_state={**state.opt_state, "cluster": opt_state})
         return state, metrics, aux
 
+    def code_of(self, autoencoder_params, x):
+        """The code [batch, latent] of inputs x [batch, H, W, C]: the encoder's output (a VAE's mean)."""
+        code = self.model.apply({"params": autoencoder_params}, x, method="encode")
+        return code[0] if self.variational else code
+
     def codes(self, state: TrainState, batch):
         """{'code': [batch, latent]} of a batch's clean images (a map over a whole split)."""
         targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
-        return {"code": self.model.apply({"params": state.params["autoencoder"]}, targets, method="encode")}
+        return {"code": self.code_of(state.params["autoencoder"], targets)}
 
     def start_clustering(self, state: TrainState, split):
         """Hook at the clustering phase's start: the pretrained weights (with `init_from`), K-means on
@@ -168,6 +174,10 @@ class ClusteringTrainer(AutoencoderTrainer):
         state, begun = self.begin(state, codes, found)
         return state, {"inertia": float(found.inertia), "kmeans_iterations": int(found.iterations), **begun}
 
+    def adopt_pretrained(self, params):
+        """A pretrained autoencoder's parameters as this family's model takes them (default: as they are)."""
+        return params
+
     def begin(self, state: TrainState, codes: np.ndarray, found: kmeans.KMeansResult):
         """The state the clustering phase starts from, given K-means on the codes [n, latent]."""
         raise NotImplementedError
@@ -177,8 +187,9 @@ class ClusteringTrainer(AutoencoderTrainer):
         from jaxae.inference import load  # Imported here: inference imports the trainers.
 
         # An autoencoder run's `params` are its autoencoder's; a clustering run's too (see TrainedClustering).
-        params = getattr(load(self.config.cluster.init_from, mesh=mesh), "params", None)
-        expected = jax.eval_shape(lambda: self.model.init(jax.random.PRNGKey(0),
+        params = self.adopt_pretrained(getattr(load(self.config.cluster.init_from, mesh=mesh), "params", None))
+        key = jax.random.PRNGKey(0)
+        expected = jax.eval_shape(lambda: self.model.init({"params": key, "sample": key},
                                                           jnp.zeros((1, *self.image_shape)))["params"])
         if jax.tree.structure(params) != jax.tree.structure(expected) or any(
                 a.shape != b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected))):
@@ -199,12 +210,14 @@ class ClusteringTrainer(AutoencoderTrainer):
     def eval_step(self, state: TrainState, batch, mask):
         """The label x cluster contingency matrix (with labels), the summed reconstruction error, the count."""
         targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
-        reconstruction, aux = self.apply(state.params["autoencoder"], targets, train=False)
+        variables = {"params": state.params["autoencoder"]}
+        codes = self.code_of(state.params["autoencoder"], targets)
+        reconstruction = self.model.apply(variables, codes, method="decode")
         sums = {"mse": jnp.sum(losses.mse(reconstruction, targets) * mask), "count": jnp.sum(mask),
                 # Before the clustering phase there are no clusters to score.
                 "clustering": (state.step >= self.pretrain_steps).astype(jnp.float32)}
         if "label" in batch:
-            clusters = self.predict(state, aux["z"])
+            clusters = self.predict(state, codes)
             sums["contingency"] = metrics.contingency(batch["label"], clusters, self.num_classes, self.n_clusters, mask)
         return sums
 
@@ -219,7 +232,7 @@ class ClusteringTrainer(AutoencoderTrainer):
         del num_samples
         targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
         variables = {"params": state.params["autoencoder"]}
-        reconstruction, _ = self.model.apply(variables, targets, train=False)
+        reconstruction = self.model.apply(variables, self.code_of(state.params["autoencoder"], targets), method="decode")
         return {"reconstructions": jnp.stack([targets, reconstruction]),
                 "centroids": self.model.apply(variables, self.centroids(state), method="decode")}
 
@@ -250,8 +263,11 @@ def check_pretrained_run(config) -> None:
         raise ConfigError(f"cluster.init_from={config.cluster.init_from!r}: {path} cannot be read "
                           f"({type(error).__name__})") from None
     saved_model = saved.get("model", {})
-    differing = [name for name in architecture_fields(config.model)
-                 if json.loads(json.dumps(config.model[name])) != saved_model.get(name)]
+    if saved_model.get("name") != "ae":
+        raise ConfigError(f"cluster.init_from={config.cluster.init_from!r} trained model.name="
+                          f"{saved_model.get('name')!r}; clustering starts from an autoencoder ('ae') run")
+    differing = [name for name in architecture_fields(config.model) if name != "name"
+                 and json.loads(json.dumps(config.model[name])) != saved_model.get(name)]
     if differing or saved.get("data", {}).get("name") != config.data.name:
         what = ", ".join(f"model.{name}: {saved_model.get(name)!r} there, {config.model[name]!r} here"
                          for name in differing) or f"data.name: {saved.get('data', {}).get('name')!r} there"

@@ -21,8 +21,7 @@ class TrainedClustering(TrainedAutoencoder):
         self.centroids = np.asarray(trainer.centroids(state))
 
     def _predict(self, state, batch):
-        codes = self.model.apply({"params": state.params["autoencoder"]}, self.model_inputs(batch["image"]),
-                                 method="encode")
+        codes = self.trainer.code_of(state.params["autoencoder"], self.model_inputs(batch["image"]))
         return {"cluster": self.trainer.predict(state, codes)}
 
     def predict(self, images) -> np.ndarray:

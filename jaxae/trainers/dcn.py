@@ -64,7 +64,7 @@ class DCNTrainer(ClusteringTrainer):
 
     def cluster_step(self, state, batch):
         """Network step on reconstruction + (lambda/2) K-means term, then the centroids' update."""
-        targets, inputs = self.cluster_inputs(state, batch["image"])
+        targets, inputs, _ = self.cluster_inputs(state, batch["image"])
         centroids, lambda_ = state.extra["centroids"], self.config.dcn.lambda_
 
         def loss_fn(params):

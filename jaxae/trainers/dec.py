@@ -104,7 +104,7 @@ class DECTrainer(ClusteringTrainer):
         targets_p = state.extra["targets"][batch["index"]]
 
         def train(state):
-            targets, inputs = self.cluster_inputs(state, batch["image"])
+            targets, inputs, _ = self.cluster_inputs(state, batch["image"])
 
             def loss_fn(params):
                 if dec.reconstruction_weight:
