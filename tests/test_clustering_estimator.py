@@ -77,6 +77,8 @@ def test_bad_inputs_are_refused_with_clear_errors(digits, fitted):
         jaxae.DeepClustering(method="kmeans", **SMALL).fit(x[:20])
     with pytest.raises(ValueError, match="minimum of 10 is required"):
         jaxae.DeepClustering(**SMALL).fit(x[:5])
+    with pytest.raises(ValueError, match="augment_shift=2 shifts images"):
+        jaxae.DeepClustering(augment_shift=2, **SMALL).fit(x[:20])
     with pytest.raises(DataError, match="features per example"):
         fitted[-1].predict(x[:3, :10])
     with pytest.raises(Exception, match="not fitted"):

@@ -155,3 +155,15 @@ def test_init_from_a_folder_without_a_run_or_of_another_model_is_refused_before_
     with pytest.raises(ConfigError, match="trained another model .*model.latent_dim: 4 there, 6 here"):
         train(tmp_path / "b", config, digits)
     assert not os.path.exists(tmp_path / "b" / "checkpoints")
+
+
+def test_dec_under_pmap_on_eight_devices_matches_jit_on_one(tmp_path, digits):
+    """DEC's step (a `lax.cond` once converged, targets looked up by index) under pmap."""
+    config = dec_config()
+    config.optimizer.name, config.cluster.optimizer.name = "sgd", "sgd"
+    one = train(tmp_path / "one", config, digits)
+    config.parallel.mode = "pmap"
+    eight = train(tmp_path / "eight", config, digits, parallel.make_mesh(8))
+    chex.assert_trees_all_close(jax.device_get(one.state.params), jax.device_get(eight.state.params),
+                                rtol=1e-4, atol=1e-5)
+    assert one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4)

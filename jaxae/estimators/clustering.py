@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from jaxae.data.sources import ArraySource
 from jaxae.errors import DataError
 
-METHODS = ("ae_kmeans", "dcn", "dec", "idec")
+METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade")
 STATE_FILE = "deep_clustering.json"
 
 
@@ -41,11 +41,13 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     """Deep clustering of the rows of X (features, or images [n, H, W(, C)]) into `n_clusters`.
 
     Args:
-      method: 'ae_kmeans' (autoencoder + K-means), 'dcn', 'dec' or 'idec'.
+      method: 'ae_kmeans' (autoencoder + K-means), 'dcn', 'dec', 'idec' or 'vade'.
       n_clusters: the number of clusters.
       latent_dim: the code size; hidden: the encoder's widths (the decoder mirrors them).
       pretrain_epochs, epochs: the autoencoder's pretraining and the clustering phase, in epochs.
       batch_size: examples per step (capped at the number of examples).
+      augment_shift: for images, shift them by up to this many pixels in training (0: off; 3 suits
+        28x28 digits; rows of features must keep 0).
       random_state: the seed of every random draw (initialisation, batch order, K-means).
       workdir: where the run is trained and kept ('' for a temporary folder).
       verbose: 0 keeps the training loop quiet; 1 shows its progress and metrics.
@@ -57,9 +59,11 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def __init__(self, method: str = "idec", n_clusters: int = 10, *, latent_dim: int = 10,
                  hidden: tuple = (500, 500, 2000), pretrain_epochs: int = 200, epochs: int = 100,
-                 batch_size: int = 256, random_state: int = 0, workdir: str = "", verbose: int = 0):
+                 batch_size: int = 256, augment_shift: int = 0, random_state: int = 0, workdir: str = "",
+                 verbose: int = 0):
         self.method, self.n_clusters, self.latent_dim, self.hidden = method, n_clusters, latent_dim, hidden
         self.pretrain_epochs, self.epochs, self.batch_size = pretrain_epochs, epochs, batch_size
+        self.augment_shift = augment_shift
         self.random_state, self.workdir, self.verbose = random_state, workdir, verbose
 
     # ------------------------------------------------------------------ inputs
@@ -71,6 +75,8 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         if X.ndim > 4:
             raise DataError(f"X must be [n, features] or images [n, H, W] / [n, H, W, C]; got shape {X.shape}")
         images = X.reshape(len(X), 1, -1, 1) if X.ndim == 2 else (X[..., None] if X.ndim == 3 else X)
+        if fitting and X.ndim == 2 and self.augment_shift:
+            raise ValueError(f"augment_shift={self.augment_shift} shifts images; X is [n, features]: use 0")
         if fitting:
             self.shape_in_ = images.shape[1:]
             self.data_min_, self.data_max_ = float(X.min()), float(X.max())
@@ -88,6 +94,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         config.cluster.n_clusters = int(self.n_clusters)
         config.model.latent_dim, config.model.hidden = int(self.latent_dim), tuple(self.hidden)
         config.batch_size = min(int(self.batch_size), num_examples)
+        config.data.augment_shift = int(self.augment_shift)
         steps_per_epoch = max(num_examples // config.batch_size, 1)
         config.pretrain.num_epochs = int(self.pretrain_epochs)
         if self.method != "ae_kmeans":

@@ -2,7 +2,7 @@
 K-means on the codes of the whole training split, then the family's clustering phase; ACC, NMI
 and ARI from a label x cluster contingency matrix at every eval.
 
-A family (DCN, DEC/IDEC) subclasses `ClusteringTrainer` and supplies the clustering phase's
+A family (AE + K-means, DCN, DEC/IDEC, VaDE) subclasses `ClusteringTrainer` and supplies the clustering phase's
 state (`cluster_init`), what K-means starts it with (`begin`), its step, and how a code picks its
 cluster (`centroids`). The state is one layout for the whole run:
 
@@ -75,9 +75,6 @@ class ClusteringTrainer(AutoencoderTrainer):
         self.n_clusters = config.cluster.n_clusters
         label = spec.get("label")
         self.num_classes = max(self.n_clusters, label.vocab_size or 0) if label is not None else self.n_clusters
-        self.pretrain_steps = 0 if config.cluster.init_from else self.epochs_or_steps("pretrain.num_epochs",
-                                                                                       "pretrain.num_steps")
-        self.cluster_steps = self.epochs_or_steps()
         self.tx = optimizers.build_optimizer(config.optimizer, self.pretrain_steps)
         self.cluster_tx = optimizers.build_optimizer(config.cluster.optimizer, self.cluster_steps)
 
@@ -93,14 +90,23 @@ class ClusteringTrainer(AutoencoderTrainer):
                 | optimizers.identity(self.config, self.cluster_steps, "cluster.optimizer")
                 | {"pretrain_steps": self.pretrain_steps})
 
+    @property
+    def pretrain_steps(self) -> int:
+        """The pretraining phase's length: 0 with `cluster.init_from` (that run stands in for it)."""
+        if self.config.cluster.init_from:
+            return 0
+        return self.epochs_or_steps("pretrain.num_epochs", "pretrain.num_steps")
+
+    @property
+    def cluster_steps(self) -> int:
+        return self.epochs_or_steps()
+
     def phases(self):
-        pretrain = self.epochs_or_steps("pretrain.num_epochs", "pretrain.num_steps")
-        return (Phase("pretrain", 0 if self.config.cluster.init_from else pretrain, self.pretrain_step),
-                *self.cluster_phases())
+        return (Phase("pretrain", self.pretrain_steps, self.pretrain_step), *self.cluster_phases())
 
     def cluster_phases(self) -> tuple[Phase, ...]:
         """The family's phases after pretraining; the first starts with `start_clustering`."""
-        return (Phase("cluster", self.epochs_or_steps(), self.cluster_step, on_start=self.start_clustering),)
+        return (Phase("cluster", self.cluster_steps, self.cluster_step, on_start=self.start_clustering),)
 
     # ------------------------------------------------------------------ state
 
@@ -254,7 +260,7 @@ def check_pretrained_run(config) -> None:
     if not os.path.isdir(os.path.join(workdir, "checkpoints")) or not os.path.isfile(path):
         raise ConfigError(f"cluster.init_from={config.cluster.init_from!r} holds no jaxae run (no checkpoints/ "
                           f"and {RECORD_FILE} in {workdir}); train one first, e.g. python train.py "
-                          "--config configs/dcn_mnist.py:pretrain --workdir DIR")
+                          "--config configs/ae_kmeans_mnist.py --workdir DIR")
     try:
         with open(path) as record_file:
             record = json.load(record_file)

@@ -69,7 +69,7 @@ class DECTrainer(ClusteringTrainer):
                                                      "dec.update_interval")
 
     def cluster_phases(self):
-        return (Phase("cluster", self.epochs_or_steps(), self.cluster_step, on_start=self.start_clustering,
+        return (Phase("cluster", self.cluster_steps, self.cluster_step, on_start=self.start_clustering,
                       refresh=self.refresh_targets, refresh_every=self.config.dec.update_interval),)
 
     def cluster_init(self, key, latent_dim):
