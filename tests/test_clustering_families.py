@@ -167,3 +167,14 @@ def test_dec_under_pmap_on_eight_devices_matches_jit_on_one(tmp_path, digits):
     chex.assert_trees_all_close(jax.device_get(one.state.params), jax.device_get(eight.state.params),
                                 rtol=1e-4, atol=1e-5)
     assert one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4)
+
+
+def test_vade_trains_standalone_pretraining_its_mean_code_first(tmp_path, digits):
+    result = train(tmp_path, tiny("vade_mnist", num_steps=4), digits)
+    records = read_metrics(str(tmp_path))
+    pretraining = [r for r in records if "train/loss" in r and r["step"] <= 10]
+    assert pretraining and all("train/kl" not in r for r in pretraining)  # An autoencoder on the mean code.
+    assert pretraining[-1]["train/recon"] < pretraining[0]["train/recon"]
+    assert any("train/kl" in r for r in records if r["step"] > 10)  # Then the ELBO.
+    assert np.isfinite(next(r["cluster/gmm_log_likelihood"] for r in records if "cluster/gmm_log_likelihood" in r))
+    assert np.isfinite(result.eval_metrics["eval/cluster_acc"])

@@ -143,18 +143,23 @@ class ClusteringTrainer(AutoencoderTrainer):
         `cluster.augment`."""
         return self.train_inputs(state, images, augment=self.config.cluster.augment)
 
-    def update(self, state: TrainState, loss_fn):
-        """One step of the clustering optimizer on all of params.
+    def gradient_step(self, tx, params, opt_state, loss_fn):
+        """One guarded step of `tx` on `params`.
 
-        loss_fn(params) -> (scalar loss, (metrics with 'loss', aux)). Returns (state, metrics, aux);
-        under `pmap` gradients and metrics are averaged over devices.
+        loss_fn(params) -> (scalar loss, (metrics with 'loss', aux)). Returns (params, opt_state,
+        metrics, aux); under `pmap` gradients and metrics are averaged over devices.
         """
-        (_, (metrics, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        (_, (metrics, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         if self.axis_name is not None:
             grads, metrics = jax.lax.pmean((grads, metrics), self.axis_name)
-        params, opt_state, _, metrics = guarded_update(
-            self.cluster_tx, state.params, state.opt_state["cluster"], grads, metrics, {},
-            loss_scaling_on=False, skip_nonfinite=self.config.nonfinite == "skip")
+        params, opt_state, _, metrics = guarded_update(tx, params, opt_state, grads, metrics, {}, loss_scaling_on=False,
+                                                       skip_nonfinite=self.config.nonfinite == "skip")
+        return params, opt_state, metrics, aux
+
+    def update(self, state: TrainState, loss_fn):
+        """One step of the clustering optimizer on all of params (see `gradient_step`): (state, metrics, aux)."""
+        params, opt_state, metrics, aux = self.gradient_step(self.cluster_tx, state.params, state.opt_state["cluster"],
+                                                             loss_fn)
         state = state.replace(step=state.step + 1, params=params, opt_state={**state.opt_state, "cluster": opt_state})
         return state, metrics, aux
 

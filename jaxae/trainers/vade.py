@@ -24,7 +24,6 @@ from jaxae import config_checks as checks
 from jaxae import losses
 from jaxae.cluster import mixture
 from jaxae.trainers.clustering import ClusteringTrainer
-from jaxae.updates import guarded_update
 
 LOGVAR_INIT = -4.0  # The posterior's log-variance head starts at a constant exp(-4) = 0.018.
 
@@ -66,14 +65,10 @@ class VaDETrainer(ClusteringTrainer):
             logits = self.model.apply({"params": params}, self.code_of(params, inputs), method="decode_logits")
             reconstruction = logits if self.config.model.output_activation == "identity" else jax.nn.sigmoid(logits)
             recon = jnp.mean(self.reconstruction_nll(reconstruction, {"logits": logits}, targets))
-            return recon, {"loss": recon, "recon": recon}
+            return recon, ({"loss": recon, "recon": recon}, None)
 
-        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["autoencoder"])
-        if self.axis_name is not None:
-            grads, metrics = jax.lax.pmean((grads, metrics), self.axis_name)
-        params, opt_state, _, metrics = guarded_update(
-            self.tx, state.params["autoencoder"], state.opt_state["pretrain"], grads, metrics, {},
-            loss_scaling_on=False, skip_nonfinite=self.config.nonfinite == "skip")
+        params, opt_state, metrics, _ = self.gradient_step(self.tx, state.params["autoencoder"],
+                                                           state.opt_state["pretrain"], loss_fn)
         return state.replace(step=state.step + 1, params={**state.params, "autoencoder": params},
                              opt_state={**state.opt_state, "pretrain": opt_state}), metrics
 
