@@ -52,6 +52,13 @@ def widths(config, field: str, *, allow_empty: bool) -> None:
             raise ConfigError(f"{field}={tuple(value)!r} must hold positive integers; found {width!r}")
 
 
+def boolean(config, field: str) -> None:
+    """True or False (not 0, 1 or a string)."""
+    value = get(config, field)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{field}={value!r} must be True or False")
+
+
 def text(config, field: str, *, allow_empty: bool = False) -> None:
     """A string (non-empty unless `allow_empty`)."""
     value = get(config, field)

@@ -82,7 +82,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             self.data_min_, self.data_max_ = float(X.min()), float(X.max())
         elif images.shape[1:] != tuple(self.shape_in_):
             raise DataError(f"X has {X.shape[1:]} features per example; this model was fitted on "
-                            f"{tuple(self.shape_in_) if len(self.shape_in_) != 3 else self.shape_in_}")
+                            f"{tuple(self.shape_in_)} (as [height, width, channels])")
         span = self.data_max_ - self.data_min_ or 1.0
         return np.clip((images - self.data_min_) / span, 0.0, 1.0).astype(np.float32)
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from jaxae import config_checks as checks
 from jaxae import losses, optimizers
+from jaxae.checkpoint import layout
 from jaxae.cluster import kmeans, metrics
 from jaxae.errors import ConfigError
 from jaxae.models import architecture_fields
@@ -57,10 +58,8 @@ class ClusteringTrainer(AutoencoderTrainer):
         checks.number(config, "cluster.kmeans_restarts", low=1, integer=True)
         checks.number(config, "cluster.kmeans_iterations", low=1, integer=True)
         checks.text(config, "cluster.init_from", allow_empty=True)
-        if not isinstance(checks.get(config, "cluster.augment"), bool):
-            raise ConfigError(f"cluster.augment={config.cluster.augment!r} must be True or False")
-        if not isinstance(checks.get(config, "cluster.eval_labels"), bool):
-            raise ConfigError(f"cluster.eval_labels={config.cluster.eval_labels!r} must be True or False")
+        checks.boolean(config, "cluster.augment")
+        checks.boolean(config, "cluster.eval_labels")
         optimizers.validate(config, "cluster.optimizer")
         if config.cluster.init_from:
             check_pretrained_run(config)
@@ -202,8 +201,7 @@ class ClusteringTrainer(AutoencoderTrainer):
         key = jax.random.PRNGKey(0)
         expected = jax.eval_shape(lambda: self.model.init({"params": key, "sample": key},
                                                           jnp.zeros((1, *self.image_shape)))["params"])
-        if jax.tree.structure(params) != jax.tree.structure(expected) or any(
-                a.shape != b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected))):
+        if layout(params) != layout(expected):
             raise ConfigError(f"cluster.init_from={self.config.cluster.init_from!r} holds a model of other shapes "
                               f"than this run's (images {self.image_shape}, model {dict(self.config.model)})")
         return params
@@ -218,12 +216,15 @@ class ClusteringTrainer(AutoencoderTrainer):
         """codes [n, latent] -> [n] int32 clusters."""
         return kmeans.assign(codes, self.centroids(state))
 
+    def clean_pass(self, state: TrainState, batch):
+        """(targets, codes, reconstructions) of a batch's clean images, through the mean code."""
+        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
+        codes = self.code_of(state.params["autoencoder"], targets)
+        return targets, codes, self.model.apply({"params": state.params["autoencoder"]}, codes, method="decode")
+
     def eval_step(self, state: TrainState, batch, mask):
         """The label x cluster contingency matrix (with labels), the summed reconstruction error, the count."""
-        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
-        variables = {"params": state.params["autoencoder"]}
-        codes = self.code_of(state.params["autoencoder"], targets)
-        reconstruction = self.model.apply(variables, codes, method="decode")
+        targets, codes, reconstruction = self.clean_pass(state, batch)
         sums = {"mse": jnp.sum(losses.mse(reconstruction, targets) * mask), "count": jnp.sum(mask),
                 # Before the clustering phase there are no clusters to score.
                 "clustering": (state.step >= self.pretrain_steps).astype(jnp.float32)}
@@ -241,11 +242,10 @@ class ClusteringTrainer(AutoencoderTrainer):
     def pictures(self, state: TrainState, batch, num_samples: int):
         """Reconstructions of a few eval images and the decoded centroids [n_clusters, H, W, C]."""
         del num_samples
-        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
-        variables = {"params": state.params["autoencoder"]}
-        reconstruction = self.model.apply(variables, self.code_of(state.params["autoencoder"], targets), method="decode")
+        targets, _, reconstruction = self.clean_pass(state, batch)
         return {"reconstructions": jnp.stack([targets, reconstruction]),
-                "centroids": self.model.apply(variables, self.centroids(state), method="decode")}
+                "centroids": self.model.apply({"params": state.params["autoencoder"]}, self.centroids(state),
+                                              method="decode")}
 
     def inference(self, state, mesh):
         from jaxae.trainers.clustering_inference import TrainedClustering
