@@ -1,18 +1,23 @@
-"""The clustering table: K-means on raw pixels, autoencoder + K-means, DCN, DEC and IDEC, over seeds.
+"""The clustering table: K-means on raw pixels, autoencoder + K-means, DCN, DEC, IDEC, VaDE and
+JULE, over seeds.
 
 For each seed, one autoencoder is pretrained (`configs/ae_kmeans_mnist.py`, which also gives the
-autoencoder + K-means row) and DCN, DEC and IDEC start from it with `cluster.init_from`, as the
+autoencoder + K-means row) and the other methods start from it with `cluster.init_from`, as the
 README describes. Every score is on the test split (clusters predicted for digits the run never
 saw); nothing is chosen with labels. Prints a Markdown table of mean +- std and writes every
 seed's numbers as JSON.
 
   python -m benchmarks.clustering --data mnist_5k --seeds 5 --out docs/clustering_mnist_5k.json
   python -m benchmarks.clustering --data sklearn_digits --seeds 5 --out docs/clustering_sklearn_digits.json
+
+`--set jule.small_cluster_fraction=0` (repeatable) changes a config field of every method that has
+it, except the shared pretraining (ae_kmeans).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import json
 import os
@@ -27,7 +32,7 @@ from jaxae import loop
 from jaxae.cluster import kmeans, metrics
 from jaxae.data import host, sources
 
-METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade")
+METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule")
 # The configs are made for 28x28 digits; on 8x8 ones a shift of a pixel is too much (see configs/common.py).
 DATA_OVERRIDES = {"mnist_5k": {}, "sklearn_digits": {"augment_shift": 0}}
 SCORES = ("cluster_acc", "nmi", "ari")
@@ -51,24 +56,44 @@ def raw_kmeans(data: str, seed: int) -> dict:
     return {**metrics.scores(np.asarray(metrics.contingency(test_y, clusters, 10, 10))), "seconds": seconds}
 
 
-def config_for(method: str, data: str, seed: int, smoke: bool, init_from: str = ""):
+def parse_setting(text: str) -> tuple[str, object]:
+    """'a.b=value' -> ('a.b', value as a Python literal, or the text itself)."""
+    name, _, value = text.partition("=")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
+def config_for(method: str, data: str, seed: int, smoke: bool, init_from: str = "", settings=()):
     config = importlib.import_module(f"configs.{method}_mnist").get_config("tiny" if smoke else "")
     config.data.name, config.seed = data, seed
     config.data.update(DATA_OVERRIDES[data])
+    for name, value in settings:
+        parent, _, field = name.rpartition(".")
+        owner = config
+        for part in filter(None, parent.split(".")):
+            owner = owner[part] if part in owner else None
+            if owner is None:
+                break
+        if owner is not None and field in owner:  # Only the methods that have the field take it.
+            owner[field] = value
     config.compile_cache_dir = "none" if smoke else config.compile_cache_dir
     if init_from:
         config.cluster.init_from = init_from
     return config
 
 
-def deep_runs(data: str, seed: int, root: str, smoke: bool, methods=METHODS) -> dict:
+def deep_runs(data: str, seed: int, root: str, smoke: bool, methods=METHODS, settings=()) -> dict:
     """{method: scores and seconds} for one seed: the shared pretraining, then each method from it."""
     rows = {}
     for method in methods:
-        workdir = os.path.join(root, data, f"{method}-{seed}")
-        init_from = "" if method == "ae_kmeans" else os.path.join(root, data, f"ae_kmeans-{seed}")
+        pretraining = method == "ae_kmeans"
+        changes = () if pretraining else settings  # The shared pretraining is the same for every method.
+        workdir = os.path.join(root, data, f"{method}-{seed}" + "".join(f",{n}={v}" for n, v in changes))
+        init_from = "" if pretraining else os.path.join(root, data, f"ae_kmeans-{seed}")
         start = time.perf_counter()
-        result = loop.run(config_for(method, data, seed, smoke, init_from), workdir)
+        result = loop.run(config_for(method, data, seed, smoke, init_from, changes), workdir)
         rows[method] = {name: result.eval_metrics[f"eval/{name}"] for name in SCORES}
         rows[method]["seconds"] = time.perf_counter() - start
     return rows
@@ -95,18 +120,22 @@ def main(argv=None) -> dict:
     parser.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
     parser.add_argument("--methods", default=",".join(METHODS),
                         help="comma-separated; without ae_kmeans, its runs must be in --workdir already")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a config field for every method that has it (repeatable)")
     parser.add_argument("--smoke", action="store_true", help="tiny configs, to check the script runs")
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
     root = args.workdir or tempfile.mkdtemp(prefix="jaxae-clustering-")
+    settings = [parse_setting(text) for text in args.set]
     runs = []
     for seed in range(args.seeds):
         methods = args.methods.split(",")
         runs.append({"kmeans_raw_pixels": raw_kmeans(args.data, seed),
-                     **deep_runs(args.data, seed, root, args.smoke, methods)})
+                     **deep_runs(args.data, seed, root, args.smoke, methods, settings)})
         print(json.dumps({"seed": seed, **runs[-1]}), flush=True)
     table = summary(runs)
-    report = {"data": args.data, "seeds": args.seeds, "runs": runs, "summary": table, "workdir": root}
+    report = {"data": args.data, "seeds": args.seeds, "settings": args.set, "runs": runs, "summary": table,
+              "workdir": root}
     write_report(report, args.out)
     print(markdown(args.data, table))
     return report

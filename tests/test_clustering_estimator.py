@@ -83,3 +83,14 @@ def test_bad_inputs_are_refused_with_clear_errors(digits, fitted):
         fitted[-1].predict(x[:3, :10])
     with pytest.raises(Exception, match="not fitted"):
         jaxae.DeepClustering().predict(x[:3])
+
+
+def test_jule_fits_through_the_estimator(digits):
+    """JULE's merge schedule is fitted into the phase the estimator's epochs give (here 20 steps)."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    x, y = digits
+    model = jaxae.DeepClustering(method="jule", random_state=0, **SMALL).fit(x)
+    assert sorted(np.unique(model.labels_)) == list(range(10))
+    assert normalized_mutual_info_score(y, model.labels_) > 0.15  # Chance: about 0.03.
+    assert model.cluster_centers_.shape == (10, 4)

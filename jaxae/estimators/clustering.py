@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from jaxae.data.sources import ArraySource
 from jaxae.errors import DataError
 
-METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade")
+METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule")
 STATE_FILE = "deep_clustering.json"
 
 
@@ -41,7 +41,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     """Deep clustering of the rows of X (features, or images [n, H, W(, C)]) into `n_clusters`.
 
     Args:
-      method: 'ae_kmeans' (autoencoder + K-means), 'dcn', 'dec', 'idec' or 'vade'.
+      method: 'ae_kmeans' (autoencoder + K-means), 'dcn', 'dec', 'idec', 'vade' or 'jule'.
       n_clusters: the number of clusters.
       latent_dim: the code size; hidden: the encoder's widths (the decoder mirrors them).
       pretrain_epochs, epochs: the autoencoder's pretraining and the clustering phase, in epochs.
@@ -106,6 +106,9 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         config.checkpoint_every = steps_per_epoch * max(1, 500 // steps_per_epoch)
         if self.method in ("dec", "idec"):
             config.dec.update_interval = max(1, steps_per_epoch // 2)
+        if self.method == "jule":  # Every 2 epochs, or sooner so that all merges fit in the phase.
+            phase_steps = config.num_epochs * steps_per_epoch
+            config.jule.update_interval = max(1, min(2 * steps_per_epoch, phase_steps // (config.jule.periods + 1)))
         return config
 
     # ------------------------------------------------------------------ fitting

@@ -165,6 +165,7 @@ FAMILIES = {
     "dcn": "jaxae.trainers.dcn:DCNTrainer",
     "dec": "jaxae.trainers.dec:DECTrainer",
     "vade": "jaxae.trainers.vade:VaDETrainer",
+    "jule": "jaxae.trainers.jule:JULETrainer",
 }
 
 

@@ -175,14 +175,18 @@ class ClusteringTrainer(AutoencoderTrainer):
     def start_clustering(self, state: TrainState, split):
         """Hook at the clustering phase's start: the pretrained weights (with `init_from`), K-means on
         the codes of the whole training split, then the family's `begin`."""
-        if self.config.cluster.init_from:
-            state = state.replace(params={**state.params, "autoencoder": self.pretrained_params(split.mesh)})
-        codes = split.map(self.codes, state)["code"]
+        state, codes = self.starting_codes(state, split)
         cluster = self.config.cluster
         found = kmeans.kmeans(jax.random.fold_in(state.key, KMEANS_STREAM), codes, self.n_clusters,
                               num_restarts=cluster.kmeans_restarts, max_iterations=cluster.kmeans_iterations)
         state, begun = self.begin(state, codes, found)
         return state, {"inertia": float(found.inertia), "kmeans_iterations": int(found.iterations), **begun}
+
+    def starting_codes(self, state: TrainState, split):
+        """(state with the pretrained weights if `cluster.init_from`, codes [n, latent] of the whole split)."""
+        if self.config.cluster.init_from:
+            state = state.replace(params={**state.params, "autoencoder": self.pretrained_params(split.mesh)})
+        return state, split.map(self.codes, state)["code"]
 
     def adopt_pretrained(self, params):
         """A pretrained autoencoder's parameters as this family's model takes them (default: as they are)."""
@@ -222,12 +226,15 @@ class ClusteringTrainer(AutoencoderTrainer):
         codes = self.code_of(state.params["autoencoder"], targets)
         return targets, codes, self.model.apply({"params": state.params["autoencoder"]}, codes, method="decode")
 
+    def clustered(self, state: TrainState):
+        """Whether the state holds the n_clusters clusters to score (not before the clustering phase)."""
+        return state.step >= self.pretrain_steps
+
     def eval_step(self, state: TrainState, batch, mask):
         """The label x cluster contingency matrix (with labels), the summed reconstruction error, the count."""
         targets, codes, reconstruction = self.clean_pass(state, batch)
         sums = {"mse": jnp.sum(losses.mse(reconstruction, targets) * mask), "count": jnp.sum(mask),
-                # Before the clustering phase there are no clusters to score.
-                "clustering": (state.step >= self.pretrain_steps).astype(jnp.float32)}
+                "clustering": self.clustered(state).astype(jnp.float32)}
         if "label" in batch:
             clusters = self.predict(state, codes)
             sums["contingency"] = metrics.contingency(batch["label"], clusters, self.num_classes, self.n_clusters, mask)

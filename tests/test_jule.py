@@ -1,0 +1,99 @@
+"""JULE through the shared loop on scikit-learn's digits: the merge schedule over refreshes, the
+clustering loss against NumPy, bit-exact resume around a refresh, and 1 against 8 devices under
+jit and pmap giving the same clusters."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxae
+from jaxae import parallel
+from jaxae.data.builders import load_sklearn_digits_arrays
+from jaxae.errors import ConfigError
+from jaxae.metric_writers import read_metrics
+from jaxae.trainers import jule
+from reliability_helpers import tiny
+from test_clustering_families import digits, killed_copy, train, without_timing  # noqa: F401 (a fixture)
+
+
+def jule_config(mode="jit"):
+    # Pretraining 10 steps, then merges at 10 (start), 12 and 14 (refreshes every 2): 25 -> 16 -> 10.
+    return tiny("jule_mnist", num_steps=8, log_every=2, checkpoint_every=2, eval_every=0, jule__update_interval=2,
+                optimizer__name="sgd", optimizer__learning_rate=0.01, cluster__optimizer__name="sgd",
+                cluster__optimizer__learning_rate=0.01, parallel__mode=mode)
+
+
+@pytest.fixture(scope="module")
+def jule_run(tmp_path_factory, digits):  # noqa: F811
+    workdir = tmp_path_factory.mktemp("jule")
+    return workdir, train(workdir, jule_config(), digits)
+
+
+def test_clusters_merge_along_the_schedule_and_are_scored_once_there(jule_run):
+    workdir, result = jule_run
+    records = read_metrics(str(workdir))
+    counts = [(r["step"], r["cluster/num_clusters"]) for r in records if "cluster/num_clusters" in r]
+    assert counts == [(10, 25), (12, 16), (14, 10), (16, 10)]
+    components = next(r["cluster/components"] for r in records if "cluster/components" in r)
+    assert components >= 40  # AGDL's first clusters: a few points each, then merged to jule.first_clusters.
+    state = jax.device_get(result.state)
+    labels = state.extra["labels"]
+    assert labels.shape == (1442,) and sorted(np.unique(labels)) == list(range(10))
+    # The stored means are the mean codes of the final clusters.
+    model = jaxae.load(str(workdir))
+    assert 0.1 <= result.eval_metrics["eval/cluster_acc"] <= 1
+    assert any("train/cluster" in r for r in records if r["step"] > 10)
+    np.testing.assert_array_equal(model.centroids, state.extra["means"][:10])
+
+
+def test_predictions_take_the_most_similar_mean(jule_run):
+    workdir, _ = jule_run
+    model = jaxae.load(str(workdir))
+    images = load_sklearn_digits_arrays()[0][:50]
+    codes = model.encode(images)
+    means = model.centroids
+    cosine = (codes / np.linalg.norm(codes, axis=1, keepdims=True)) @ (means / np.linalg.norm(means, axis=1)[:, None]).T
+    np.testing.assert_array_equal(model.predict(images), np.argmax(cosine, 1))
+
+
+def test_the_clustering_loss_is_the_cross_entropy_of_cosine_similarities():
+    rng = np.random.default_rng(0)
+    codes, means = rng.normal(size=(6, 4)), rng.normal(size=(8, 4))
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    loss = np.asarray(jule.clustering_loss(jnp.asarray(codes), jnp.asarray(labels), jnp.asarray(means), 3, 0.5))
+    def unit(rows):
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    logits = unit(codes) @ unit(means[:3]).T / 0.5  # Only the 3 live clusters compete.
+    expected = np.log(np.exp(logits).sum(1)) - logits[np.arange(6), labels]
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    assert [jule.schedule(40, 10, 3, p) for p in range(4)] == [40, 25, 16, 10]
+
+
+def test_resumes_bit_exactly_when_killed_while_a_refresh_merged(tmp_path, digits, jule_run):  # noqa: F811
+    """The last save is step 12; the merge of step 14 is replayed on resume, not saved."""
+    workdir, result = jule_run
+    killed = killed_copy(tmp_path, workdir, 12)
+    resumed = train(killed, jule_config(), digits)
+    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
+    assert without_timing(killed) == without_timing(workdir)
+
+
+@pytest.mark.parametrize("mode", ["jit", "pmap"])
+def test_eight_devices_give_the_clusters_of_one(tmp_path, digits, jule_run, mode):  # noqa: F811
+    _, one = jule_run
+    eight = train(tmp_path, jule_config(mode), digits, parallel.make_mesh(8))
+    one_extra, eight_extra = jax.device_get(one.state.extra), jax.device_get(eight.state.extra)
+    np.testing.assert_array_equal(one_extra["labels"], eight_extra["labels"])
+    chex.assert_trees_all_close(one_extra["means"], eight_extra["means"], rtol=1e-4, atol=1e-5)
+    assert one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4)
+
+
+def test_a_schedule_longer_than_the_phase_is_refused_before_training(tmp_path, digits):  # noqa: F811
+    config = jule_config()
+    config.jule.periods = 5  # Merges at 0, 2, ..., 8 of an 8-step phase.
+    with pytest.raises(ConfigError, match="jule.periods=5 merges every jule.update_interval=2 steps need more"):
+        train(tmp_path, config, digits)
+    assert not (tmp_path / "checkpoints").exists()
