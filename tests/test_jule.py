@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 import jaxae
 from jaxae import parallel
 from jaxae.data.builders import load_sklearn_digits_arrays
@@ -97,3 +96,22 @@ def test_a_schedule_longer_than_the_phase_is_refused_before_training(tmp_path, d
     with pytest.raises(ConfigError, match="jule.periods=5 merges every jule.update_interval=2 steps need more"):
         train(tmp_path, config, digits)
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_the_first_clusters_can_come_from_the_images(tmp_path, digits):  # noqa: F811
+    """With jule.first_graph='inputs' the first clusters are the nearest-neighbour components of the
+    training pixels (as scikit-learn and SciPy find them), not of the codes."""
+    import scipy.sparse
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import NearestNeighbors
+
+    config = jule_config()
+    config.num_steps, config.jule.periods, config.jule.first_graph = 2, 1, "inputs"
+    result = train(tmp_path, config, digits)
+    pixels = digits[0].arrays["image"].reshape(1442, -1).astype(np.float32) / 255.0
+    nearest = NearestNeighbors(n_neighbors=2).fit(pixels).kneighbors(pixels)[1][:, 1]
+    graph = scipy.sparse.coo_matrix((np.ones(1442), (np.arange(1442), nearest)), shape=(1442, 1442))
+    expected = connected_components(graph, directed=False)[0]
+    components = next(r["cluster/components"] for r in read_metrics(str(tmp_path)) if "cluster/components" in r)
+    assert abs(components - expected) <= 3  # Equally near neighbours may be picked either way.
+    assert sorted(np.unique(jax.device_get(result.state.extra["labels"]))) == list(range(10))

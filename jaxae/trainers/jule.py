@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxae import config_checks as checks
 from jaxae.cluster import agglomerative
@@ -46,7 +45,7 @@ def schedule(initial: int, final: int, periods: int, period: int) -> int:
     """The number of clusters after `period` of `periods` merges: geometric from `initial` to `final`."""
     if period >= periods:
         return final
-    return max(final, int(round(initial * (final / initial) ** (period / periods))))
+    return max(final, round(initial * (final / initial) ** (period / periods)))
 
 
 def cluster_means(codes, labels, capacity: int):
