@@ -10,7 +10,8 @@ seed's numbers as JSON.
   python -m benchmarks.clustering --data mnist_5k --seeds 5 --out docs/clustering_mnist_5k.json
   python -m benchmarks.clustering --data sklearn_digits --seeds 5 --out docs/clustering_sklearn_digits.json
 
-`--set jule.small_cluster_fraction=0` (repeatable) changes a config field of every method that has
+`--update` adds the rows run now to the report already in `--out` (the same data and seeds).
+`--set jule.first_graph=inputs` (repeatable) changes a config field of every method that has
 it, except the shared pretraining (ae_kmeans).
 """
 
@@ -105,6 +106,16 @@ def summary(runs: list[dict]) -> dict:
                   for name in (*SCORES, "seconds")} for row in runs[0]}
 
 
+def merged(old: dict, new: dict) -> dict:
+    """`old`'s report with `new`'s rows added (or replaced), seed by seed, and the summary redone."""
+    if (old["data"], old["seeds"]) != (new["data"], new["seeds"]):
+        raise SystemExit(f"--update: the report holds {old['data']} over {old['seeds']} seeds, "
+                         f"this run {new['data']} over {new['seeds']}")
+    runs = [{**before, **now} for before, now in zip(old["runs"], new["runs"])]
+    settings = {**old.get("settings", {}), **new.get("settings", {})}
+    return {**old, "runs": runs, "summary": summary(runs), "settings": settings}
+
+
 def markdown(data: str, table: dict) -> str:
     lines = [f"| {data} | ACC | NMI | ARI | seconds per run |", "|---|---|---|---|---|"]
     for row, values in table.items():
@@ -124,18 +135,24 @@ def main(argv=None) -> dict:
                         help="a config field for every method that has it (repeatable)")
     parser.add_argument("--smoke", action="store_true", help="tiny configs, to check the script runs")
     parser.add_argument("--out", default="")
+    parser.add_argument("--update", action="store_true", help="add these rows to the report already in --out")
     args = parser.parse_args(argv)
     root = args.workdir or tempfile.mkdtemp(prefix="jaxae-clustering-")
     settings = [parse_setting(text) for text in args.set]
+    methods = args.methods.split(",")
     runs = []
     for seed in range(args.seeds):
-        methods = args.methods.split(",")
         runs.append({"kmeans_raw_pixels": raw_kmeans(args.data, seed),
                      **deep_runs(args.data, seed, root, args.smoke, methods, settings)})
         print(json.dumps({"seed": seed, **runs[-1]}), flush=True)
     table = summary(runs)
-    report = {"data": args.data, "seeds": args.seeds, "settings": args.set, "runs": runs, "summary": table,
-              "workdir": root}
+    report = {"data": args.data, "seeds": args.seeds,
+              "settings": {method: args.set for method in methods if args.set and method != "ae_kmeans"},
+              "runs": runs, "summary": table, "workdir": root}
+    if args.update and args.out and os.path.exists(args.out):
+        with open(args.out) as previous:
+            report = merged(json.load(previous), report)
+        table = report["summary"]
     write_report(report, args.out)
     print(markdown(args.data, table))
     return report

@@ -1,6 +1,11 @@
 """JULE (Yang et al., 2016) on the embedded MNIST subset: the shared pretrained autoencoder, then
 agglomerative clustering of its codes merged over `jule.periods` refreshes while the network is
-trained towards the clusters found so far."""
+trained towards the clusters found so far.
+
+On mnist_5k (seeds 0-4, test ACC) the codes' graph beat the images' (0.84 against 0.76-0.81 on
+seed 0) and plain AGDL beat absorbing small clusters first (0.837 +- 0.008 against 0.793 +-
+0.004). On the 8x8 digits the images' graph and the small-cluster rule were better:
+--config.jule.first_graph=inputs --config.jule.small_cluster_fraction=0.25 (see the README)."""
 
 import ml_collections
 
@@ -10,11 +15,17 @@ from configs import common
 def get_config(variant: str = ""):
     common.check_variant(variant)
     config = common.get_clustering_config("jule")
-    config.jule = ml_collections.ConfigDict({"neighbours": 20, "graph_scale": 1.0, "first_graph": "codes", "first_clusters": 40,
-                                             "periods": 3,
-                                             "small_cluster_fraction": 0.25,
-                                             "update_interval": 32, "temperature": 0.1,
-                                             "reconstruction_weight": 1 / 784})
+    config.jule = ml_collections.ConfigDict({
+        "first_graph": "codes",  # codes | inputs: the graph of the first clusters.
+        "neighbours": 20,  # k of the k-nearest-neighbour graph (JULE's K_s).
+        "graph_scale": 1.0,  # sigma^2 of the graph's weights, in mean squared neighbour distances.
+        "first_clusters": 40,  # the first clusters merge to this many at the phase start ...
+        "periods": 3,  # ... then to n_clusters over this many refreshes (40 -> 25 -> 16 -> 10).
+        "update_interval": 32,  # steps between refreshes: 2 epochs of mnist_5k.
+        "small_cluster_fraction": 0.0,  # > 0: clusters under this x the mean size merge first.
+        "temperature": 0.1,  # of the softmax over cosine similarities.
+        "reconstruction_weight": 1 / 784,  # per-pixel mean squared error, as IDEC weighs it.
+    })
     config.cluster.optimizer.learning_rate = 1e-4
     config.num_epochs = 40
     config.log_every = 16
@@ -23,6 +34,5 @@ def get_config(variant: str = ""):
     if variant == "tiny":
         common.make_tiny_clustering(config)
         config.jule.neighbours = 5
-        config.jule.periods = 3
         config.jule.update_interval = 4
     return config
