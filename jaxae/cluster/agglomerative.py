@@ -8,7 +8,9 @@ close as the paths of length two between them:
   A(C_i, C_j) = M_ij / |C_i|^2 + M_ji / |C_j|^2,   M_ij = sum over c in C_j of P_ic * Q_ci,
 
 with P_ic = sum_{a in C_i} w_ac (weight into point c from C_i) and Q_ci = sum_{b in C_i} w_cb
-(weight out of c into C_i). The closest pair merges, and so on down to the wanted number.
+(weight out of c into C_i). The closest pair merges, and so on down to the wanted number. (Two
+clusters without a path of length two between them have affinity 0: a graph of too few
+neighbours falls apart, and its pieces then merge in the order of their ids.)
 
 Merging C_j into C_i changes only P's row i, Q's column i and M's row and column i: M's other
 entries keep their values (column i of another row r becomes M_ri + M_rj), so each merge costs
@@ -33,6 +35,7 @@ import scipy.sparse.csgraph
 from jaxae.cluster.kmeans import squared_distances
 
 
+@functools.partial(jax.jit, static_argnames=("k", "block"))
 def nearest_neighbours(x, k: int, *, block: int = 1024):
     """(indices [n, k] int32, squared distances [n, k]) of each point's k nearest other points.
 
@@ -47,7 +50,7 @@ def nearest_neighbours(x, k: int, *, block: int = 1024):
         points, start = args
         distances = squared_distances(points, x)
         own = start + jnp.arange(block)
-        distances = distances.at[jnp.arange(block), jnp.minimum(own, n - 1)].set(jnp.where(own < n, jnp.inf, 0.0))
+        distances = distances.at[jnp.arange(block), own].set(jnp.inf, mode="drop")  # Not its own neighbour.
         negative, indices = jax.lax.top_k(-distances, k)
         return indices.astype(jnp.int32), -negative
 
