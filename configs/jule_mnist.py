@@ -25,6 +25,7 @@ def get_config(variant: str = ""):
         "small_cluster_fraction": 0.0,  # > 0: clusters under this x the mean size merge first.
         "temperature": 0.1,  # of the softmax over cosine similarities.
         "reconstruction_weight": 1 / 784,  # per-pixel mean squared error, as IDEC weighs it.
+        "max_memory_mb": 8192,  # refuse a training split whose merges could need more (n = 4,000: 126 MiB).
     })
     config.cluster.optimizer.learning_rate = 1e-4
     config.num_epochs = 40

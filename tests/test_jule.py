@@ -96,6 +96,10 @@ def test_a_schedule_longer_than_the_phase_is_refused_before_training(tmp_path, d
     with pytest.raises(ConfigError, match="jule.periods=5 merges every jule.update_interval=2 steps need more"):
         train(tmp_path, config, digits)
     assert not (tmp_path / "checkpoints").exists()
+    config = jule_config()
+    config.jule.max_memory_mb = 10  # The digits' merges may need 25 MiB.
+    with pytest.raises(ConfigError, match="JULE's merges on 1442 training examples may need 25 MiB"):
+        train(tmp_path, config, digits)
 
 
 def test_the_first_clusters_can_come_from_the_images(tmp_path, digits):  # noqa: F811

@@ -73,6 +73,17 @@ def initial_clusters(neighbours) -> np.ndarray:
     return labels.astype(np.int32)
 
 
+def capacity_for(num_clusters: int) -> int:
+    """The power of two at or above num_clusters (at least 2): one compilation of `merge` per power."""
+    return 1 << max(num_clusters - 1, 1).bit_length()
+
+
+def merge_bytes(n: int, num_clusters: int) -> int:
+    """The float32 bytes `merge` holds for n points starting from num_clusters clusters."""
+    capacity = capacity_for(num_clusters)
+    return 4 * (3 * capacity * n + 2 * capacity * capacity)  # P, Q, P * Q; M and the affinities.
+
+
 def _affinity_rows(M, size, rows):
     """A[rows, :] [r, capacity] from M [capacity, capacity] and cluster sizes [capacity]."""
     size2 = jnp.maximum(size, 1).astype(M.dtype) ** 2

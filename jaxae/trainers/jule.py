@@ -83,6 +83,7 @@ class JULETrainer(ClusteringTrainer):
         checks.number(config, "jule.update_interval", low=1, integer=True)
         checks.number(config, "jule.temperature", low=0, low_open=True)
         checks.number(config, "jule.reconstruction_weight", low=0)
+        checks.number(config, "jule.max_memory_mb", low=0, low_open=True)
 
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)
@@ -96,9 +97,15 @@ class JULETrainer(ClusteringTrainer):
                               f"steps need more than the clustering phase's {self.cluster_steps} steps; "
                               "lengthen num_epochs or shorten the schedule")
         self.capacity = num_examples // 2  # Each first cluster has two points or more.
+        needed_mb = agglomerative.merge_bytes(num_examples, self.capacity) / 2**20
+        if needed_mb > jule.max_memory_mb:
+            raise ConfigError(f"JULE's merges on {num_examples} training examples may need {needed_mb:.0f} MiB "
+                              f"(arrays of first clusters x examples), over jule.max_memory_mb={jule.max_memory_mb}; "
+                              "raise it, or train on fewer examples")
 
     def identity(self):
-        return super().identity() | self.identity_of(*(f"jule.{name}" for name in self.config.jule))
+        fields = (f"jule.{name}" for name in self.config.jule if name != "max_memory_mb")
+        return super().identity() | self.identity_of(*fields)
 
     def cluster_phases(self):
         return (Phase("cluster", self.cluster_steps, self.cluster_step, on_start=self.start_clustering,
@@ -121,7 +128,7 @@ class JULETrainer(ClusteringTrainer):
 
     def merge(self, labels, num_clusters: int, count: int, neighbours, weights):
         """[n] labels 0..count-1: clusters `labels` (ids below num_clusters) merged down to `count`."""
-        capacity = 1 << max(num_clusters - 1, 1).bit_length()  # One compilation per power of two.
+        capacity = agglomerative.capacity_for(num_clusters)
         return agglomerative.merge(jnp.asarray(labels), neighbours, weights, count, capacity=capacity,
                                    small_fraction=self.config.jule.small_cluster_fraction)
 
