@@ -18,6 +18,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.trainer = "autoencoder"  # the family (jaxae/trainers/<name>.py) that trains this config.
     config.seed = 0
+    config.num_seeds = 1  # > 1: that many seeds trained at once in one program (jaxae/trainers/seeds.py).
     config.compute_dtype = "float32"  # float32 | bfloat16 | float16; parameters stay float32.
 
     config.model = ml_collections.ConfigDict()

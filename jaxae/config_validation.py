@@ -28,7 +28,7 @@ def validate_loop_config(config) -> None:
     checks.choice(config, "parallel.mode", MODES)
     checks.choice(config, "nonfinite", NONFINITE)
     checks.number(config, "seed", low=0, high=2**32 - 1, integer=True)
-    for field in ("batch_size", "eval_batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
+    for field in ("batch_size", "eval_batch_size", "log_every", "checkpoint_every", "keep_checkpoints", "num_seeds"):
         checks.number(config, field, low=1, integer=True)
     for field in ("eval_every", "steps_per_dispatch", "num_image_examples", "num_samples", "parallel.num_devices"):
         checks.number(config, field, low=0, integer=True)

@@ -24,10 +24,19 @@ def window_means(sums: dict, steps: int) -> dict[str, float]:
     Steps skipped for a non-finite loss (counted in 'skipped', their metrics zeroed) are left out
     of every mean but that of 'skipped', which becomes the fraction of the window skipped. A
     window whose steps were all skipped has no mean to give: only the every-step metrics.
+    With several seeds (`trainers/seeds.py`) 'name/seed_<s>' is seed s's metric, whose mean leaves
+    out seed s's skipped steps; 'name' is the mean over seeds, whose mean over the window leaves
+    out each skipped (step, seed) pair.
     """
-    kept = steps - float(sums.get("skipped", 0.0))
-    return {f"train/{name}": float(value) / (steps if name in EVERY_STEP_METRICS else kept)
-            for name, value in sums.items() if name in EVERY_STEP_METRICS or kept > 0}
+    means = {}
+    for name, value in sums.items():
+        base, marker, seed = name.partition("/seed_")
+        kept = steps - float(sums.get(f"skipped{marker}{seed}", 0.0))
+        if base in EVERY_STEP_METRICS:
+            means[f"train/{name}"] = float(value) / steps
+        elif kept > 0:
+            means[f"train/{name}"] = float(value) / kept
+    return means
 
 
 def seconds_since_process_start() -> float:

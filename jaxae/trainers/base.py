@@ -186,5 +186,12 @@ def trainer_class(name):
 
 
 def create_trainer(config, spec: dict, num_examples: int, *, axis_name: str | None = None) -> Trainer:
-    """The family's trainer for `config.trainer`, built for a training split of `spec` and size."""
-    return trainer_class(config.trainer)(config, spec, num_examples, axis_name=axis_name)
+    """The family's trainer for `config.trainer`, built for a training split of `spec` and size;
+    with `num_seeds` > 1, wrapped to train that many seeds at once."""
+    trainer = trainer_class(config.trainer)(config, spec, num_examples, axis_name=axis_name)
+    num_seeds = config.get("num_seeds", 1)
+    if num_seeds > 1:
+        from jaxae.trainers.seeds import SeedsTrainer  # Imported here: it imports this module.
+
+        trainer = SeedsTrainer(trainer, num_seeds)
+    return trainer

@@ -1,0 +1,99 @@
+"""`num_seeds`: several seeds of a family in one program (DEC, whose hooks run seed by seed and
+whose step is a `lax.cond`): seed 0 is the single-seed run, the seeds differ, evals report each
+seed and mean +- std, a killed run resumes bit-exactly, and 8 devices under pmap match 1."""
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+import jaxae
+from jaxae import parallel
+from jaxae.errors import CheckpointError, ConfigError
+from jaxae.metric_writers import read_metrics
+from reliability_helpers import tiny
+from test_clustering_families import dec_config, digits, killed_copy, train, without_timing  # noqa: F401
+
+
+def seeds_config(num_seeds=2, mode="jit"):
+    config = dec_config()
+    config.optimizer.name, config.cluster.optimizer.name = "sgd", "sgd"  # 1 and 8 devices agree closely.
+    config.num_seeds, config.parallel.mode = num_seeds, mode
+    return config
+
+
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory, digits):  # noqa: F811
+    workdir = tmp_path_factory.mktemp("seeds")
+    return workdir, train(workdir, seeds_config(), digits)
+
+
+def test_seed_zero_is_the_single_seed_run_and_the_others_differ(tmp_path, digits, seeds_run):  # noqa: F811
+    _, result = seeds_run
+    single = train(tmp_path, seeds_config(num_seeds=1), digits)
+    stacked, alone = jax.device_get(result.state), jax.device_get(single.state)
+    assert stacked.step == alone.step == 22
+    seed_zero = jax.tree.map(lambda leaf: leaf[0], stacked.replace(step=None)).replace(step=stacked.step)
+    chex.assert_trees_all_close(seed_zero, alone, rtol=1e-4, atol=1e-5)  # vmap may reorder float sums.
+    assert not np.allclose(stacked.params["centroids"][1], stacked.params["centroids"][0])
+    assert not np.array_equal(stacked.key[1], stacked.key[0])
+    assert result.eval_metrics["eval/cluster_acc/seed_0"] == pytest.approx(single.eval_metrics["eval/cluster_acc"],
+                                                                            abs=2e-3)
+
+
+def test_evals_report_each_seed_and_their_mean_and_std(seeds_run):
+    workdir, result = seeds_run
+    metrics = result.eval_metrics
+    accuracies = [metrics[f"eval/cluster_acc/seed_{seed}"] for seed in range(2)]
+    assert metrics["eval/cluster_acc"] == pytest.approx(np.mean(accuracies))
+    assert metrics["eval/cluster_acc_std"] == pytest.approx(np.std(accuracies))
+    records = read_metrics(str(workdir))
+    assert {"train/kl/seed_0", "train/kl/seed_1"} <= set(next(r for r in records if "train/kl" in r))
+    last = [r for r in records if "train/skipped" in r][-1]
+    # DEC's converged seeds skip their steps (and have no loss to show): each seed's fraction, their mean.
+    skipped = [last[f"train/skipped/seed_{seed}"] for seed in range(2)]
+    assert set(skipped) <= {0.0, 1.0} and last["train/skipped"] == pytest.approx(np.mean(skipped))
+    # K-means ran for every seed at the phase start.
+    start = next(r for r in records if "cluster/inertia" in r)
+    assert start["step"] == 10 and {"cluster/inertia/seed_0", "cluster/inertia/seed_1"} <= set(start)
+    assert start["cluster/inertia"] == pytest.approx(np.mean([start[f"cluster/inertia/seed_{s}"] for s in range(2)]))
+    model = jaxae.load(str(workdir))  # Seed 0's model.
+    np.testing.assert_allclose(model.centroids, jax.device_get(result.state.params["centroids"][0]))
+
+
+def test_resumes_bit_exactly_after_a_kill(tmp_path, digits, seeds_run):  # noqa: F811
+    workdir, result = seeds_run
+    killed = killed_copy(tmp_path, workdir, 12)
+    resumed = train(killed, seeds_config(), digits)
+    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
+    assert without_timing(killed) == without_timing(workdir)
+    with pytest.raises(CheckpointError, match="num_seeds: checkpoint 2, this run 3"):  # Another run.
+        train(killed, seeds_config(num_seeds=3), digits)
+
+
+def test_eight_devices_under_pmap_match_one(tmp_path, digits, seeds_run):  # noqa: F811
+    _, one = seeds_run
+    eight = train(tmp_path, seeds_config(mode="pmap"), digits, parallel.make_mesh(8))
+    chex.assert_trees_all_close(jax.device_get(one.state.params), jax.device_get(eight.state.params),
+                                rtol=1e-4, atol=1e-5)
+    assert one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4, abs=1e-6)
+
+
+def test_num_seeds_must_be_a_positive_integer(tmp_path, digits):  # noqa: F811
+    with pytest.raises(ConfigError, match="num_seeds"):
+        train(tmp_path, tiny("dec_mnist", num_seeds=0), digits)
+
+
+def test_window_means_leave_out_each_seeds_skipped_steps():
+    """Two seeds over 4 steps; seed 0 skipped steps 2 and 3 (its metrics zeroed there)."""
+    from jaxae.iteration import window_means
+
+    loss = np.array([[1.0, 2.0, 0.0, 0.0], [3.0, 4.0, 5.0, 6.0]])  # [seed, step]
+    skipped = np.array([[0, 0, 1, 1], [0, 0, 0, 0]], float)
+    sums = {"loss": loss.mean(0).sum(), "skipped": skipped.mean(0).sum()}
+    for seed in range(2):
+        sums |= {f"loss/seed_{seed}": loss[seed].sum(), f"skipped/seed_{seed}": skipped[seed].sum()}
+    means = window_means(sums, 4)
+    assert means["train/loss/seed_0"] == 1.5 and means["train/loss/seed_1"] == 4.5
+    assert means["train/skipped/seed_0"] == 0.5 and means["train/skipped"] == 0.25
+    assert means["train/loss"] == pytest.approx((1 + 2 + 3 + 4 + 5 + 6) / 6)  # Over the kept (step, seed) pairs.
