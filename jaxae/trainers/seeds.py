@@ -26,7 +26,7 @@ from jaxae.trainers.base import Phase, Trainer
 
 def seed_axes(state):
     """The `vmap` axes of a stacked state: 0 for every leaf, None for the shared step."""
-    return jax.tree.map(lambda _: 0, state.replace(step=None)).replace(step=None)
+    return jax.tree.map(lambda _: 0, state.replace(step=None))  # None is an empty subtree: it stays.
 
 
 def one_seed(state, seed: int):
@@ -40,13 +40,16 @@ def stacked(states):
     return leaves.replace(step=states[0].step)
 
 
-def spread(per_seed: list[dict]) -> dict:
-    """{name: mean over seeds, name_std: their std, name/seed_s: seed s's} of the seeds' reports."""
+def spread(per_seed: list[dict], *, std: bool = True) -> dict:
+    """{name: mean over seeds, name_std: their std (with `std`), name/seed_s: seed s's} of the
+    seeds' reports (the names every seed reports)."""
     names = [name for name in per_seed[0] if all(name in report for report in per_seed)]
     out = {}
     for name in names:
         values = np.asarray([float(report[name]) for report in per_seed])
-        out[name], out[f"{name}_std"] = float(values.mean()), float(values.std())
+        out[name] = float(values.mean())
+        if std:
+            out[f"{name}_std"] = float(values.std())
         out |= {f"{name}/seed_{seed}": float(value) for seed, value in enumerate(values)}
     return out
 
@@ -96,9 +99,7 @@ class SeedsTrainer(Trainer):
 
         def each_seed(state, split):
             results = [hook(one_seed(state, seed), split) for seed in range(self.num_seeds)]
-            reports = [report for _, report in results]
-            return stacked([new for new, _ in results]), {
-                name: value for name, value in spread(reports).items() if not name.endswith("_std")}
+            return stacked([new for new, _ in results]), spread([report for _, report in results], std=False)
 
         return each_seed
 
