@@ -136,17 +136,18 @@ class JULETrainer(ClusteringTrainer):
         """Hook at the phase start: AGDL's first clusters of the codes, merged to `jule.first_clusters`,
         then the schedule's first period."""
         state, codes = self.starting_codes(state, split)
+        code_graph = self.graph(codes)
         if self.config.jule.first_graph == "inputs":  # The images themselves, as flat vectors.
             neighbours, weights = self.graph(split.map(self.flat_inputs, state)["input"])
         else:
-            neighbours, weights = self.graph(codes)
+            neighbours, weights = code_graph
         components = agglomerative.initial_clusters(neighbours)
         num_components = int(components.max()) + 1
         first = min(num_components, max(self.config.jule.first_clusters, self.n_clusters))
         labels = self.merge(components, num_components, first, neighbours, weights)
         first_count = jnp.asarray(first, jnp.int32)
         extra = {**state.extra, "labels": labels, "num_clusters": first_count, "initial_clusters": first_count}
-        state, report = self.next_period(state.replace(extra=extra), codes, *self.graph(codes))
+        state, report = self.next_period(state.replace(extra=extra), codes, *code_graph)
         return state, {"components": float(num_components), **report}
 
     def flat_inputs(self, state, batch):
