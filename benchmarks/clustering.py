@@ -112,7 +112,9 @@ def merged(old: dict, new: dict) -> dict:
         raise SystemExit(f"--update: the report holds {old['data']} over {old['seeds']} seeds, "
                          f"this run {new['data']} over {new['seeds']}")
     runs = [{**before, **now} for before, now in zip(old["runs"], new["runs"])]
-    settings = {**old.get("settings", {}), **new.get("settings", {})}
+    rerun = set(new["runs"][0])  # A method run again without --set loses its old settings.
+    settings = {method: value for method, value in old.get("settings", {}).items() if method not in rerun}
+    settings |= new.get("settings", {})
     return {**old, "runs": runs, "summary": summary(runs), "settings": settings}
 
 

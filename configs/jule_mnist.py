@@ -20,8 +20,8 @@ def get_config(variant: str = ""):
         "neighbours": 20,  # k of the k-nearest-neighbour graph (JULE's K_s).
         "graph_scale": 1.0,  # sigma^2 of the graph's weights, in mean squared neighbour distances.
         "first_clusters": 40,  # the first clusters merge to this many at the phase start ...
-        "periods": 3,  # ... then to n_clusters over this many refreshes (40 -> 25 -> 16 -> 10).
-        "update_interval": 32,  # steps between refreshes: 2 epochs of mnist_5k.
+        "periods": 3,  # ... then to n_clusters in this many merges: 25 at the start, 16 and 10 at refreshes.
+        "update_interval": 32,  # steps between refreshes: about 2 epochs of mnist_5k (15 steps each).
         "small_cluster_fraction": 0.0,  # > 0: clusters under this x the mean size merge first.
         "temperature": 0.1,  # of the softmax over cosine similarities.
         "reconstruction_weight": 1 / 784,  # per-pixel mean squared error, as IDEC weighs it.

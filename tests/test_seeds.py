@@ -53,6 +53,7 @@ def test_evals_report_each_seed_and_their_mean_and_std(seeds_run):
     # DEC's converged seeds skip their steps (and have no loss to show): each seed's fraction, their mean.
     skipped = [last[f"train/skipped/seed_{seed}"] for seed in range(2)]
     assert set(skipped) <= {0.0, 1.0} and last["train/skipped"] == pytest.approx(np.mean(skipped))
+    assert max(skipped) == 1.0  # A converged seed: its `lax.cond` (a select under vmap) took the no-op branch.
     # K-means ran for every seed at the phase start.
     start = next(r for r in records if "cluster/inertia" in r)
     assert start["step"] == 10 and {"cluster/inertia/seed_0", "cluster/inertia/seed_1"} <= set(start)
@@ -77,6 +78,18 @@ def test_eight_devices_under_pmap_match_one(tmp_path, digits, seeds_run):  # noq
     chex.assert_trees_all_close(jax.device_get(one.state.params), jax.device_get(eight.state.params),
                                 rtol=1e-4, atol=1e-5)
     assert one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4, abs=1e-6)
+
+
+def test_jule_seeds_merge_in_turn_and_keep_their_own_clusters(tmp_path, digits):  # noqa: F811
+    """JULE's hooks rebuild integer state (labels, counts) seed by seed; the seeds start from their
+    own pretraining, so their clusterings differ."""
+    config = tiny("jule_mnist", num_steps=4, log_every=2, checkpoint_every=2, eval_every=0, jule__update_interval=2,
+                  jule__periods=2, num_seeds=2)
+    result = train(tmp_path, config, digits)
+    extra = jax.device_get(result.state.extra)
+    assert extra["labels"].shape == (2, 1442) and extra["num_clusters"].tolist() == [10, 10]
+    assert not np.array_equal(extra["labels"][0], extra["labels"][1])
+    assert {"eval/cluster_acc/seed_0", "eval/cluster_acc/seed_1", "eval/cluster_acc_std"} <= set(result.eval_metrics)
 
 
 def test_num_seeds_must_be_a_positive_integer(tmp_path, digits):  # noqa: F811

@@ -4,9 +4,10 @@ little at a time, alternated with training the network towards the clusters foun
 Forward pass (the phase start, then a refresh every `jule.update_interval` steps): the codes of
 the whole training split give a k-nearest-neighbour graph (`jule.neighbours`); clusters merge by
 graph degree linkage (`jaxae.cluster.agglomerative`). At the start AGDL's first clusters (the
-nearest-neighbour components, some n/4 of them) merge down to `jule.first_clusters`; then each
-period merges further along a geometric schedule that reaches `cluster.n_clusters` after
-`jule.periods` periods. Clusters only ever merge: each period's partition refines the next. A
+nearest-neighbour components, some n/4 of them) merge down to `jule.first_clusters` and on, in
+the same hook, to the first count of a geometric schedule that reaches `cluster.n_clusters` after
+`jule.periods` merges (40 -> 25 at the start, 16 and 10 at the next two refreshes; the network
+first trains towards 25 clusters). Clusters only ever merge: each period's partition refines the next. A
 cluster smaller than `jule.small_cluster_fraction` x the mean cluster size merges first, so that
 a few outliers cannot end as clusters of their own while two digits share one (on mnist_5k,
 two-point clusters were left while 4 and 9 merged).
@@ -20,7 +21,7 @@ clustering families' autoencoder (an MLP, or a small CNN with `model.architectur
 JULE can start from the same pretrained run as DCN, DEC and VaDE.
 
 State: extra = {labels [n], means [n // 2, latent] (a row per possible cluster; the first
-`num_clusters` are live), num_clusters, initial_clusters, period}. A code is predicted into the
+`num_clusters` are live), num_clusters, schedule_start (its first count), period}. A code is predicted into the
 live cluster of most similar mean. No labels are read.
 """
 
@@ -31,14 +32,14 @@ import jax.numpy as jnp
 
 from jaxae import config_checks as checks
 from jaxae.cluster import agglomerative
-from jaxae.errors import ConfigError
+from jaxae.errors import ConfigError, DataError
 from jaxae.trainers.base import Phase
 from jaxae.trainers.clustering import ClusteringTrainer
 
 
 def normalize(x, eps: float = 1e-8):
-    """Rows of x [..., d] scaled to unit length (zero rows stay zero)."""
-    return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), eps)
+    """Rows of x [..., d] scaled to unit length (zero rows stay zero; gradients stay finite there)."""
+    return x * jax.lax.rsqrt(jnp.maximum(jnp.sum(x * x, axis=-1, keepdims=True), eps * eps))
 
 
 def schedule(initial: int, final: int, periods: int, period: int) -> int:
@@ -116,7 +117,7 @@ class JULETrainer(ClusteringTrainer):
         scalar = jnp.zeros((), jnp.int32)
         return {}, {"labels": jnp.zeros((self.num_examples,), jnp.int32),
                     "means": jnp.zeros((self.capacity, latent_dim), jnp.float32),
-                    "num_clusters": scalar, "initial_clusters": scalar, "period": scalar}
+                    "num_clusters": scalar, "schedule_start": scalar, "period": scalar}
 
     # ------------------------------------------------------------------ forward pass: merging
 
@@ -133,20 +134,24 @@ class JULETrainer(ClusteringTrainer):
                                    small_fraction=self.config.jule.small_cluster_fraction)
 
     def start_clustering(self, state, split):
-        """Hook at the phase start: AGDL's first clusters of the codes, merged to `jule.first_clusters`,
-        then the schedule's first period."""
+        """Hook at the phase start: AGDL's first clusters, merged to `jule.first_clusters` and, in
+        the same hook, to the schedule's first count (the network never trains on the former)."""
         state, codes = self.starting_codes(state, split)
         code_graph = self.graph(codes)
-        if self.config.jule.first_graph == "inputs":  # The images themselves, as flat vectors.
+        first_graph = self.config.jule.first_graph
+        if first_graph == "inputs":  # The images themselves, as flat vectors.
             neighbours, weights = self.graph(split.map(self.flat_inputs, state)["input"])
         else:
             neighbours, weights = code_graph
         components = agglomerative.initial_clusters(neighbours)
         num_components = int(components.max()) + 1
+        if num_components < self.n_clusters:
+            raise DataError(f"JULE's first clusters (nearest-neighbour components of the {first_graph}) are "
+                            f"{num_components}, fewer than cluster.n_clusters={self.n_clusters}")
         first = min(num_components, max(self.config.jule.first_clusters, self.n_clusters))
         labels = self.merge(components, num_components, first, neighbours, weights)
         first_count = jnp.asarray(first, jnp.int32)
-        extra = {**state.extra, "labels": labels, "num_clusters": first_count, "initial_clusters": first_count}
+        extra = {**state.extra, "labels": labels, "num_clusters": first_count, "schedule_start": first_count}
         state, report = self.next_period(state.replace(extra=extra), codes, *code_graph)
         return state, {"components": float(num_components), **report}
 
@@ -167,7 +172,7 @@ class JULETrainer(ClusteringTrainer):
         """The clusters merged to the schedule's next count, and their mean codes."""
         extra = state.extra
         period = int(extra["period"]) + 1
-        count = schedule(int(extra["initial_clusters"]), self.n_clusters, self.config.jule.periods, period)
+        count = schedule(int(extra["schedule_start"]), self.n_clusters, self.config.jule.periods, period)
         labels = self.merge(extra["labels"], int(extra["num_clusters"]), count, neighbours, weights)
         extra = {**extra, "labels": labels, "means": cluster_means(jnp.asarray(codes), labels, self.capacity),
                  "num_clusters": jnp.asarray(count, jnp.int32), "period": jnp.asarray(period, jnp.int32)}
