@@ -45,6 +45,16 @@ def killed_copy(tmp_path, workdir, keep_through: int):
     return copy
 
 
+def assert_resumes_exactly(tmp_path, workdir, result, config, digits, keep_through: int):
+    """A copy of `workdir` killed after step `keep_through`, resumed: the same state and metric
+    files as the uninterrupted `result`. Returns the copy's folder."""
+    killed = killed_copy(tmp_path, workdir, keep_through)
+    resumed = train(killed, config, digits)
+    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
+    assert without_timing(killed) == without_timing(workdir)
+    return killed
+
+
 def dec_config():
     return tiny("dec_mnist", num_steps=12, log_every=2, checkpoint_every=2, eval_every=0)
 
@@ -80,10 +90,7 @@ def test_dec_resumes_bit_exactly_around_the_phase_start_and_a_refresh(tmp_path, 
     save 12; refreshes are replayed, not saved): the resumed run ends exactly as the uninterrupted
     one. (Killed before a start hook: tests/test_contract.py.)"""
     workdir, result = dec_run
-    killed = killed_copy(tmp_path, workdir, keep_through)
-    resumed = train(killed, dec_config(), digits)
-    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
-    assert without_timing(killed) == without_timing(workdir)
+    assert_resumes_exactly(tmp_path, workdir, result, dec_config(), digits, keep_through)
 
 
 def dcn_config(mode="jit"):

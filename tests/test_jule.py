@@ -14,7 +14,7 @@ from jaxae.errors import ConfigError
 from jaxae.metric_writers import read_metrics
 from jaxae.trainers import jule
 from reliability_helpers import tiny
-from test_clustering_families import digits, killed_copy, train, without_timing  # noqa: F401 (a fixture)
+from test_clustering_families import assert_resumes_exactly, digits, train  # noqa: F401 (a fixture)
 
 
 def jule_config(mode="jit"):
@@ -73,10 +73,7 @@ def test_the_clustering_loss_is_the_cross_entropy_of_cosine_similarities():
 def test_resumes_bit_exactly_when_killed_while_a_refresh_merged(tmp_path, digits, jule_run):  # noqa: F811
     """The last save is step 12; the merge of step 14 is replayed on resume, not saved."""
     workdir, result = jule_run
-    killed = killed_copy(tmp_path, workdir, 12)
-    resumed = train(killed, jule_config(), digits)
-    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
-    assert without_timing(killed) == without_timing(workdir)
+    assert_resumes_exactly(tmp_path, workdir, result, jule_config(), digits, 12)
 
 
 @pytest.mark.parametrize("mode", ["jit", "pmap"])

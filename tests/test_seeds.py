@@ -12,7 +12,7 @@ from jaxae import parallel
 from jaxae.errors import CheckpointError, ConfigError
 from jaxae.metric_writers import read_metrics
 from reliability_helpers import tiny
-from test_clustering_families import dec_config, digits, killed_copy, train, without_timing  # noqa: F401
+from test_clustering_families import assert_resumes_exactly, dec_config, digits, train  # noqa: F401
 
 
 def seeds_config(num_seeds=2, mode="jit"):
@@ -64,10 +64,7 @@ def test_evals_report_each_seed_and_their_mean_and_std(seeds_run):
 
 def test_resumes_bit_exactly_after_a_kill(tmp_path, digits, seeds_run):  # noqa: F811
     workdir, result = seeds_run
-    killed = killed_copy(tmp_path, workdir, 12)
-    resumed = train(killed, seeds_config(), digits)
-    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
-    assert without_timing(killed) == without_timing(workdir)
+    killed = assert_resumes_exactly(tmp_path, workdir, result, seeds_config(), digits, 12)
     with pytest.raises(CheckpointError, match="num_seeds: checkpoint 2, this run 3"):  # Another run.
         train(killed, seeds_config(num_seeds=3), digits)
 
