@@ -18,7 +18,6 @@ it, except the shared pretraining (ae_kmeans).
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
 import json
 import os
@@ -29,9 +28,12 @@ import jax
 import numpy as np
 
 from benchmarks.measure import write_report
+from jaxae import config_checks as checks
 from jaxae import loop
 from jaxae.cluster import kmeans, metrics
+from jaxae.config_loading import apply_overrides
 from jaxae.data import host, sources
+from jaxae.errors import ConfigError
 
 METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule")
 # The configs are made for 28x28 digits; on 8x8 ones a shift of a pixel is too much (see configs/common.py).
@@ -57,28 +59,16 @@ def raw_kmeans(data: str, seed: int) -> dict:
     return {**metrics.scores(np.asarray(metrics.contingency(test_y, clusters, 10, 10))), "seconds": seconds}
 
 
-def parse_setting(text: str) -> tuple[str, object]:
-    """'a.b=value' -> ('a.b', value as a Python literal, or the text itself)."""
-    name, _, value = text.partition("=")
-    try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return name, value
-
-
 def config_for(method: str, data: str, seed: int, smoke: bool, init_from: str = "", settings=()):
     config = importlib.import_module(f"configs.{method}_mnist").get_config("tiny" if smoke else "")
     config.data.name, config.seed = data, seed
     config.data.update(DATA_OVERRIDES[data])
-    for name, value in settings:
-        parent, _, field = name.rpartition(".")
-        owner = config
-        for part in filter(None, parent.split(".")):
-            owner = owner[part] if part in owner else None
-            if owner is None:
-                break
-        if owner is not None and field in owner:  # Only the methods that have the field take it.
-            owner[field] = value
+    for name, text in settings:  # As train.py's --config.<field>=<text>, for the methods that have the field.
+        try:
+            checks.get(config, name)
+        except ConfigError:
+            continue
+        apply_overrides(config, [(name, text)])
     config.compile_cache_dir = "none" if smoke else config.compile_cache_dir
     if init_from:
         config.cluster.init_from = init_from
@@ -140,7 +130,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--update", action="store_true", help="add these rows to the report already in --out")
     args = parser.parse_args(argv)
     root = args.workdir or tempfile.mkdtemp(prefix="jaxae-clustering-")
-    settings = [parse_setting(text) for text in args.set]
+    settings = [tuple(text.split("=", 1)) for text in args.set]
     methods = args.methods.split(",")
     runs = []
     for seed in range(args.seeds):
