@@ -27,6 +27,9 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.model.hidden = (512, 256)  # MLP encoder widths; the decoder mirrors them ...
     config.model.decoder_hidden = ()  # ... unless given here.
     config.model.channels = (32, 64)  # conv encoder channels, each halving height and width.
+    # How convolutions are computed (same parameters either way): auto (patch products on CPU,
+    # XLA's convolutions elsewhere) | native | matmul. See jaxae/models/conv_ops.py.
+    config.model.conv_impl = "auto"
     config.model.latent_dim = 20
     config.model.activation = "relu"
     config.model.output_activation = "sigmoid"  # sigmoid (images in [0, 1]) | identity

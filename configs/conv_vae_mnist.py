@@ -7,8 +7,6 @@ def get_config(variant: str = ""):
     common.check_variant(variant)
     config = vae_mnist.get_config(variant)
     config.model.architecture = "conv"
-    # One step per dispatch: on XLA:CPU, convolution gradients inside lax.scan run ~5x slower.
-    config.steps_per_dispatch = 1
     if variant != "tiny":
         config.num_epochs = 30
     return config

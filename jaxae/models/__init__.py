@@ -15,6 +15,7 @@ from jaxae.errors import ConfigError
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.autoencoder import OUTPUT_ACTIVATIONS, VAE, Autoencoder
 from jaxae.models.initializers import KERNEL_INITS
+from jaxae.models import conv_ops
 from jaxae.models.conv import ConvDecoder, ConvEncoder, bottleneck_shape
 from jaxae.models.mlp import MLPDecoder, MLPEncoder
 
@@ -37,6 +38,7 @@ def validate_model_config(config, field: str = "model") -> None:
     checks.widths(config, f"{field}.hidden", allow_empty=True)
     checks.widths(config, f"{field}.decoder_hidden", allow_empty=True)
     checks.widths(config, f"{field}.channels", allow_empty=False)
+    checks.choice(config, f"{field}.conv_impl", conv_ops.IMPLEMENTATIONS)
 
 
 def architecture_fields(model_config) -> tuple[str, ...]:
@@ -78,6 +80,8 @@ def build_model(model_config, image_shape: Sequence[int], compute_dtype: str = "
     else:
         channels = tuple(model_config.channels)
         bottleneck_shape(image_shape, channels)  # Raises a ConfigError before any tracing.
-        encoder = ConvEncoder(channels=channels, features=features, **common)
-        decoder = ConvDecoder(channels=channels, output_shape=image_shape, **common)
+        # How the convolutions are computed is not part of the model: parameters are the same either way.
+        impl = conv_ops.resolve(model_config.get("conv_impl", "auto"))
+        encoder = ConvEncoder(channels=channels, features=features, conv_impl=impl, **common)
+        decoder = ConvDecoder(channels=channels, output_shape=image_shape, conv_impl=impl, **common)
     return MODELS[name](encoder=encoder, decoder=decoder, output_activation=model_config.output_activation)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxae.errors import ConfigError
+from jaxae.models import conv_ops
 from jaxae.models.activations import get_activation
 from jaxae.models.initializers import layer_inits
 
@@ -25,12 +26,46 @@ def bottleneck_shape(image_shape: Sequence[int], channels: Sequence[int]) -> tup
     return height // factor, width // factor, channels[-1]
 
 
+class StridedConv(nn.Module):
+    """A 4x4 stride-2 convolution ('SAME'), or its transpose, with the parameters of Flax's
+    `nn.Conv` / `nn.ConvTranspose` (kernel [4, 4, in, out], bias [out], float32), computed by
+    `impl` (see `conv_ops`). Inputs and outputs are [batch, H, W, C] for 'native' and
+    channel-first [C, batch, H, W] for 'matmul'."""
+
+    features: int
+    transpose: bool
+    impl: str
+    kernel_init: Callable
+    bias_init: Callable
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, h):
+        native = self.impl == "native"
+        kernel = self.param("kernel", self.kernel_init, (*KERNEL, h.shape[-1 if native else 0], self.features))
+        bias = self.param("bias", self.bias_init, (self.features,)).astype(self.dtype)
+        h, kernel = h.astype(self.dtype), kernel.astype(self.dtype)
+        if native:
+            op = conv_ops.native_conv_transpose if self.transpose else conv_ops.native_conv
+            return op(h, kernel) + bias
+        op = conv_ops.conv_transpose if self.transpose else conv_ops.conv
+        return op(h, kernel) + bias[:, None, None, None]
+
+
+def _layout(impl: str):
+    """(into, out of) the layout the convolutions of `impl` work in, from and to [batch, H, W, C]."""
+    if impl == "native":
+        return (lambda x: x), (lambda x: x)
+    return conv_ops.to_channels_first, conv_ops.from_channels_first
+
+
 class ConvEncoder(nn.Module):
     """Stride-2 convolutions, then a dense layer to `features` outputs.
 
     Attributes:
       channels: output channels of each convolution, e.g. (32, 64) for 28 -> 14 -> 7.
       features: output width (code size, or twice that for a Gaussian code).
+      conv_impl: how the convolutions are computed, 'native' or 'matmul' (`conv_ops.resolve`).
     """
 
     channels: Sequence[int]
@@ -38,16 +73,20 @@ class ConvEncoder(nn.Module):
     activation: str = "relu"
     dtype: Any = jnp.float32
     weight_init: str = "lecun_normal"
+    conv_impl: str = "native"
 
     @nn.compact
     def __call__(self, x):
         """x: [batch, height, width, channels] -> [batch, features]."""
         act = get_activation(self.activation)
-        h = x.astype(self.dtype)
+        into, out_of = _layout(self.conv_impl)
+        h = into(x.astype(self.dtype))
+        in_channels = x.shape[-1]
         for i, width in enumerate(self.channels):
-            inits = layer_inits(self.weight_init, KERNEL[0] * KERNEL[1] * h.shape[-1])
-            h = act(nn.Conv(width, KERNEL, strides=2, padding="SAME", dtype=self.dtype, name=f"conv_{i}", **inits)(h))
-        h = h.reshape((h.shape[0], -1))
+            inits = layer_inits(self.weight_init, KERNEL[0] * KERNEL[1] * in_channels)
+            h = act(StridedConv(width, False, self.conv_impl, dtype=self.dtype, name=f"conv_{i}", **inits)(h))
+            in_channels = width
+        h = out_of(h).reshape((x.shape[0], -1))
         return nn.Dense(self.features, dtype=self.dtype, name="out", **layer_inits(self.weight_init, h.shape[-1]))(h)
 
 
@@ -57,6 +96,7 @@ class ConvDecoder(nn.Module):
     Attributes:
       channels: the encoder's channels (first to last); the decoder mirrors them.
       output_shape: (height, width, channels) of the images.
+      conv_impl: how the transposed convolutions are computed, 'native' or 'matmul'.
     """
 
     channels: Sequence[int]
@@ -64,6 +104,7 @@ class ConvDecoder(nn.Module):
     activation: str = "relu"
     dtype: Any = jnp.float32
     weight_init: str = "lecun_normal"
+    conv_impl: str = "native"
 
     @nn.compact
     def __call__(self, z):
@@ -72,12 +113,15 @@ class ConvDecoder(nn.Module):
         grid = bottleneck_shape(self.output_shape, self.channels)
         h = nn.Dense(grid[0] * grid[1] * grid[2], dtype=self.dtype, name="in",
                      **layer_inits(self.weight_init, z.shape[-1]))(z.astype(self.dtype))
-        h = act(h).reshape((z.shape[0], *grid))
+        into, out_of = _layout(self.conv_impl)
+        h = into(act(h).reshape((z.shape[0], *grid)))
         widths = [*reversed(self.channels[:-1]), self.output_shape[-1]]
+        in_channels = grid[-1]
         for i, width in enumerate(widths):
-            inits = layer_inits(self.weight_init, KERNEL[0] * KERNEL[1] * h.shape[-1])
+            inits = layer_inits(self.weight_init, KERNEL[0] * KERNEL[1] * in_channels)
             last = i == len(widths) - 1
-            h = nn.ConvTranspose(width, KERNEL, strides=(2, 2), padding="SAME", dtype=self.dtype,
-                                 name="out" if last else f"deconv_{i}", **inits)(h)
+            h = StridedConv(width, True, self.conv_impl, dtype=self.dtype,
+                            name="out" if last else f"deconv_{i}", **inits)(h)
             h = h if last else act(h)
-        return h
+            in_channels = width
+        return out_of(h)
