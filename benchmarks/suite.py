@@ -7,7 +7,8 @@
 Measures in one invocation: the f32 matmul rate and the memory bandwidth; XLA's FLOPs and bytes
 per vae_mnist step and the step's fraction of its roofline; steady-state examples/s of jaxae's
 train.py (as a process), of a bare jitted scan of the same step, of plain PyTorch (eager with fused
-Adam, and compiled) and of pythae, interleaved over several repeats; train.py's time to first step
+Adam, and compiled) and of pythae, interleaved over several repeats; the same for conv_vae_mnist
+against its PyTorch peers (`benchmarks/torch_conv_vae.py`), and its start-up cold and warm; train.py's time to first step
 cold and with a warm compile cache, whole 5-epoch process wall times against a plain-PyTorch
 process; the streaming path against the device-resident one; peak host memory of the process.
 """
@@ -38,11 +39,12 @@ from jaxae.trainers import create_trainer
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def train_py(workdir: str, cache: str, *overrides: str, epochs: int = 5) -> dict:
-    """Runs train.py as a process; returns wall time, time to first step, steady examples/s, peak RSS."""
+def train_py(workdir: str, cache: str, *overrides: str, epochs: int = 5, config: str = "vae_mnist") -> dict:
+    """Runs train.py on configs/<config>.py as a process; returns wall time, time to first step,
+    steady examples/s, peak RSS."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "train.py", "--config=configs/vae_mnist.py", f"--workdir={workdir}",
+    done = subprocess.run([sys.executable, "train.py", f"--config=configs/{config}.py", f"--workdir={workdir}",
                            f"--config.num_epochs={epochs}", "--config.eval_every=0", "--config.checkpoint_every=155",
                            f"--config.compile_cache_dir={cache}", *overrides], cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -106,19 +108,23 @@ def main(argv=None):
 
     peers = {}
     if not args.smoke:
-        from benchmarks import torch_vae
+        from benchmarks import torch_conv_vae, torch_vae
 
         images, params = torch_vae.training_images(), torch_vae.jaxae_initial_params()
         peers["torch_eager_fused_adam"] = torch_vae.TorchTrainer(params, images, compiled=False)
+        peers["conv_torch_eager_fused_adam"] = torch_conv_vae.trainer(compiled=False)
         if not args.no_compiled_torch:
-            start = time.perf_counter()
-            peers["torch_compiled"] = torch_vae.TorchTrainer(params, images, compiled=True)
-            peers["torch_compiled"].run(2)
-            report["torch_compile_seconds"] = time.perf_counter() - start
+            for name, make in [("torch_compiled", lambda: torch_vae.TorchTrainer(params, images, compiled=True)),
+                               ("conv_torch_compiled", lambda: torch_conv_vae.trainer(compiled=True))]:
+                start = time.perf_counter()
+                peers[name] = make()
+                peers[name].run(2)
+                report[f"{name.replace('compiled', 'compile')}_seconds"] = time.perf_counter() - start
         for trainer in peers.values():
             trainer.run(steps)  # Warm-up.
 
-    samples = {name: [] for name in ["jaxae_train_py", "jaxae_bare_scan", *peers] + ([] if args.smoke else ["pythae"])}
+    own = ["jaxae_train_py", "jaxae_bare_scan"] + ([] if args.smoke else ["conv_jaxae_train_py"])
+    samples = {name: [] for name in own + list(peers) + ([] if args.smoke else ["pythae"])}
     with tempfile.TemporaryDirectory() as scratch:
         warm_cache = os.path.join(scratch, "cache")
         for repeat in range(repeats):  # Interleaved: the machine's noise hits every row alike.
@@ -131,6 +137,9 @@ def main(argv=None):
                 samples[name].append(steps * 2 * 128 / median_seconds(lambda: trainer.run(2 * steps), repeats=1, warmup=0)[0])
             if "pythae" in samples:
                 samples["pythae"].append(4000 * torch_vae.pythae_epochs_per_second(params, images))
+            if "conv_jaxae_train_py" in samples:
+                conv = train_py(os.path.join(scratch, f"conv{repeat}"), warm_cache, epochs=epochs, config="conv_vae_mnist")
+                samples["conv_jaxae_train_py"].append(conv["examples_per_sec"])
         throughput = {name: statistics.median(values) for name, values in samples.items()}
         report["examples_per_sec"] = throughput
         report["examples_per_sec_samples"] = samples
@@ -142,6 +151,12 @@ def main(argv=None):
                              "run_wall_cold_s": cold["wall_s"], "run_wall_warm_s": warm["wall_s"],
                              "peak_rss_mb_at_most": warm["peak_rss_mb_at_most"]}
         report["streaming_over_device_resident"] = stream["examples_per_sec"] / warm["examples_per_sec"]
+        if not args.smoke:  # The conv config's start-up: a compile cache of its own, cold then warm.
+            runs = [train_py(os.path.join(scratch, f"conv_{name}"), os.path.join(scratch, "conv_cache"), epochs=epochs,
+                             config="conv_vae_mnist") for name in ("cold", "warm")]
+            report["conv_startup"] = {"first_step_cold_s": runs[0]["first_step_s"], "first_step_warm_s": runs[1]["first_step_s"],
+                                      "run_wall_cold_s": runs[0]["wall_s"], "run_wall_warm_s": runs[1]["wall_s"],
+                                      "peak_rss_mb_at_most": runs[1]["peak_rss_mb_at_most"]}
         if not args.smoke:
             start = time.perf_counter()
             subprocess.run([sys.executable, "-m", "benchmarks.torch_vae", "--epochs", str(epochs)], cwd=ROOT,
@@ -153,6 +168,10 @@ def main(argv=None):
         report["ratios"] = {"train_py_over_fastest_torch": throughput["jaxae_train_py"] / fastest_torch,
                             "train_py_over_pythae": throughput["jaxae_train_py"] / throughput["pythae"],
                             "train_py_over_bare_scan": throughput["jaxae_train_py"] / throughput["jaxae_bare_scan"]}
+        fastest_conv_torch = max(v for k, v in throughput.items() if k.startswith("conv_torch"))
+        report["ratios"]["conv_train_py_over_fastest_torch"] = throughput["conv_jaxae_train_py"] / fastest_conv_torch
+        report["ratios"]["conv_train_py_over_torch_eager"] = (throughput["conv_jaxae_train_py"]
+                                                              / throughput["conv_torch_eager_fused_adam"])
     write_report(report, args.out)
     return report
 

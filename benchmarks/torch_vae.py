@@ -21,8 +21,8 @@ def training_images() -> np.ndarray:
     return (images.reshape(len(images), -1) / 255.0 > 0.5).astype(np.float32)
 
 
-def jaxae_initial_params(seed: int = 0) -> dict:
-    """vae_mnist's initial parameters (He init), as NumPy: {'encoder': {...}, 'decoder': {...}}."""
+def jaxae_initial_params(seed: int = 0, config=None) -> dict:
+    """A config's initial parameters (vae_mnist's by default: He init), as NumPy: {'encoder': {...}, 'decoder': {...}}."""
     import jax
 
     from configs import vae_mnist
@@ -30,7 +30,7 @@ def jaxae_initial_params(seed: int = 0) -> dict:
     from jaxae.trainers import create_trainer
 
     train = sources.open_tfds("mnist_5k", "train")
-    trainer = create_trainer(vae_mnist.get_config(), train.spec, len(train))
+    trainer = create_trainer(config or vae_mnist.get_config(), train.spec, len(train))
     return jax.tree.map(np.asarray, jax.jit(trainer.init)(jax.random.PRNGKey(seed)).params)
 
 
@@ -68,20 +68,21 @@ def torch_loss(model, x):
     import torch.nn.functional as F
 
     logits, mu, logvar = model(x)
-    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(-1)
     kl = 0.5 * (logvar.exp() + mu.pow(2) - 1 - logvar).sum(-1)
     return (recon + kl).mean()
 
 
 class TorchTrainer:
-    """Plain PyTorch: eager with Adam(fused=True), or the whole step under torch.compile."""
+    """Plain PyTorch: eager with Adam(fused=True), or the whole step under torch.compile.
+    `build` makes the module from jaxae's parameters (the MLP VAE by default)."""
 
-    def __init__(self, params, images, *, compiled: bool, batch_size: int = 128, seed: int = 0):
+    def __init__(self, params, images, *, compiled: bool, batch_size: int = 128, seed: int = 0, build=None):
         import torch
 
         torch.manual_seed(seed)
         self.torch = torch
-        self.model = build_torch_vae(params)
+        self.model = (build or build_torch_vae)(params)
         self.data = torch.from_numpy(images)
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(seed)
