@@ -12,7 +12,6 @@ import argparse
 import functools
 
 import jax
-import numpy as np
 
 from benchmarks.measure import matmul_gflops, median_seconds, write_report
 from benchmarks.suite import bare_scan
