@@ -38,7 +38,8 @@ def validate_model_config(config, field: str = "model") -> None:
     checks.widths(config, f"{field}.hidden", allow_empty=True)
     checks.widths(config, f"{field}.decoder_hidden", allow_empty=True)
     checks.widths(config, f"{field}.channels", allow_empty=False)
-    checks.choice(config, f"{field}.conv_impl", conv_ops.IMPLEMENTATIONS)
+    if "conv_impl" in checks.get(config, field):  # Absent from the configs of runs saved before it existed.
+        checks.choice(config, f"{field}.conv_impl", conv_ops.IMPLEMENTATIONS)
 
 
 def architecture_fields(model_config) -> tuple[str, ...]:
