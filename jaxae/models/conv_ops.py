@@ -5,8 +5,9 @@ channel-first [C, batch, H, W] arrays as explicit patch-matrix products with han
 for XLA:CPU, where the native ops' gradients are slow (the transposed convolution's weight
 gradient ran at ~7 GFLOP/s, `docs/performance.md`). In the channel-first layout every product of
 the forward and backward passes contracts over the minor dimension of at least one operand
-(which XLA:CPU runs 2-3x faster than a contraction over both operands' major dimension), and
-every gradient is itself one convolution of the same kind, so nothing is scattered back.
+(which XLA:CPU runs 2-3x faster than a contraction over both operands' major dimension); each
+input gradient is one convolution of the other kind (kernel flipped) and each weight gradient one
+product of windows already gathered, so nothing is scattered back onto an image.
 
 Both take the kernel as Flax stores it, [4, 4, in, out] (HWIO, for the transposed convolution
 too, unflipped, as `nn.ConvTranspose` with `transpose_kernel=False`), so parameters and
