@@ -40,7 +40,7 @@ def jax_layer(transposed: bool, impl: str, side: int, channels: int, out: int, r
     grad = jax.random.normal(keys[2], jax.eval_shape(op, x, kernel).shape)
     passes = {"forward": jax.jit(op),
               "input_grad": jax.jit(lambda x, k, g: jax.vjp(lambda x: op(x, k), x)[1](g)[0]),
-              "weight_grad": jax.jit(lambda x, k, g: jax.vjp(lambda k: op(x, k), kernel)[1](g)[0])}
+              "weight_grad": jax.jit(lambda x, k, g: jax.vjp(lambda k: op(x, k), k)[1](g)[0])}
     args = {"forward": (x, kernel), "input_grad": (x, kernel, grad), "weight_grad": (x, kernel, grad)}
     return {name: _ms(lambda f=f, a=args[name]: jax.block_until_ready(f(*a)), repeats) for name, f in passes.items()}
 

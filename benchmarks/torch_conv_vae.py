@@ -2,7 +2,7 @@
 32 and 64 channels, a dense code of 20, transposed convolutions back), started from jaxae's
 initial parameters, trained by `torch_vae.TorchTrainer`. Needs the `bench` extra.
 
-    python -m benchmarks.torch_conv_vae      # checks that both frameworks give the same loss
+    python -m benchmarks.torch_conv_vae      # checks that both frameworks give the same logits
 """
 
 from __future__ import annotations
