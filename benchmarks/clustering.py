@@ -12,7 +12,8 @@ seed's numbers as JSON.
 
 `--update` adds the rows run now to the report already in `--out` (the same data and seeds).
 `--set jule.first_graph=inputs` (repeatable) changes a config field of every method that has
-it, except the shared pretraining (ae_kmeans).
+it, except the shared pretraining (ae_kmeans); `--pretrain pretrain.num_epochs=1000` (repeatable)
+changes the shared pretraining, whose runs and the methods' from it go to a folder of their own.
 """
 
 from __future__ import annotations
@@ -75,14 +76,20 @@ def config_for(method: str, data: str, seed: int, smoke: bool, init_from: str = 
     return config
 
 
-def deep_runs(data: str, seed: int, root: str, smoke: bool, methods=METHODS, settings=()) -> dict:
+def folder_name(name: str, changes) -> str:
+    return name + "".join(f",{field}={value}" for field, value in changes)
+
+
+def deep_runs(data: str, seed: int, root: str, smoke: bool, methods=METHODS, settings=(), pretraining_settings=()) -> dict:
     """{method: scores and seconds} for one seed: the shared pretraining, then each method from it."""
     rows = {}
+    runs_of_data = os.path.join(root, folder_name(data, pretraining_settings))  # Each pretraining its own runs.
+    pretrained = os.path.join(runs_of_data, f"ae_kmeans-{seed}")
     for method in methods:
         pretraining = method == "ae_kmeans"
-        changes = () if pretraining else settings  # The shared pretraining is the same for every method.
-        workdir = os.path.join(root, data, f"{method}-{seed}" + "".join(f",{n}={v}" for n, v in changes))
-        init_from = "" if pretraining else os.path.join(root, data, f"ae_kmeans-{seed}")
+        changes = pretraining_settings if pretraining else settings  # One pretraining shared by every method.
+        workdir = pretrained if pretraining else os.path.join(runs_of_data, folder_name(f"{method}-{seed}", changes))
+        init_from = "" if pretraining else pretrained
         start = time.perf_counter()
         result = loop.run(config_for(method, data, seed, smoke, init_from, changes), workdir)
         rows[method] = {name: result.eval_metrics[f"eval/{name}"] for name in SCORES}
@@ -125,21 +132,24 @@ def main(argv=None) -> dict:
                         help="comma-separated; without ae_kmeans, its runs must be in --workdir already")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a config field for every method that has it (repeatable)")
+    parser.add_argument("--pretrain", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a config field of the shared pretraining (ae_kmeans), e.g. pretrain.num_epochs=1000")
     parser.add_argument("--smoke", action="store_true", help="tiny configs, to check the script runs")
     parser.add_argument("--out", default="")
     parser.add_argument("--update", action="store_true", help="add these rows to the report already in --out")
     args = parser.parse_args(argv)
     root = args.workdir or tempfile.mkdtemp(prefix="jaxae-clustering-")
     settings = [tuple(text.split("=", 1)) for text in args.set]
+    pretraining_settings = [tuple(text.split("=", 1)) for text in args.pretrain]
     methods = args.methods.split(",")
     runs = []
     for seed in range(args.seeds):
         runs.append({"kmeans_raw_pixels": raw_kmeans(args.data, seed),
-                     **deep_runs(args.data, seed, root, args.smoke, methods, settings)})
+                     **deep_runs(args.data, seed, root, args.smoke, methods, settings, pretraining_settings)})
         print(json.dumps({"seed": seed, **runs[-1]}), flush=True)
     table = summary(runs)
-    report = {"data": args.data, "seeds": args.seeds,
-              "settings": {method: args.set for method in methods if args.set and method != "ae_kmeans"},
+    given = {method: args.pretrain if method == "ae_kmeans" else args.set for method in methods}
+    report = {"data": args.data, "seeds": args.seeds, "settings": {method: fields for method, fields in given.items() if fields},
               "runs": runs, "summary": table, "workdir": root}
     if args.update and args.out and os.path.exists(args.out):
         with open(args.out) as previous:
