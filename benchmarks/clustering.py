@@ -1,5 +1,5 @@
-"""The clustering table: K-means on raw pixels, autoencoder + K-means, DCN, DEC, IDEC, VaDE and
-JULE, over seeds.
+"""The clustering table: K-means on raw pixels, autoencoder + K-means, DCN, DEC, IDEC, VaDE, JULE
+and N2D, over seeds.
 
 For each seed, one autoencoder is pretrained (`configs/ae_kmeans_mnist.py`, which also gives the
 autoencoder + K-means row) and the other methods start from it with `cluster.init_from`, as the
@@ -36,7 +36,7 @@ from jaxae.config_loading import apply_overrides
 from jaxae.data import host, sources
 from jaxae.errors import ConfigError
 
-METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule")
+METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule", "n2d")
 # The configs are made for 28x28 digits; on 8x8 ones a shift of a pixel is too much (see configs/common.py).
 DATA_OVERRIDES = {"mnist_5k": {}, "sklearn_digits": {"augment_shift": 0}}
 SCORES = ("cluster_acc", "nmi", "ari")

@@ -85,12 +85,14 @@ def test_bad_inputs_are_refused_with_clear_errors(digits, fitted):
         jaxae.DeepClustering().predict(x[:3])
 
 
-def test_jule_fits_through_the_estimator(digits):
-    """JULE's merge schedule is fitted into the phase the estimator's epochs give (here 20 steps)."""
+@pytest.mark.parametrize("method", ["jule", "n2d"])
+def test_jule_and_n2d_fit_through_the_estimator(digits, method):
+    """JULE's merge schedule is fitted into the phase the estimator's epochs give (here 20 steps);
+    N2D clusters the pretrained codes once."""
     from sklearn.metrics import normalized_mutual_info_score
 
     x, y = digits
-    model = jaxae.DeepClustering(method="jule", random_state=0, **SMALL).fit(x)
+    model = jaxae.DeepClustering(method=method, random_state=0, **SMALL).fit(x)
     assert sorted(np.unique(model.labels_)) == list(range(10))
     assert normalized_mutual_info_score(y, model.labels_) > 0.15  # Chance: about 0.03.
     assert model.cluster_centers_.shape == (10, 4)

@@ -35,6 +35,14 @@ def squared_distances(x, centroids):
     return jnp.maximum(jnp.sum(x * x, -1, keepdims=True) - 2 * cross + jnp.sum(centroids * centroids, -1), 0.0)
 
 
+def cluster_means(x, labels, capacity: int):
+    """[capacity, d] mean of the points x [n, d] of each cluster id in labels [n] (zero rows for
+    empty ids: unlike `lloyd_update`, nothing is re-seeded)."""
+    sums = jax.ops.segment_sum(x, labels, capacity)
+    counts = jax.ops.segment_sum(jnp.ones(labels.shape, x.dtype), labels, capacity)
+    return sums / jnp.maximum(counts, 1.0)[:, None]
+
+
 def kmeans_plus_plus(key, x, k: int, weights, num_trials: int | None = None):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii, 2007, as scikit-learn does it).
 

@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from jaxae.data.sources import ArraySource
 from jaxae.errors import DataError
 
-METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule")
+METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule", "n2d")
 STATE_FILE = "deep_clustering.json"
 
 
@@ -41,10 +41,12 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     """Deep clustering of the rows of X (features, or images [n, H, W(, C)]) into `n_clusters`.
 
     Args:
-      method: 'ae_kmeans' (autoencoder + K-means), 'dcn', 'dec', 'idec', 'vade' or 'jule'.
+      method: 'ae_kmeans' (autoencoder + K-means), 'dcn', 'dec', 'idec', 'vade', 'jule' or 'n2d'
+        (UMAP + Gaussian mixture on the codes; new rows take their nearest neighbours' cluster).
       n_clusters: the number of clusters.
       latent_dim: the code size; hidden: the encoder's widths (the decoder mirrors them).
-      pretrain_epochs, epochs: the autoencoder's pretraining and the clustering phase, in epochs.
+      pretrain_epochs, epochs: the autoencoder's pretraining and the clustering phase, in epochs
+        ('ae_kmeans' and 'n2d' train no further after pretraining: `epochs` is unused).
       batch_size: examples per step (capped at the number of examples).
       augment_shift: for images, shift them by up to this many pixels in training (0: off; 3 suits
         28x28 digits; rows of features must keep 0).
@@ -97,7 +99,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         config.data.augment_shift = int(self.augment_shift)
         steps_per_epoch = max(num_examples // config.batch_size, 1)
         config.pretrain.num_epochs = int(self.pretrain_epochs)
-        if self.method != "ae_kmeans":
+        if self.method not in ("ae_kmeans", "n2d"):
             config.num_epochs = int(self.epochs)
         config.cluster.eval_labels = False
         config.eval_batch_size = 8 * math.ceil(min(512, num_examples) / 8)

@@ -1,8 +1,8 @@
 """The Trainer contract: everything the shared loop may rely on, and the registry of families.
 
-A family (autoencoder, ae_kmeans, dcn, dec, vade; later gan, autorec, sgns, ...) is one module under
-``jaxae/trainers/`` with a subclass of `Trainer`, registered by name in `FAMILIES`; a config picks
-it with ``config.trainer``. The loop, runners and evaluator only call what this module declares:
+A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d; later gan, autorec, sgns, ...) is one
+module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered by name in `FAMILIES`; a
+config picks it with ``config.trainer``. The loop, runners and evaluator only call what this module declares:
 
 * from the config alone, before data is read: `validate_config`, `train_fields`/`eval_fields`
   (the typed data it needs, {name: kind}, see `data.spec`);
@@ -166,6 +166,7 @@ FAMILIES = {
     "dec": "jaxae.trainers.dec:DECTrainer",
     "vade": "jaxae.trainers.vade:VaDETrainer",
     "jule": "jaxae.trainers.jule:JULETrainer",
+    "n2d": "jaxae.trainers.n2d:N2DTrainer",
 }
 
 

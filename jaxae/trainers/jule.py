@@ -32,6 +32,7 @@ import jax.numpy as jnp
 
 from jaxae import config_checks as checks
 from jaxae.cluster import agglomerative
+from jaxae.cluster.kmeans import cluster_means
 from jaxae.errors import ConfigError, DataError
 from jaxae.trainers.base import Phase
 from jaxae.trainers.clustering import ClusteringTrainer
@@ -47,13 +48,6 @@ def schedule(initial: int, final: int, periods: int, period: int) -> int:
     if period >= periods:
         return final
     return max(final, round(initial * (final / initial) ** (period / periods)))
-
-
-def cluster_means(codes, labels, capacity: int):
-    """[capacity, d] mean code of each cluster id (zero rows for empty ids)."""
-    sums = jax.ops.segment_sum(codes, labels, capacity)
-    counts = jax.ops.segment_sum(jnp.ones(labels.shape, codes.dtype), labels, capacity)
-    return sums / jnp.maximum(counts, 1.0)[:, None]
 
 
 def similarity_logits(codes, means, num_clusters, temperature: float):

@@ -1,0 +1,33 @@
+"""N2D (McConville et al., 2020) on the embedded MNIST subset: the shared pretrained autoencoder,
+then its codes clustered by a Gaussian mixture on their UMAP embedding; of `n2d.embeddings` UMAP
+seeds, the partition that agrees best with the others is kept (one seed can merge two digits;
+see jaxae/cluster/manifold.py).
+
+N2D's settings for MNIST: UMAP to as many dimensions as clusters, 20 neighbours, min_dist 0, a
+full-covariance mixture, an autoencoder pretrained for 1,000 epochs: with 300 (this config's
+default, to train in under 10 minutes) the codes are too crude for it (README, clustering)."""
+
+import ml_collections
+
+from configs import common
+
+
+def get_config(variant: str = ""):
+    common.check_variant(variant)
+    config = common.get_clustering_config("n2d")
+    config.n2d = ml_collections.ConfigDict({
+        "embeddings": 5,  # UMAP (and mixture) seeds; the partition most like the others is kept. 1: N2D as published.
+        "umap_neighbours": 20,  # UMAP's n_neighbors.
+        "umap_min_dist": 0.0,  # UMAP's min_dist: 0 packs each cluster tightly.
+        "umap_epochs": 0,  # UMAP's optimisation epochs; 0: its default (500 below 10,000 points).
+        "vote_neighbours": 10,  # a new image takes the majority cluster of this many nearest training codes.
+    })
+    config.num_steps = 1  # The network is not trained after pretraining: one step that changes nothing.
+    config.log_every = 16
+    config.checkpoint_every = 800
+    if variant == "tiny":
+        common.make_tiny_clustering(config)
+        config.n2d.embeddings = 3
+        config.n2d.umap_neighbours = 10
+        config.n2d.umap_epochs = 30
+    return config
