@@ -20,6 +20,7 @@ def get_config(variant: str = ""):
         "umap_neighbours": 20,  # UMAP's n_neighbors.
         "umap_min_dist": 0.0,  # UMAP's min_dist: 0 packs each cluster tightly.
         "umap_epochs": 0,  # UMAP's optimisation epochs; 0: its default (500 below 10,000 points).
+        "mixture_restarts": 10,  # the mixture's fit of highest likelihood of this many (one often joins 4 and 9).
         "vote_neighbours": 10,  # a new image takes the majority cluster of this many nearest training codes.
     })
     config.num_steps = 1  # The network is not trained after pretraining: one step that changes nothing.

@@ -39,6 +39,7 @@ class N2DTrainer(AEKMeansTrainer):
         checks.number(config, "n2d.umap_neighbours", low=2, integer=True)
         checks.number(config, "n2d.umap_min_dist", low=0)
         checks.number(config, "n2d.umap_epochs", low=0, integer=True)
+        checks.number(config, "n2d.mixture_restarts", low=1, integer=True)
         checks.number(config, "n2d.vote_neighbours", low=1, integer=True)
 
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
@@ -74,7 +75,8 @@ class N2DTrainer(AEKMeansTrainer):
         state, codes = self.starting_codes(state, split)
         n2d = self.config.n2d
         partitions = np.stack([manifold.partition(codes, self.n_clusters, neighbours=n2d.umap_neighbours,
-                                                  min_dist=n2d.umap_min_dist, epochs=n2d.umap_epochs, seed=seed)
+                                                  min_dist=n2d.umap_min_dist, epochs=n2d.umap_epochs,
+                                                  restarts=n2d.mixture_restarts, seed=seed)
                                for seed in self.embedding_seeds(state.key)])
         chosen, agreement = manifold.most_agreed(partitions)
         codes = jnp.asarray(codes, jnp.float32)
