@@ -4,8 +4,9 @@ seeds, the partition that agrees best with the others is kept (one seed can merg
 see jaxae/cluster/manifold.py).
 
 N2D's settings for MNIST: UMAP to as many dimensions as clusters, 20 neighbours, min_dist 0, a
-full-covariance mixture, an autoencoder pretrained for 1,000 epochs: with 300 (this config's
-default, to train in under 10 minutes) the codes are too crude for it (README, clustering)."""
+full-covariance mixture, an autoencoder pretrained for 1,000 epochs. Test ACC over seeds 0-4 on
+mnist_5k: 0.931 +- 0.008 from 1,000 epochs (--config.pretrain.num_epochs=1000), 0.806 +- 0.020
+from this config's 300 (which keep it under 10 minutes standalone); README, "Deep clustering"."""
 
 import ml_collections
 
