@@ -2,7 +2,8 @@
 
 A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d; later gan, autorec, sgns, ...) is one
 module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered by name in `FAMILIES`; a
-config picks it with ``config.trainer``. The loop, runners and evaluator only call what this module declares:
+config picks it with ``config.trainer``. The loop, runners and evaluator only call what this
+module declares:
 
 * from the config alone, before data is read: `validate_config`, `train_fields`/`eval_fields`
   (the typed data it needs, {name: kind}, see `data.spec`);

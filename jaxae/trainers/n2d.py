@@ -4,9 +4,9 @@ agrees best with the others is kept.
 
 The network is not trained after pretraining (N2D's point: a shallow clustering of a learned
 manifold). The clustering phase is one step that changes nothing; its start hook encodes the whole
-training split, partitions it once per embedding (`jaxae.cluster.manifold`) and keeps the training codes and their
-clusters, which is what predicts a new image: the majority cluster of its `n2d.vote_neighbours`
-nearest training codes. Each embedding's seed comes from the run's key, so a run (and a resume)
+training split, partitions it once per embedding (`jaxae.cluster.manifold`) and keeps the
+training codes and their clusters, which is what predicts a new image: the majority cluster of
+its `n2d.vote_neighbours` nearest training codes. Each embedding's seed comes from the run's key, so a run (and a resume)
 repeats its clusters and `num_seeds` gives each seed its own embeddings. No labels are read.
 
 State: extra = {codes [n, latent], labels [n] (the training examples' clusters), centroids
