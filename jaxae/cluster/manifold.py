@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxae.cluster import metrics
 from jaxae.cluster.kmeans import squared_distances
 
 
@@ -50,24 +51,24 @@ def partition(codes: np.ndarray, k: int, *, neighbours: int, min_dist: float, ep
     return mixture.fit(embedding).predict(embedding)
 
 
-def agreements(partitions: np.ndarray) -> np.ndarray:
-    """[r] mean adjusted Rand index of each of r partitions [r, n] with the r - 1 others (1 for a
-    single partition). No ground truth is involved: only the partitions' agreement."""
-    from sklearn.metrics import adjusted_rand_score  # Imported here: scikit-learn is slow to import.
-
+def agreements(partitions: np.ndarray, k: int) -> np.ndarray:
+    """[r] mean adjusted Rand index of each of r partitions [r, n] (labels in [0, k)) with the r - 1
+    others (1 for a single partition). No ground truth is involved: only the partitions' agreement."""
     r = len(partitions)
     if r == 1:
         return np.ones(1)
     pairs = np.eye(r)
     for i in range(r):
         for j in range(i + 1, r):
-            pairs[i, j] = pairs[j, i] = adjusted_rand_score(partitions[i], partitions[j])
+            table = np.asarray(metrics.contingency(partitions[i], partitions[j], k, k))
+            pairs[i, j] = pairs[j, i] = metrics.adjusted_rand_index(table)
     return (pairs.sum(axis=1) - 1) / (r - 1)
 
 
-def most_agreed(partitions: np.ndarray) -> tuple[int, float]:
-    """(index, mean agreement) of the partition [r, n] that agrees best with the others (the first on a tie)."""
-    scores = agreements(partitions)
+def most_agreed(partitions: np.ndarray, k: int) -> tuple[int, float]:
+    """(index, mean agreement) of the partition [r, n] that agrees best with the others (the first
+    on a tie: with r = 2 both agree equally, so the trainer asks for 1 or at least 3)."""
+    scores = agreements(partitions, k)
     best = int(np.argmax(scores))
     return best, float(scores[best])
 
@@ -77,6 +78,7 @@ def vote(queries, codes, labels, num_clusters: int, k: int):
 
     queries: [b, d]; codes: [n, d] the clustered points, labels [n] their clusters in [0, num_clusters).
     """
+    # Not agglomerative.nearest_neighbours: that one searches a set against itself, leaving each point out.
     _, nearest = jax.lax.top_k(-squared_distances(queries, codes), k)  # [b, k]
     counts = jnp.sum(jax.nn.one_hot(labels[nearest], num_clusters, dtype=jnp.int32), axis=1)  # [b, clusters]
     return jnp.argmax(counts, axis=-1).astype(jnp.int32)

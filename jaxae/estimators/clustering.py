@@ -55,7 +55,9 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
       verbose: 0 keeps the training loop quiet; 1 shows its progress and metrics.
 
     Attributes after `fit`:
-      labels_ [n] int: the training examples' clusters; cluster_centers_ [n_clusters, latent_dim];
+      labels_ [n] int: the training examples' clusters, as `predict` gives them (for 'n2d' the vote
+        of their nearest training codes, which can differ from the partition found for a few);
+      cluster_centers_ [n_clusters, latent_dim];
       n_features_in_; workdir_: the run folder.
     """
 

@@ -2,8 +2,8 @@
 
 Its clustering phase is one step that changes nothing but the step: the phase exists for its
 start hook (K-means on the whole training split, shared with every clustering family). A run of
-this family is also the pretrained network that DCN, DEC, IDEC (and VaDE) start from with
-``--config.cluster.init_from=<its workdir>``.
+this family is also the pretrained network that DCN, DEC, IDEC, JULE, N2D (and VaDE) start from
+with ``--config.cluster.init_from=<its workdir>``.
 """
 
 from __future__ import annotations

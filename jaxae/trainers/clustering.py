@@ -2,10 +2,11 @@
 K-means on the codes of the whole training split, then the family's clustering phase; ACC, NMI
 and ARI from a label x cluster contingency matrix at every eval.
 
-A family (AE + K-means, DCN, DEC/IDEC, VaDE) subclasses `ClusteringTrainer` and supplies the clustering phase's
-state (`cluster_init`), what K-means starts it with (`begin`), its step, and how a code picks its
-cluster (`centroids`). JULE replaces the K-means start hook by its own (agglomerative merges),
-from the same `starting_codes`. The state is one layout for the whole run:
+A family (AE + K-means, DCN, DEC/IDEC, VaDE, JULE, N2D) subclasses `ClusteringTrainer` and supplies
+the clustering phase's state (`cluster_init`), what K-means starts it with (`begin`), its step, and
+how a code picks its cluster (`centroids`). JULE and N2D replace the K-means start hook by their own
+(agglomerative merges; UMAP embeddings and mixtures), from the same `starting_codes`. The state is
+one layout for the whole run:
 
   params:    {'autoencoder': the autoencoder's parameters, ...the family's trainable parts}
   opt_state: {'pretrain': for params['autoencoder'], 'cluster': for all of params}

@@ -6,8 +6,12 @@ The network is not trained after pretraining (N2D's point: a shallow clustering 
 manifold). The clustering phase is one step that changes nothing; its start hook encodes the whole
 training split, partitions it once per embedding (`jaxae.cluster.manifold`) and keeps the
 training codes and their clusters, which is what predicts a new image: the majority cluster of
-its `n2d.vote_neighbours` nearest training codes. Each embedding's seed comes from the run's key, so a run (and a resume)
-repeats its clusters and `num_seeds` gives each seed its own embeddings. No labels are read.
+its `n2d.vote_neighbours` nearest training codes. Each embedding's seed comes from the run's key, so a run (and a resume
+on as many devices) repeats its clusters, and `num_seeds` gives each seed its own embeddings.
+(UMAP is chaotic in its input: codes that differ in the 7th digit, as on another number of
+devices, embed differently.) K-means is not run: `cluster.kmeans_*` are unused. No labels are
+read. The phase start records `n2d/agreement` (the kept partition's mean adjusted Rand index with
+the others), `n2d/embedding` (its index) and `n2d/smallest_cluster`.
 
 State: extra = {codes [n, latent], labels [n] (the training examples' clusters), centroids
 [n_clusters, latent] (each cluster's mean code, which the pictures decode)}.
@@ -29,18 +33,27 @@ from jaxae.trainers.base import Phase
 SEED_STREAM = 2**32 - 5  # Folded into the run's key for the embeddings' seeds: beyond any step.
 
 
+def embedding_seeds(key, count: int) -> list[int]:
+    """`count` UMAP (and mixture) seeds, one per embedding, drawn from the run's key."""
+    seeds = jax.random.randint(jax.random.fold_in(key, SEED_STREAM), (count,), 0, 2**31 - 1)
+    return [int(seed) for seed in np.asarray(seeds)]
+
+
 class N2DTrainer(AEKMeansTrainer):
-    """Pretrained codes -> UMAP + Gaussian-mixture partitions, the most agreed kept; nearest-neighbour predictions."""
+    """Pretrained codes -> UMAP + mixture partitions, the most agreed kept; nearest-neighbour predictions."""
 
     @classmethod
     def validate_config(cls, config) -> None:
         super().validate_config(config)
         checks.number(config, "n2d.embeddings", low=1, integer=True)
         checks.number(config, "n2d.umap_neighbours", low=2, integer=True)
-        checks.number(config, "n2d.umap_min_dist", low=0)
+        checks.number(config, "n2d.umap_min_dist", low=0, high=1)  # UMAP refuses more than its spread, 1.
         checks.number(config, "n2d.umap_epochs", low=0, integer=True)
         checks.number(config, "n2d.mixture_restarts", low=1, integer=True)
         checks.number(config, "n2d.vote_neighbours", low=1, integer=True)
+        if config.n2d.embeddings == 2:
+            raise ConfigError("n2d.embeddings=2: two partitions always agree with each other equally, so the "
+                              "first would always be kept; use 1 (N2D as published) or 3 or more")
 
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)
@@ -64,11 +77,6 @@ class N2DTrainer(AEKMeansTrainer):
                     "labels": jnp.zeros((self.num_examples,), jnp.int32),
                     "centroids": jnp.zeros((self.n_clusters, latent_dim), jnp.float32)}
 
-    def embedding_seeds(self, key) -> list[int]:
-        """One UMAP (and mixture) seed per embedding, drawn from the run's key."""
-        seeds = jax.random.randint(jax.random.fold_in(key, SEED_STREAM), (self.config.n2d.embeddings,), 0, 2**31 - 1)
-        return [int(seed) for seed in np.asarray(seeds)]
-
     def start_clustering(self, state, split):
         """Hook at the phase start: the codes of the whole training split, partitioned by each
         embedding; the partition that agrees best with the others, and each cluster's mean code."""
@@ -77,8 +85,8 @@ class N2DTrainer(AEKMeansTrainer):
         partitions = np.stack([manifold.partition(codes, self.n_clusters, neighbours=n2d.umap_neighbours,
                                                   min_dist=n2d.umap_min_dist, epochs=n2d.umap_epochs,
                                                   restarts=n2d.mixture_restarts, seed=seed)
-                               for seed in self.embedding_seeds(state.key)])
-        chosen, agreement = manifold.most_agreed(partitions)
+                               for seed in embedding_seeds(state.key, n2d.embeddings)])
+        chosen, agreement = manifold.most_agreed(partitions, self.n_clusters)
         codes = jnp.asarray(codes, jnp.float32)
         labels = jnp.asarray(partitions[chosen], jnp.int32)
         extra = {"codes": codes, "labels": labels, "centroids": cluster_means(codes, labels, self.n_clusters)}
