@@ -123,21 +123,15 @@ def test_eight_devices_give_the_codes_of_one_and_cluster_them_alike(tmp_path, di
     assert (started["n2d/embedding"], started["n2d/agreement"]) == (chosen, pytest.approx(agreement))
 
 
-def test_bad_settings_are_refused_before_training(tmp_path, digits):  # noqa: F811
+@pytest.mark.parametrize("field, value, message", [
+    ("embeddings", 0, "n2d.embeddings"),
+    ("embeddings", 2, "n2d.embeddings=2: two partitions always agree"),
+    ("umap_min_dist", 1.5, "n2d.umap_min_dist"),
+    ("umap_neighbours", 2000, "N2D needs more training examples than n2d.umap_neighbours"),
+])
+def test_bad_settings_are_refused_before_training(tmp_path, digits, field, value, message):  # noqa: F811
     config = n2d_config()
-    config.n2d.embeddings = 0
-    with pytest.raises(ConfigError, match="n2d.embeddings"):
-        train(tmp_path, config, digits)
-    config = n2d_config()
-    config.n2d.embeddings = 2
-    with pytest.raises(ConfigError, match="n2d.embeddings=2: two partitions always agree"):
-        train(tmp_path, config, digits)
-    config = n2d_config()
-    config.n2d.umap_min_dist = 1.5
-    with pytest.raises(ConfigError, match="n2d.umap_min_dist"):
-        train(tmp_path, config, digits)
-    config = n2d_config()
-    config.n2d.umap_neighbours = 2000
-    with pytest.raises(ConfigError, match="N2D needs more training examples than n2d.umap_neighbours"):
+    config.n2d[field] = value
+    with pytest.raises(ConfigError, match=message):
         train(tmp_path, config, digits)
     assert not (tmp_path / "checkpoints").exists()
