@@ -80,7 +80,13 @@ def folder_name(name: str, changes) -> str:
     return name + "".join(f",{field}={value}" for field, value in changes)
 
 
-def deep_runs(data: str, seed: int, root: str, smoke: bool, methods=METHODS, settings=(), pretraining_settings=()) -> dict:
+def field_values(texts) -> list[tuple[str, str]]:
+    """'FIELD=VALUE' texts (--set, --pretrain) -> [(field, value text)]."""
+    return [tuple(text.split("=", 1)) for text in texts]
+
+
+def deep_runs(data: str, seed: int, root: str, smoke: bool, methods=METHODS, settings=(),
+              pretraining_settings=()) -> dict:
     """{method: scores and seconds} for one seed: the shared pretraining, then each method from it."""
     rows = {}
     runs_of_data = os.path.join(root, folder_name(data, pretraining_settings))  # Each pretraining its own runs.
@@ -139,8 +145,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--update", action="store_true", help="add these rows to the report already in --out")
     args = parser.parse_args(argv)
     root = args.workdir or tempfile.mkdtemp(prefix="jaxae-clustering-")
-    settings = [tuple(text.split("=", 1)) for text in args.set]
-    pretraining_settings = [tuple(text.split("=", 1)) for text in args.pretrain]
+    settings, pretraining_settings = field_values(args.set), field_values(args.pretrain)
     methods = args.methods.split(",")
     runs = []
     for seed in range(args.seeds):
@@ -149,7 +154,8 @@ def main(argv=None) -> dict:
         print(json.dumps({"seed": seed, **runs[-1]}), flush=True)
     table = summary(runs)
     given = {method: args.pretrain if method == "ae_kmeans" else args.set for method in methods}
-    report = {"data": args.data, "seeds": args.seeds, "settings": {method: fields for method, fields in given.items() if fields},
+    report = {"data": args.data, "seeds": args.seeds,
+              "settings": {method: fields for method, fields in given.items() if fields},
               "runs": runs, "summary": table, "workdir": root}
     if args.update and args.out and os.path.exists(args.out):
         with open(args.out) as previous:

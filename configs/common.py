@@ -133,8 +133,8 @@ def get_clustering_config(trainer: str) -> ml_collections.ConfigDict:
     config.optimizer.name = "momentum"
     config.optimizer.learning_rate = 1.3e-3  # About 1/784.
     # 1,000 epochs lift DEC on mnist_5k from 0.755 to 0.859 test ACC and N2D from 0.806 to 0.931
-    # (README, "Longer pretraining"); 300
-    # keeps every clustering config under 10 minutes standalone on a 2-core CPU.
+    # (README, "Longer pretraining"); 300 keep every clustering config under 10 minutes standalone
+    # on a 2-core CPU.
     config.pretrain = ml_collections.ConfigDict({"num_epochs": 300, "num_steps": 0})
     config.cluster = ml_collections.ConfigDict()
     config.cluster.n_clusters = 10

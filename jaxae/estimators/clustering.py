@@ -101,8 +101,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         config.data.augment_shift = int(self.augment_shift)
         steps_per_epoch = max(num_examples // config.batch_size, 1)
         config.pretrain.num_epochs = int(self.pretrain_epochs)
-        if self.method not in ("ae_kmeans", "n2d"):
-            config.num_epochs = int(self.epochs)
+        config.num_epochs = int(self.epochs)  # Inert for ae_kmeans and n2d: num_steps=1 sets their phase.
         config.cluster.eval_labels = False
         config.eval_batch_size = 8 * math.ceil(min(512, num_examples) / 8)
         config.eval_every, config.num_image_examples = 0, 0

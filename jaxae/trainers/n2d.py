@@ -4,12 +4,12 @@ agrees best with the others is kept.
 
 The network is not trained after pretraining (N2D's point: a shallow clustering of a learned
 manifold). The clustering phase is one step that changes nothing; its start hook encodes the whole
-training split, partitions it once per embedding (`jaxae.cluster.manifold`) and keeps the
-training codes and their clusters, which is what predicts a new image: the majority cluster of
-its `n2d.vote_neighbours` nearest training codes. Each embedding's seed comes from the run's key, so a run (and a resume
-on as many devices) repeats its clusters, and `num_seeds` gives each seed its own embeddings.
-(UMAP is chaotic in its input: codes that differ in the 7th digit, as on another number of
-devices, embed differently.) K-means is not run: `cluster.kmeans_*` are unused. No labels are
+training split, partitions it once per embedding (`jaxae.cluster.manifold`) and keeps the training
+codes and their clusters, which is what predicts a new image: the majority cluster of its
+`n2d.vote_neighbours` nearest training codes. Each embedding's seed comes from the run's key, so a
+run (and a resume on as many devices) repeats its clusters, and `num_seeds` gives each seed its own
+embeddings. (UMAP is chaotic in its input: codes that differ in the 7th digit, as on another number
+of devices, embed differently.) K-means is not run: `cluster.kmeans_*` are unused. No labels are
 read. The phase start records `n2d/agreement` (the kept partition's mean adjusted Rand index with
 the others), `n2d/embedding` (its index) and `n2d/smallest_cluster`.
 
