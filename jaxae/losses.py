@@ -20,6 +20,16 @@ def _check_batched(x, what: str) -> None:
         raise ValueError(f"{what}: expected a leading batch axis, got a scalar")
 
 
+def _per_example_rows(*arrays):
+    """[batch, ...] arrays -> [batch, features] views, before any element-wise work.
+
+    XLA:CPU vectorises an element-wise loop along its array's minor dimension; on images
+    [batch, H, W, 1] that dimension has size 1, and the Bernoulli loss with its gradient ran
+    ~1.3 ms slower per vae_mnist step (a fifth of the step) than on [batch, H*W] rows.
+    """
+    return [x.reshape((x.shape[0], -1)) for x in arrays]
+
+
 def _sum_per_example(x):
     return jnp.sum(x.reshape((x.shape[0], -1)), axis=-1)
 
@@ -34,7 +44,8 @@ def squared_error(predictions, targets):
     """
     _check_same_shape(predictions, targets, "squared_error")
     _check_batched(predictions, "squared_error")
-    return _sum_per_example(jnp.square(predictions - targets))
+    predictions, targets = _per_example_rows(predictions, targets)
+    return jnp.sum(jnp.square(predictions - targets), axis=-1)
 
 
 def mse(predictions, targets):
@@ -55,9 +66,10 @@ def bce_with_logits(logits, targets):
     """
     _check_same_shape(logits, targets, "bce_with_logits")
     _check_batched(logits, "bce_with_logits")
+    logits, targets = _per_example_rows(logits, targets)
     # max(l, 0) - l t + log(1 + exp(-|l|)) equals the expression above without overflow.
     per_element = jnp.maximum(logits, 0) - logits * targets + jnp.log1p(jnp.exp(-jnp.abs(logits)))
-    return _sum_per_example(per_element)
+    return jnp.sum(per_element, axis=-1)
 
 
 def gaussian_kl(mu, logvar):
