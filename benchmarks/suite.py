@@ -8,7 +8,8 @@ Measures in one invocation: the f32 matmul rate and the memory bandwidth; XLA's 
 per vae_mnist step and the step's fraction of its roofline; steady-state examples/s of jaxae's
 train.py (as a process), of a bare jitted scan of the same step, of plain PyTorch (eager with fused
 Adam, and compiled) and of pythae, interleaved over several repeats; the same for conv_vae_mnist
-against its PyTorch peers (`benchmarks/torch_conv_vae.py`), and its start-up cold and warm; train.py's time to first step
+against its PyTorch peers (`benchmarks/torch_conv_vae.py`), and its start-up cold and warm; a DCGAN-sized
+generator + discriminator step (`benchmarks/gan_step.py`) against PyTorch eager and compiled; train.py's time to first step
 cold and with a warm compile cache, whole 5-epoch process wall times against a plain-PyTorch
 process; the streaming path against the device-resident one; peak host memory of the process.
 """
@@ -37,6 +38,7 @@ from jaxae.runners import DeviceResidentRunner
 from jaxae.trainers import create_trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GAN_STEPS = 10  # Per sample and per jaxae dispatch: a GAN step takes ~0.1-0.2 s on two cores.
 
 
 def train_py(workdir: str, cache: str, *overrides: str, epochs: int = 5, config: str = "vae_mnist") -> dict:
@@ -106,9 +108,9 @@ def main(argv=None):
     config.batch_size = 128
     bare_run, _ = bare_scan(config, source, steps)
 
-    peers = {}
+    peers, gan_rows = {}, {}
     if not args.smoke:
-        from benchmarks import torch_conv_vae, torch_vae
+        from benchmarks import gan_step, torch_conv_vae, torch_vae
 
         images, params = torch_vae.training_images(), torch_vae.jaxae_initial_params()
         peers["torch_eager_fused_adam"] = torch_vae.TorchTrainer(params, images, compiled=False)
@@ -122,9 +124,10 @@ def main(argv=None):
                 report[f"{name.replace('compiled', 'compile')}_seconds"] = time.perf_counter() - start
         for trainer in peers.values():
             trainer.run(steps)  # Warm-up.
+        gan_rows = gan_step.rows(steps=GAN_STEPS, compiled=not args.no_compiled_torch)
 
     own = ["jaxae_train_py", "jaxae_bare_scan"] + ([] if args.smoke else ["conv_jaxae_train_py"])
-    samples = {name: [] for name in own + list(peers) + ([] if args.smoke else ["pythae"])}
+    samples = {name: [] for name in own + list(peers) + ([] if args.smoke else ["pythae"]) + list(gan_rows)}
     with tempfile.TemporaryDirectory() as scratch:
         warm_cache = os.path.join(scratch, "cache")
         for repeat in range(repeats):  # Interleaved: the machine's noise hits every row alike.
@@ -137,6 +140,8 @@ def main(argv=None):
                 samples[name].append(steps * 2 * 128 / median_seconds(lambda: trainer.run(2 * steps), repeats=1, warmup=0)[0])
             if "pythae" in samples:
                 samples["pythae"].append(4000 * torch_vae.pythae_epochs_per_second(params, images))
+            for name, row in gan_rows.items():
+                samples[name].append(GAN_STEPS * 128 / median_seconds(lambda: row.run(GAN_STEPS), repeats=1, warmup=0)[0])
             if "conv_jaxae_train_py" in samples:
                 conv = train_py(os.path.join(scratch, f"conv{repeat}"), warm_cache, epochs=epochs, config="conv_vae_mnist")
                 samples["conv_jaxae_train_py"].append(conv["examples_per_sec"])
@@ -172,6 +177,16 @@ def main(argv=None):
         report["ratios"]["conv_train_py_over_fastest_torch"] = throughput["conv_jaxae_train_py"] / fastest_conv_torch
         report["ratios"]["conv_train_py_over_torch_eager"] = (throughput["conv_jaxae_train_py"]
                                                               / throughput["conv_torch_eager_fused_adam"])
+        report["ratios"]["gan_scan_over_torch_eager"] = (throughput["gan_jaxae_scan"]
+                                                         / throughput["gan_torch_eager_fused_adam"])
+        # The same ratios repeat by repeat (median over repeats): rows of one repeat ran minutes
+        # apart at most, so the machine's slower phases cancel better than between medians.
+        paired = lambda a, b: statistics.median(x / y for x, y in zip(samples[a], samples[b]))
+        report["paired_ratios"] = {
+            "train_py_over_torch_eager": paired("jaxae_train_py", "torch_eager_fused_adam"),
+            "train_py_over_pythae": paired("jaxae_train_py", "pythae"),
+            "conv_train_py_over_torch_eager": paired("conv_jaxae_train_py", "conv_torch_eager_fused_adam"),
+            "gan_scan_over_torch_eager": paired("gan_jaxae_scan", "gan_torch_eager_fused_adam")}
     write_report(report, args.out)
     return report
 

@@ -23,30 +23,44 @@ def jaxae_initial_params(seed: int = 0) -> dict:
     return torch_vae.jaxae_initial_params(seed, conv_vae_mnist.get_config())
 
 
-def build_torch_conv_vae(params):
-    """The module holding `params`. Flax convolution kernels are [4, 4, in, out]; its transposed
-    convolution (transpose_kernel=False) correlates with the unflipped kernel, PyTorch's with the
-    flipped one; Flax flattens [batch, H, W, C] where PyTorch holds [batch, C, H, W]."""
+def _copy(module, weight, bias):
     import torch
+
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+        module.bias.copy_(torch.from_numpy(np.array(bias)))
+    return module
+
+
+def torch_conv(p):
+    """nn.Conv2d (4x4, stride 2, padding 1) holding a Flax stride-2 convolution's {'kernel' [4, 4, in, out], 'bias'}."""
     from torch import nn
 
-    def copy(module, weight, bias):
-        with torch.no_grad():
-            module.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
-            module.bias.copy_(torch.from_numpy(np.array(bias)))
-        return module
+    kernel = p["kernel"]
+    return _copy(nn.Conv2d(kernel.shape[2], kernel.shape[3], 4, 2, 1), kernel.transpose(3, 2, 0, 1), p["bias"])
 
-    def conv(p):
-        kernel = p["kernel"]
-        return copy(nn.Conv2d(kernel.shape[2], kernel.shape[3], 4, 2, 1), kernel.transpose(3, 2, 0, 1), p["bias"])
 
-    def deconv(p):
-        kernel = p["kernel"][::-1, ::-1]
-        return copy(nn.ConvTranspose2d(kernel.shape[2], kernel.shape[3], 4, 2, 1), kernel.transpose(2, 3, 0, 1),
-                    p["bias"])
+def torch_deconv(p):
+    """nn.ConvTranspose2d holding a Flax transposed convolution's parameters. Flax's (with
+    transpose_kernel=False) correlates with the unflipped kernel, PyTorch's with the flipped one."""
+    from torch import nn
 
-    def dense(p):
-        return copy(nn.Linear(*p["kernel"].shape), p["kernel"].T, p["bias"])
+    kernel = p["kernel"][::-1, ::-1]
+    return _copy(nn.ConvTranspose2d(kernel.shape[2], kernel.shape[3], 4, 2, 1), kernel.transpose(2, 3, 0, 1),
+                 p["bias"])
+
+
+def torch_dense(p):
+    """nn.Linear holding a Flax Dense layer's {'kernel' [in, out], 'bias'}."""
+    from torch import nn
+
+    return _copy(nn.Linear(*p["kernel"].shape), p["kernel"].T, p["bias"])
+
+
+def build_torch_conv_vae(params):
+    """The module holding `params`; Flax flattens [batch, H, W, C] where PyTorch holds [batch, C, H, W]."""
+    import torch
+    from torch import nn
 
     enc, dec = params["encoder"], params["decoder"]
     convs = sorted(k for k in enc if k.startswith("conv_"))
@@ -56,10 +70,10 @@ def build_torch_conv_vae(params):
     class TorchConvVAE(nn.Module):
         def __init__(self):
             super().__init__()
-            self.convs = nn.ModuleList(conv(enc[k]) for k in convs)
-            self.code = dense(enc["out"])
-            self.grid = dense(dec["in"])
-            self.deconvs = nn.ModuleList(deconv(dec[k]) for k in deconvs)
+            self.convs = nn.ModuleList(torch_conv(enc[k]) for k in convs)
+            self.code = torch_dense(enc["out"])
+            self.grid = torch_dense(dec["in"])
+            self.deconvs = nn.ModuleList(torch_deconv(dec[k]) for k in deconvs)
 
         def forward(self, x, eps=None):
             h = x
