@@ -28,6 +28,7 @@ def test_performance_suite_smoke():
     report = suite.main(["--smoke"])
     assert report["examples_per_sec"]["jaxae_train_py"] > 0 and report["examples_per_sec"]["jaxae_bare_scan"] > 0
     assert 0 < report["startup"]["first_step_warm_s"] < report["startup"]["run_wall_warm_s"]
+    assert 100 < report["startup"]["peak_rss_mb"] < 8000  # One train.py process's own peak, in MB.
     row = report["roofline_batch128"]
     assert row["flops_per_step"] > 1e8 and row["bytes_per_step"] > 1e6 and row["roofline_ms"] > 0
     assert report["streaming_over_device_resident"] > 0
