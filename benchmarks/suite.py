@@ -40,26 +40,28 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAN_STEPS = 10  # Per sample and per jaxae dispatch: a GAN step takes ~0.1-0.2 s on two cores.
 
 
+# Runs a command and prints its peak RSS. A child's ru_maxrss counts the pages of the process it
+# was forked from, so train.py is started from this small launcher, not from the suite's process.
+_LAUNCHER = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+             "print(f'peak_rss_kb={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}'); sys.exit(code)")
+
+
 def train_py(workdir: str, cache: str, *overrides: str, epochs: int = 5, config: str = "vae_mnist") -> dict:
     """Runs train.py on configs/<config>.py as a process; returns wall time, time to first step,
-    steady examples/s, and the process's own peak RSS (from `wait4`, so the suite's other children,
-    e.g. torch.compile's workers, do not count)."""
+    steady examples/s and the process's peak RSS."""
     start = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen([sys.executable, "train.py", f"--config=configs/{config}.py", f"--workdir={workdir}",
-                                    f"--config.num_epochs={epochs}", "--config.eval_every=0",
-                                    "--config.checkpoint_every=155", f"--config.compile_cache_dir={cache}", *overrides],
-                                   cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-        log.seek(0)
-        output = log.read()
-    if os.waitstatus_to_exitcode(status):
-        raise RuntimeError(output[-3000:])
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, sys.executable, "train.py", f"--config=configs/{config}.py",
+                           f"--workdir={workdir}", f"--config.num_epochs={epochs}", "--config.eval_every=0",
+                           "--config.checkpoint_every=155", f"--config.compile_cache_dir={cache}", *overrides],
+                          cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    output = done.stdout + done.stderr
     first = float(re.search(r"done ([\d.]+) s after the process started", output).group(1))
     rates = [r["train/examples_per_sec"] for r in read_metrics(workdir) if "train/examples_per_sec" in r]
     return {"wall_s": wall, "first_step_s": first, "examples_per_sec": statistics.median(rates),
-            "peak_rss_mb": usage.ru_maxrss / 1024}
+            "peak_rss_mb": int(re.search(r"peak_rss_kb=(\d+)", output).group(1)) / 1024}
 
 
 def bare_scan(config, source, steps: int):
