@@ -8,12 +8,11 @@ dispatch and 31 steps per `lax.scan`, for both formulations.
 
 from __future__ import annotations
 
-import argparse
 import functools
 
 import jax
 
-from benchmarks.measure import matmul_gflops, median_seconds, write_report
+from benchmarks.measure import matmul_gflops, median_seconds, peer_arguments, write_report
 from benchmarks.suite import bare_scan
 from configs import conv_vae_mnist
 from jaxae.data import sources
@@ -77,11 +76,7 @@ def step_rates(impl: str, steps: int, repeats: int) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--no-torch", action="store_true")
-    parser.add_argument("--out", default="")
-    args = parser.parse_args(argv)
+    args = peer_arguments(__doc__).parse_args(argv)
     report = {"jax": jax.__version__, "platform": jax.devices()[0].platform, "batch": BATCH,
               "matmul_f32_gflops": matmul_gflops(repeats=args.repeats), "layers_ms": {}}
     for name, transposed, side, channels, out in LAYERS:

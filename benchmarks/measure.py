@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import time
 
 import jax
 import jax.numpy as jnp
+
+
+def peer_arguments(doc: str, *, repeats: int = 7) -> argparse.ArgumentParser:
+    """The options of a benchmark with PyTorch peer rows: --repeats, --no-torch, --out."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows (no bench extra needed)")
+    parser.add_argument("--out", default="", help="also write the JSON report here")
+    return parser
 
 
 def write_report(report: dict, path: str) -> None:

@@ -13,7 +13,6 @@ PyTorch is the median of per-repeat ratios, which cancels most of the machine's 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import statistics
@@ -24,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from benchmarks.measure import matmul_gflops, write_report
+from benchmarks.measure import matmul_gflops, peer_arguments, write_report
 from configs import vae_mnist
 from jaxae import losses, parallel
 from jaxae.data import pipeline, sources
@@ -81,11 +80,7 @@ def scanned_steps(variant: str, source, mesh):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--no-torch", action="store_true")
-    parser.add_argument("--out", default="")
-    args = parser.parse_args(argv)
+    args = peer_arguments(__doc__).parse_args(argv)
     source, mesh = sources.open_tfds("mnist_5k", "train"), parallel.make_mesh(1)
     runs = {name: scanned_steps(name, source, mesh) for name in VARIANTS}
     if not args.no_torch:
