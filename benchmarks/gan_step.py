@@ -1,6 +1,6 @@
 """A DCGAN-sized generator + discriminator step on 28x28 digits, jaxae's convolutions against PyTorch.
 
-    python -m benchmarks.gan_step --repeats 5        # needs the bench extra for the PyTorch rows
+    python -m benchmarks.gan_step --repeats 5        # needs the bench extra for the PyTorch rows (or --no-torch)
 
 Generator: z [100] -> dense 7x7x128 -> ReLU -> transposed conv 128 -> 64 (14x14) -> ReLU ->
 transposed conv 64 -> 1 (28x28) -> tanh (jaxae's `ConvDecoder`); discriminator: conv 1 -> 64
@@ -14,15 +14,15 @@ and each player's backward pass computes only its own gradients (PyTorch through
 
 from __future__ import annotations
 
-import argparse
+import functools
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks.measure import interleaved_rates, matmul_gflops, peer_arguments, write_report
 from jaxae.models.conv import ConvDecoder, ConvEncoder
 from jaxae.models.conv_ops import resolve
 
@@ -193,25 +193,21 @@ def largest_differences(params, images) -> tuple[float, float]:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser = peer_arguments(__doc__, repeats=5)
     parser.add_argument("--steps", type=int, default=10, help="steps per sample (and per jaxae dispatch)")
-    parser.add_argument("--no-torch", action="store_true")
     args = parser.parse_args(argv)
+    report = {"jax": jax.__version__, "matmul_f32_gflops": matmul_gflops()}
     if not args.no_torch:
         gaps = largest_differences(initial_params(), real_images())
-        print("largest differences, jaxae against PyTorch: generator %.1e, discriminator %.1e" % gaps)
+        report["largest_differences"] = {"generator": gaps[0], "discriminator": gaps[1]}
         assert max(gaps) < 1e-3, gaps
     made = rows(steps=args.steps, torch_rows=not args.no_torch)
-    samples = {name: [] for name in made}
-    for _ in range(args.repeats):  # Interleaved.
-        for name, row in made.items():
-            start = time.perf_counter()
-            row.run(args.steps)
-            samples[name].append(args.steps * BATCH / (time.perf_counter() - start))
-    for name, values in samples.items():
-        print(f"{name:28s} {statistics.median(values):8.0f} examples/s  " + " ".join(f"{v:.0f}" for v in values))
-    return samples
+    samples = interleaved_rates({name: functools.partial(row.run, args.steps) for name, row in made.items()},
+                                args.steps * BATCH, repeats=args.repeats)
+    report["examples_per_sec_samples"] = samples
+    report["examples_per_sec"] = {name: statistics.median(values) for name, values in samples.items()}
+    write_report(report, args.out)
+    return report
 
 
 if __name__ == "__main__":

@@ -20,6 +20,18 @@ def peer_arguments(doc: str, *, repeats: int = 7) -> argparse.ArgumentParser:
     return parser
 
 
+def interleaved_rates(runs: dict, examples: int, *, repeats: int) -> dict[str, list[float]]:
+    """{name: [examples/s of each repeat]}: every `run()` (which processes `examples` examples and
+    blocks until done) once per repeat, in turn, so that the machine's slower phases hit all alike."""
+    samples = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            samples[name].append(examples / (time.perf_counter() - start))
+    return samples
+
+
 def write_report(report: dict, path: str) -> None:
     """Prints `report` as JSON and writes it to `path` too (when given)."""
     print(json.dumps(report, indent=1))

@@ -16,14 +16,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import statistics
-import time
 from unittest import mock
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from benchmarks.measure import matmul_gflops, peer_arguments, write_report
+from benchmarks.measure import interleaved_rates, matmul_gflops, peer_arguments, write_report
 from configs import vae_mnist
 from jaxae import losses, parallel
 from jaxae.data import pipeline, sources
@@ -40,6 +39,7 @@ def _bce_on_images(logits, targets):
 
 
 def _without_noise(trainer):
+    """vae_mnist's inputs without random draws: static binarisation, no shift, zero eps."""
     def train_inputs(state, images, *, augment=True):
         targets = (images.astype(jnp.float32) / 255.0 > trainer.config.data.binarize_threshold).astype(jnp.float32)
         return targets, targets, jnp.zeros((images.shape[0], trainer.config.model.latent_dim))
@@ -90,12 +90,7 @@ def main(argv=None):
                                                compiled=False)
         torch_trainer.run(STEPS)
         runs["torch_eager_fused_adam"] = lambda: torch_trainer.run(DISPATCHES * STEPS)
-    samples = {name: [] for name in runs}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            samples[name].append(DISPATCHES * STEPS * 128 / (time.perf_counter() - start))
+    samples = interleaved_rates(runs, DISPATCHES * STEPS * 128, repeats=args.repeats)
     report = {"jax": jax.__version__, "matmul_f32_gflops": matmul_gflops(), "examples_per_sec_samples": samples,
               "examples_per_sec": {name: statistics.median(values) for name, values in samples.items()}}
     if not args.no_torch:

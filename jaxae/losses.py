@@ -21,7 +21,7 @@ def _check_batched(x, what: str) -> None:
 
 
 def _per_example_rows(*arrays):
-    """[batch, ...] arrays -> [batch, features] views, before any element-wise work.
+    """[batch, ...] arrays -> the same arrays reshaped to [batch, features], before any element-wise work.
 
     XLA:CPU vectorises an element-wise loop along its array's minor dimension; on images
     [batch, H, W, 1] that dimension has size 1, and the Bernoulli loss with its gradient ran
@@ -31,7 +31,8 @@ def _per_example_rows(*arrays):
 
 
 def _sum_per_example(x):
-    return jnp.sum(x.reshape((x.shape[0], -1)), axis=-1)
+    (rows,) = _per_example_rows(x)
+    return jnp.sum(rows, axis=-1)
 
 
 def squared_error(predictions, targets):

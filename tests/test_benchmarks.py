@@ -1,5 +1,7 @@
 """The benchmark in its smoke mode: it runs and reports sane numbers (timings themselves are not tested)."""
 
+import pytest
+
 from benchmarks import vae_step
 
 
@@ -28,7 +30,8 @@ def test_performance_suite_smoke():
     report = suite.main(["--smoke"])
     assert report["examples_per_sec"]["jaxae_train_py"] > 0 and report["examples_per_sec"]["jaxae_bare_scan"] > 0
     assert 0 < report["startup"]["first_step_warm_s"] < report["startup"]["run_wall_warm_s"]
-    assert 100 < report["startup"]["peak_rss_mb"] < 8000  # One train.py process's own peak, in MB.
+    # One train.py process's own peak in MB (~500 on this CPU), not the suite's pages counted with it.
+    assert 100 < report["startup"]["peak_rss_mb"] < 1500
     row = report["roofline_batch128"]
     assert row["flops_per_step"] > 1e8 and row["bytes_per_step"] > 1e6 and row["roofline_ms"] > 0
     assert report["streaming_over_device_resident"] > 0
@@ -45,8 +48,16 @@ def test_gan_step_benchmark_trains_both_players():
     assert images.shape == (4000, 28, 28, 1) and images.min() == -1.0 and images.max() == 1.0
     steps = gan_step.JaxGanSteps(params, images, steps=2)
     loss = steps.run(2)
-    assert np.isfinite(loss) and loss > 0
+    assert np.isfinite(loss)
     trained = steps.carry[0]
     for player in ("generator", "discriminator"):
         moved = jax.tree.map(lambda a, b: bool(np.any(np.asarray(a) != b)), trained[player], params[player])
         assert all(jax.tree.leaves(moved)), player
+
+
+def test_gan_step_models_equal_pytorch_peers():
+    pytest.importorskip("torch")  # The bench extra; CI's install has no PyTorch.
+    from benchmarks import gan_step
+
+    gaps = gan_step.largest_differences(gan_step.initial_params(), gan_step.real_images())
+    assert max(gaps) < 1e-4, gaps

@@ -96,9 +96,7 @@ def _conv_forward(x, kernel):
 
 def _conv_backward(residuals, grad):
     patches, kernel = residuals
-    # [O, N] x [16 C, N] -> [O, 16 C], transposed after: XLA:CPU ran this product 1.5x faster than
-    # patches @ grad.T, the same contraction with the long output dimension first.
-    grad_kernel = (grad.reshape(grad.shape[0], -1) @ patches.T).T.reshape(kernel.shape)
+    grad_kernel = (patches @ grad.reshape(grad.shape[0], -1).T).reshape(kernel.shape)
     return conv_transpose(grad, _flipped(kernel)), grad_kernel
 
 
