@@ -27,7 +27,7 @@ def _copy(module, weight, bias):
     import torch
 
     with torch.no_grad():
-        module.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+        module.weight.copy_(torch.from_numpy(np.array(weight)))  # A writable, contiguous copy.
         module.bias.copy_(torch.from_numpy(np.array(bias)))
     return module
 
