@@ -8,10 +8,11 @@ Measures in one invocation: the f32 matmul rate and the memory bandwidth; XLA's 
 per vae_mnist step and the step's fraction of its roofline; steady-state examples/s of jaxae's
 train.py (as a process), of a bare jitted scan of the same step, of plain PyTorch (eager with fused
 Adam, and compiled) and of pythae, interleaved over several repeats; the same for conv_vae_mnist
-against its PyTorch peers (`benchmarks/torch_conv_vae.py`), and its start-up cold and warm; a DCGAN-sized
-generator + discriminator step (`benchmarks/gan_step.py`) against PyTorch eager and compiled; train.py's time to first step
-cold and with a warm compile cache, whole 5-epoch process wall times against a plain-PyTorch
-process; the streaming path against the device-resident one; peak host memory of the process.
+against its PyTorch peers (`benchmarks/torch_conv_vae.py`), and its start-up cold and warm; a
+DCGAN-sized generator + discriminator step (`benchmarks/gan_step.py`) against PyTorch eager and
+compiled; train.py's time to first step cold and with a warm compile cache, whole 5-epoch process
+wall times against a plain-PyTorch process; the streaming path against the device-resident one;
+peak host memory of the process.
 """
 
 from __future__ import annotations
