@@ -37,9 +37,9 @@ def real_images() -> np.ndarray:
     return (images.astype(np.float32) / 127.5 - 1.0).reshape(-1, 28, 28, 1)
 
 
-def models(conv_impl: str = "auto"):
-    """(generator, discriminator) Flax modules."""
-    impl = resolve(conv_impl)
+def models():
+    """(generator, discriminator) Flax modules, with the platform's convolution formulation."""
+    impl = resolve("auto")
     generator = ConvDecoder(CHANNELS, (28, 28, 1), weight_init="he_normal", conv_impl=impl)
     discriminator = ConvEncoder(CHANNELS, 1, activation="leaky_relu", weight_init="he_normal", conv_impl=impl)
     return generator, discriminator
@@ -164,9 +164,9 @@ class TorchGanSteps:
         return float(loss_d.detach())
 
 
-def rows(*, steps: int, torch_rows: bool = True, compiled: bool = True) -> dict:
-    """{row name: object with run(steps)}, each warmed up (compiled) already."""
-    params, images = initial_params(), real_images()
+def rows(params, images, *, steps: int, torch_rows: bool = True, compiled: bool = True) -> dict:
+    """{row name: object with run(steps)} from `initial_params()` and `real_images()`, each warmed up
+    (compiled) already."""
     made = {"gan_jaxae_scan": JaxGanSteps(params, images, steps=steps)}
     if torch_rows:
         made["gan_torch_eager_fused_adam"] = TorchGanSteps(params, images, compiled=False)
@@ -197,11 +197,12 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=10, help="steps per sample (and per jaxae dispatch)")
     args = parser.parse_args(argv)
     report = {"jax": jax.__version__, "matmul_f32_gflops": matmul_gflops()}
+    params, images = initial_params(), real_images()
     if not args.no_torch:
-        gaps = largest_differences(initial_params(), real_images())
+        gaps = largest_differences(params, images)
         report["largest_differences"] = {"generator": gaps[0], "discriminator": gaps[1]}
         assert max(gaps) < 1e-3, gaps
-    made = rows(steps=args.steps, torch_rows=not args.no_torch)
+    made = rows(params, images, steps=args.steps, torch_rows=not args.no_torch)
     samples = interleaved_rates({name: functools.partial(row.run, args.steps) for name, row in made.items()},
                                 args.steps * BATCH, repeats=args.repeats)
     report["examples_per_sec_samples"] = samples

@@ -130,7 +130,8 @@ def main(argv=None):
                 report[f"{name.replace('compiled', 'compile')}_seconds"] = time.perf_counter() - start
         for trainer in peers.values():
             trainer.run(steps)  # Warm-up.
-        gan_rows = gan_step.rows(steps=GAN_STEPS, compiled=not args.no_compiled_torch)
+        gan_rows = gan_step.rows(gan_step.initial_params(), gan_step.real_images(), steps=GAN_STEPS,
+                                 compiled=not args.no_compiled_torch)
 
     own = ["jaxae_train_py", "jaxae_bare_scan"] + ([] if args.smoke else ["conv_jaxae_train_py"])
     samples = {name: [] for name in own + list(peers) + ([] if args.smoke else ["pythae"]) + list(gan_rows)}
