@@ -156,3 +156,63 @@ def make_tiny_clustering(config: ml_collections.ConfigDict) -> ml_collections.Co
     config.cluster.n_clusters = 10
     config.data.augment_shift = 1
     return config
+
+
+def get_gan_config() -> ml_collections.ConfigDict:
+    """The GAN family's defaults (jaxae/trainers/gan.py): a DCGAN on the embedded digits, scaled to
+    [-1, 1]; Adam 2e-4 with b1 0.5 for both players, N(0, 0.02) weights (Radford et al., 2016)."""
+    config = get_base_config()
+    config.trainer = "gan"
+    for section in ("loss", "noise", "optimizer"):  # The autoencoders' sections; the players have their own.
+        del config[section]
+    for field in ("binarize", "binarize_threshold", "augment_shift"):
+        del config.data[field]
+    config.model = ml_collections.ConfigDict()
+    config.model.architecture = "conv"  # conv (DCGAN players) | mlp
+    config.model.noise_dim = 100
+    config.model.noise = "normal"  # normal | uniform (in [-1, 1])
+    config.model.categorical_codes = 0  # InfoGAN: the categories of its categorical code (0: none).
+    config.model.continuous_codes = 0  # InfoGAN: its continuous codes, each uniform in [-1, 1].
+    config.model.generator_hidden = ()  # dense widths before the generator's grid (or image, for mlp).
+    config.model.discriminator_hidden = ()  # dense widths after the discriminator's convolutions.
+    config.model.channels = (64, 128)  # the discriminator's convolutions; the generator mirrors them.
+    config.model.batch_norm = True  # in the generator, over the global batch.
+    config.model.q_hidden = 128  # InfoGAN's Q head width.
+    config.model.negative_slope = 0.2  # the discriminator's leaky ReLU.
+    config.model.weight_init = "dcgan_normal"
+    config.model.conv_impl = "auto"
+
+    config.gan = ml_collections.ConfigDict()
+    config.gan.loss = "non_saturating"  # non_saturating | minimax | least_squares | hinge
+    config.gan.label_smoothing = 0.0  # one-sided: real examples' target is 1 - this.
+    config.gan.r1_weight = 0.0  # gamma of the R1 penalty, gamma/2 E|grad_x D(x)|^2 on real examples.
+    config.gan.n_critic = 1  # discriminator updates per generator update.
+    config.gan.categorical_weight = 1.0  # InfoGAN's lambda for the categorical code ...
+    config.gan.continuous_weight = 1.0  # ... and for the continuous codes (both 1 in the reference code).
+    config.gan.d_wins_below = 1e-3  # a window-mean discriminator loss below this stops the run (0: never).
+    config.gan.eval_labels = True  # InfoGAN: score the categorical code against the eval split's labels.
+
+    adam = dict(get_base_config().optimizer.to_dict(), learning_rate=2e-4, b1=0.5)
+    config.generator_optimizer = ml_collections.ConfigDict(adam)
+    config.discriminator_optimizer = ml_collections.ConfigDict(adam)
+    config.batch_size = 64
+    config.num_samples = 64
+    return config
+
+
+def make_tiny_gan(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """A GAN config shrunk to seconds on a CPU."""
+    config.model.noise_dim = 8
+    config.model.channels = (4, 8)
+    config.model.generator_hidden = tuple(16 for _ in config.model.generator_hidden)
+    config.model.discriminator_hidden = tuple(16 for _ in config.model.discriminator_hidden)
+    config.model.q_hidden = 8
+    config.batch_size = 32
+    config.eval_batch_size = 64
+    config.num_steps = 20
+    config.log_every = 5
+    config.eval_every = 10
+    config.checkpoint_every = 10
+    config.num_samples = 16
+    config.num_image_examples = 4
+    return config

@@ -32,6 +32,11 @@ class NonFiniteLossError(JaxaeError):
     and the last good checkpoint, none of which was overwritten."""
 
 
+class TrainingFailedError(JaxaeError):
+    """The family diagnosed a failed run (a GAN's discriminator winning outright); the message names
+    the steps, what was seen and the last good checkpoint, none of which was overwritten."""
+
+
 @contextlib.contextmanager
 def writing(what: str):
     """Turns an OSError raised while writing `what` into a WorkdirError that says so."""

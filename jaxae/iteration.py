@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from jaxae import parallel
-from jaxae.errors import NonFiniteLossError
+from jaxae.errors import NonFiniteLossError, TrainingFailedError
 from jaxae.metric_writers import format_metrics
 from jaxae.runners import add_metrics
 from jaxae.stops import Stopped, StopSignals
@@ -121,7 +121,7 @@ class Iteration:
                 raise Stopped(step, signum)
 
     def _close_window(self) -> None:
-        """Writes the window's means; stops on a non-finite guarded metric."""
+        """Writes the window's means; stops on a non-finite guarded metric or a failure the family diagnoses."""
         session, step = self.session, self.step
         metrics = window_means(jax.device_get(self.window), self.window_steps)
         for name in session.trainer.guarded_metrics:
@@ -131,6 +131,11 @@ class Iteration:
                 raise NonFiniteLossError(
                     f"train/{name}={value} in steps {step - self.window_steps + 1}-{step}; "
                     + last_good(session.checkpointer) + ". Lower the learning rate, or set nonfinite='skip'")
+        problem = session.trainer.diagnose(metrics)
+        if problem:
+            session.checkpointer.wait()
+            raise TrainingFailedError(f"steps {step - self.window_steps + 1}-{step}: {problem}; "
+                                      + last_good(session.checkpointer))
         if self.timed_steps:
             metrics["train/examples_per_sec"] = self.timed_steps * self.config.batch_size / (time.perf_counter() - self.timer)
         session.writer.write(step, metrics)

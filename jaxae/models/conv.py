@@ -52,7 +52,7 @@ class StridedConv(nn.Module):
         return op(h, kernel) + bias[:, None, None, None]
 
 
-def _layout(impl: str):
+def layout(impl: str):
     """(into, out of) the layout the convolutions of `impl` work in, from and to [batch, H, W, C]."""
     if impl == "native":
         return (lambda x: x), (lambda x: x)
@@ -79,7 +79,7 @@ class ConvEncoder(nn.Module):
     def __call__(self, x):
         """x: [batch, height, width, channels] -> [batch, features]."""
         act = get_activation(self.activation)
-        into, out_of = _layout(self.conv_impl)
+        into, out_of = layout(self.conv_impl)
         h = into(x.astype(self.dtype))
         in_channels = x.shape[-1]
         for i, width in enumerate(self.channels):
@@ -113,7 +113,7 @@ class ConvDecoder(nn.Module):
         grid = bottleneck_shape(self.output_shape, self.channels)
         h = nn.Dense(grid[0] * grid[1] * grid[2], dtype=self.dtype, name="in",
                      **layer_inits(self.weight_init, z.shape[-1]))(z.astype(self.dtype))
-        into, out_of = _layout(self.conv_impl)
+        into, out_of = layout(self.conv_impl)
         h = into(act(h).reshape((z.shape[0], *grid)))
         widths = [*reversed(self.channels[:-1]), self.output_shape[-1]]
         in_channels = grid[-1]

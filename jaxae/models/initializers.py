@@ -37,6 +37,7 @@ KERNEL_INITS = {
     "glorot_uniform": initializers.glorot_uniform(),
     "he_normal": initializers.he_normal(),
     "torch": torch_kernel_init,
+    "dcgan_normal": initializers.normal(0.02),  # N(0, 0.02), as DCGAN and InfoGAN initialise.
 }
 
 

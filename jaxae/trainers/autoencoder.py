@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxae import config_checks as checks
-from jaxae import corruptions, loss_scaling, losses, optimizers, parallel, rng
+from jaxae import corruptions, frechet, loss_scaling, losses, optimizers, parallel, rng
 from jaxae.data.transforms import BINARIZATIONS, binarize, random_shift, to_unit_interval
 from jaxae.errors import ConfigError
 from jaxae.models import architecture_fields, build_model, validate_model_config
@@ -231,12 +231,27 @@ class AutoencoderTrainer(Trainer):
             per_example["neg_elbo"] = per_example["recon"] + per_example["kl"]
         sums = {name: jnp.sum(value * mask) for name, value in per_example.items()}
         sums["count"] = jnp.sum(mask)
+        if self.variational and frechet.applies(self.image_shape):
+            sums["frechet"] = self.frechet_sums(state, batch, mask)
         return sums
 
+    def frechet_sums(self, state, batch, mask):
+        """Digit-classifier feature sums of the eval digits (grey levels) and of as many prior
+        samples (the decoder's Bernoulli means), each drawn from its example's index."""
+        keys = rng.keys_for(jax.random.fold_in(jax.random.fold_in(state.key, EVAL_STREAM), 1), batch["index"])
+        z = rng.normal_per_example(keys, (self.config.model.latent_dim,))
+        samples = self.model.apply({"params": state.params}, z, method="decode")
+        return {"real": frechet.feature_sums(to_unit_interval(batch["image"]), mask),
+                "fake": frechet.feature_sums(samples, mask)}
+
     def eval_report(self, sums) -> dict[str, float]:
-        """Means per example: the sums divided by the count of real examples."""
+        """Means per example: the sums divided by the count of real examples; a VAE's samples'
+        Frechet distance to the eval digits (`jaxae.frechet`) on 28x28 grey images."""
+        sums = dict(sums)
+        samples = sums.pop("frechet", None)
         count = sums["count"]
-        return {name: float(value / count) for name, value in sums.items() if name != "count"}
+        report = {name: float(value / count) for name, value in sums.items() if name != "count"}
+        return report | (frechet.report(samples["real"], samples["fake"]) if samples else {})
 
     def pictures(self, state: TrainState, batch, num_samples: int):
         """Originals over their reconstructions [2, n, H, W, C]; for a VAE, prior samples [num_samples, H, W, C]."""

@@ -1,6 +1,6 @@
 """The Trainer contract: everything the shared loop may rely on, and the registry of families.
 
-A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d; later gan, autorec, sgns, ...) is one
+A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan; later autorec, sgns, ...) is one
 module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered by name in `FAMILIES`; a
 config picks it with ``config.trainer``. The loop, runners and evaluator only call what this
 module declares:
@@ -9,8 +9,8 @@ module declares:
   (the typed data it needs, {name: kind}, see `data.spec`);
 * built with the training split's spec and size: `identity` (what a resume must match),
   `phases` (name, length, step, optional hook at the start and refresh every T steps),
-  `init`, `eval_step` + `eval_report`, `pictures`, `guarded_metrics`, and `inference` for
-  `jaxae.load`.
+  `init`, `eval_step` + `eval_report`, `pictures`, `guarded_metrics`, `diagnose`, and
+  `inference` for `jaxae.load`.
 
 Steps are pure ``(state, batch) -> (state, metrics)``; a batch is {field: [batch, ...]} for
 each field asked for, plus 'index' [batch] int32, each example's index in its split. Hooks run
@@ -153,6 +153,16 @@ class Trainer:
         del state, batch, num_samples
         return {}
 
+    def diagnose(self, means: dict[str, float]) -> str | None:
+        """A log window's train metrics {'train/<name>': mean} -> why training has failed, or None.
+
+        Called at every log; a message stops the run with it, the window's steps and the last good
+        checkpoint (before that step is saved). For failures the non-finite guard cannot see, e.g.
+        a GAN's discriminator winning outright. Default: never.
+        """
+        del means
+        return None
+
     def inference(self, state, mesh):
         """The trained model that `jaxae.load` returns, for this family."""
         raise NotImplementedError(f"{type(self).__name__} offers no inference API yet")
@@ -168,6 +178,7 @@ FAMILIES = {
     "vade": "jaxae.trainers.vade:VaDETrainer",
     "jule": "jaxae.trainers.jule:JULETrainer",
     "n2d": "jaxae.trainers.n2d:N2DTrainer",
+    "gan": "jaxae.trainers.gan:GANTrainer",
 }
 
 

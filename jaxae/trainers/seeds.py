@@ -103,6 +103,16 @@ class SeedsTrainer(Trainer):
 
         return each_seed
 
+    def diagnose(self, means):
+        """The family's diagnosis of each seed's own metrics ('train/<name>/seed_<s>'); the first failure."""
+        for seed in range(self.num_seeds):
+            suffix = f"/seed_{seed}"
+            own = {name.removesuffix(suffix): value for name, value in means.items() if name.endswith(suffix)}
+            problem = self.inner.diagnose(own)
+            if problem:
+                return f"seed {seed}: {problem}"
+        return None
+
     def eval_step(self, state, batch, mask):
         """The family's sums for each seed, [S, ...]."""
         return jax.vmap(self.inner.eval_step, in_axes=(seed_axes(state), None, None))(state, batch, mask)

@@ -1,0 +1,15 @@
+"""DCGAN (Radford et al., 2016) on the embedded MNIST subset: 4x4 stride-2 (transposed)
+convolutions with 64 and 128 channels, BatchNorm and ReLU in the generator, leaky ReLU in the
+discriminator, the non-saturating loss, Adam 2e-4 with b1 0.5."""
+
+from configs import common
+
+
+def get_config(variant: str = ""):
+    common.check_variant(variant)
+    config = common.get_gan_config()
+    config.num_epochs = 20
+    config.log_every = 62  # an epoch of 4,000 digits in batches of 64.
+    config.eval_every = 248
+    config.checkpoint_every = 248
+    return common.make_tiny_gan(config) if variant == "tiny" else config

@@ -1,0 +1,28 @@
+"""InfoGAN (Chen et al., 2016) on the embedded MNIST subset, after the reference code
+(openai/InfoGAN): 62 uniform noise dimensions, a 10-way categorical code and two continuous codes
+uniform in [-1, 1]; generator FC 1024 -> 7x7x128 -> 64 -> 1 with BatchNorm; discriminator conv 64 ->
+conv 128 -> FC 1024, and Q (FC 128 -> 10 logits + 2 means) on the same trunk; lambda 1 for both
+codes; Adam b1 0.5 with 2e-4 for the discriminator and 1e-3 for the generator. The discriminator
+has no BatchNorm here (the reference's has it after its second layer)."""
+
+from configs import common
+
+
+def get_config(variant: str = ""):
+    common.check_variant(variant)
+    config = common.get_gan_config()
+    config.model.noise_dim = 62
+    config.model.noise = "uniform"
+    config.model.categorical_codes = 10
+    config.model.continuous_codes = 2
+    config.model.generator_hidden = (1024,)
+    config.model.discriminator_hidden = (1024,)
+    config.model.negative_slope = 0.1  # the paper's (the reference code has 0.01).
+    config.generator_optimizer.learning_rate = 1e-3
+    config.batch_size = 64
+    config.num_epochs = 80
+    config.log_every = 62
+    config.eval_every = 620
+    config.checkpoint_every = 620
+    config.num_samples = 100
+    return common.make_tiny_gan(config) if variant == "tiny" else config
