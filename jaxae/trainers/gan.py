@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxae import config_checks as checks
-from jaxae import frechet, loss_scaling, losses, optimizers, parallel, rng
+from jaxae import frechet, losses, optimizers, parallel, rng
 from jaxae.cluster import metrics as cluster_metrics
 from jaxae.data.transforms import to_unit_interval
 from jaxae.errors import ConfigError
@@ -37,16 +37,13 @@ from jaxae.models.conv import bottleneck_shape
 from jaxae.models.gan import Discriminator, Generator
 from jaxae.models.initializers import KERNEL_INITS
 from jaxae.train_state import TrainState
+from jaxae.trainers import players
 from jaxae.trainers.base import Trainer
-from jaxae.updates import guarded_update
 
 PLAYERS = ("generator", "discriminator")
 NOISE = ("normal", "uniform")
 EVAL_STREAM = 2**32 - 1  # Folded into the run's key for eval and picture draws: beyond any step.
 IMAGES_STREAM = 2**32 - 2
-# guarded_update's metrics, recorded with the player's initial: 'd_objective' is the whole loss the
-# discriminator minimises (adversarial + R1 - InfoGAN's bound), 'd_loss' its adversarial part.
-UPDATE_METRICS = {"loss": "objective", "grad_norm": "grad_norm", "skipped": "skipped", "loss_scale": "loss_scale"}
 
 
 class GANTrainer(Trainer):
@@ -135,7 +132,7 @@ class GANTrainer(Trainer):
         params = {"generator": g_vars["params"], "discriminator": d_vars["params"]}
         extra = {"batch_stats": g_vars["batch_stats"]} if "batch_stats" in g_vars else {}
         if self.loss_scaling:
-            extra["loss_scale"] = {player: loss_scaling.initial_state() for player in PLAYERS}
+            extra |= players.initial_loss_scales(PLAYERS)
         return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
                           opt_state={player: self.tx[player].init(params[player]) for player in PLAYERS}, extra=extra)
 
@@ -182,28 +179,11 @@ class GANTrainer(Trainer):
             total = total + self.config.gan.continuous_weight * parts["mi_continuous"]
         return parts, total
 
-    def _update(self, player, state, grads, metrics):
-        """One guarded update of `player`'s parameters -> (state, metrics with the player's prefix)."""
-        if self.axis_name is not None:
-            grads = jax.lax.pmean(grads, self.axis_name)
-            metrics = jax.lax.pmean(metrics, self.axis_name)
-        scaling = state.extra["loss_scale"][player] if self.loss_scaling else {}
-        params, opt_state, scaling, metrics = guarded_update(
-            self.tx[player], state.params[player], state.opt_state[player], grads, metrics, scaling,
-            loss_scaling_on=self.loss_scaling, skip_nonfinite=self.config.nonfinite == "skip")
-        extra = state.extra
-        if self.loss_scaling:
-            extra = {**extra, "loss_scale": {**extra["loss_scale"], player: scaling}}
-        state = state.replace(params={**state.params, player: params},
-                              opt_state={**state.opt_state, player: opt_state}, extra=extra)
-        return state, {(f"{player[0]}_{UPDATE_METRICS[name]}" if name in UPDATE_METRICS else name): value
-                       for name, value in metrics.items()}
-
     def discriminator_phase(self, state, real, fake, categorical=None, continuous=None):
         """One update of the discriminator (and Q) on real [batch, H, W, C] against fake, in [-1, 1]."""
         cfg = self.config.gan
         fake = jax.lax.stop_gradient(fake)
-        scale = state.extra["loss_scale"]["discriminator"]["loss_scale"] if self.loss_scaling else 1.0
+        scale = players.loss_scale(self, state, "discriminator")
 
         def objective(d_params):
             apply = lambda x: self.discriminator.apply({"params": d_params}, x)
@@ -227,7 +207,7 @@ class GANTrainer(Trainer):
             return loss * scale, metrics | {"loss": loss}
 
         grads, metrics = jax.grad(objective, has_aux=True)(state.params["discriminator"])
-        return self._update("discriminator", state, grads, metrics)
+        return players.update(self, "discriminator", state, grads, metrics)
 
     def generator_phase(self, state, fake, fake_vjp, categorical=None, continuous=None):
         """One update of the generator through the current discriminator.
@@ -236,7 +216,7 @@ class GANTrainer(Trainer):
         parameters (from `jax.vjp`), so the generator does not run forward again.
         """
         cfg = self.config.gan
-        scale = state.extra["loss_scale"]["generator"]["loss_scale"] if self.loss_scaling else 1.0
+        scale = players.loss_scale(self, state, "generator")
         d_params = state.params["discriminator"]
 
         def objective(images):
@@ -249,7 +229,7 @@ class GANTrainer(Trainer):
 
         fake_grads, metrics = jax.grad(objective, has_aux=True)(fake)
         (grads,) = fake_vjp(fake_grads)
-        return self._update("generator", state, grads, metrics)
+        return players.update(self, "generator", state, grads, metrics)
 
     # ----------------------------------------------------------------------------- the step
 
@@ -284,23 +264,13 @@ class GANTrainer(Trainer):
         metrics["sample_std"] = jnp.mean(jnp.sqrt(jnp.maximum(spread, 0.0)))
         if batch_stats is not None:
             state = state.replace(extra={**state.extra, "batch_stats": batch_stats})
-        if "d_skipped" in metrics:  # Either player's skip leaves the whole step out of the window's means.
-            skipped = jnp.maximum(metrics.pop("d_skipped"), metrics.pop("g_skipped"))
-            metrics = {name: value if name.endswith("loss_scale") else jnp.where(skipped > 0, 0.0, value)
-                       for name, value in metrics.items()}
-            metrics["skipped"] = skipped
-        return state.replace(step=state.step + 1), metrics
+        return state.replace(step=state.step + 1), players.merge_skips(metrics, PLAYERS)
 
     def diagnose(self, means: dict) -> str | None:
-        """A discriminator whose window-mean loss fell below `gan.d_wins_below` has won outright: the
-        generator learns nothing more from it."""
-        d_loss, threshold = means.get("train/d_loss"), self.config.gan.d_wins_below
-        if d_loss is None or not threshold or d_loss >= threshold:
-            return None
-        return (f"the discriminator won outright: train/d_loss={d_loss:.3g} < gan.d_wins_below={threshold:g} "
-                f"(train/g_loss={means.get('train/g_loss', float('nan')):.3g}, train/fake_logit="
-                f"{means.get('train/fake_logit', float('nan')):.3g}); lower discriminator_optimizer.learning_rate, "
-                f"or use gan.label_smoothing or gan.r1_weight")
+        """A discriminator whose window-mean loss fell below `gan.d_wins_below` has won outright."""
+        return players.discriminator_won(
+            means, self.config.gan.d_wins_below, advice="lower discriminator_optimizer.learning_rate, or use "
+            "gan.label_smoothing or gan.r1_weight")
 
     # ----------------------------------------------------------------------------- evaluation
 

@@ -1,0 +1,76 @@
+"""What the two-player families (GAN, InfoGAN, adversarial autoencoders) share: one guarded update
+per player, each with its own optimizer and float16 loss scale, and the diagnosis of a
+discriminator that has won outright.
+
+The state's ``params`` and ``opt_state`` are {player: ...}; with float16 compute,
+``extra['loss_scale']`` is {player: loss-scaling state}. A trainer using these offers ``tx``
+({player: optax transformation}), ``axis_name``, ``loss_scaling`` and ``config.nonfinite``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxae import loss_scaling
+from jaxae.updates import guarded_update
+
+# guarded_update's metrics, recorded with the player's initial: '<p>_objective' is the whole loss
+# the player minimises, next to the family's own names for its parts.
+UPDATE_METRICS = {"loss": "objective", "grad_norm": "grad_norm", "skipped": "skipped", "loss_scale": "loss_scale"}
+
+
+def initial_loss_scales(players) -> dict:
+    """{'loss_scale': {player: a fresh loss-scaling state}}, for `extra` under float16."""
+    return {"loss_scale": {player: loss_scaling.initial_state() for player in players}}
+
+
+def loss_scale(trainer, state, player: str):
+    """The factor `player`'s loss is multiplied by before its gradient (1 without loss scaling)."""
+    return state.extra["loss_scale"][player]["loss_scale"] if trainer.loss_scaling else 1.0
+
+
+def update(trainer, player: str, state, grads, metrics: dict):
+    """One guarded update of `player`'s parameters alone -> (state, metrics).
+
+    grads: of the player's loss times its loss scale; under pmap averaged over the devices here.
+    metrics: the family's scalars plus 'loss', the whole objective (the non-finite guard reads it).
+    """
+    if trainer.axis_name is not None:
+        grads = jax.lax.pmean(grads, trainer.axis_name)
+        metrics = jax.lax.pmean(metrics, trainer.axis_name)
+    scaling = state.extra["loss_scale"][player] if trainer.loss_scaling else {}
+    params, opt_state, scaling, metrics = guarded_update(
+        trainer.tx[player], state.params[player], state.opt_state[player], grads, metrics, scaling,
+        loss_scaling_on=trainer.loss_scaling, skip_nonfinite=trainer.config.nonfinite == "skip")
+    extra = state.extra
+    if trainer.loss_scaling:
+        extra = {**extra, "loss_scale": {**extra["loss_scale"], player: scaling}}
+    state = state.replace(params={**state.params, player: params},
+                          opt_state={**state.opt_state, player: opt_state}, extra=extra)
+    return state, {(f"{player[0]}_{UPDATE_METRICS[name]}" if name in UPDATE_METRICS else name): value
+                   for name, value in metrics.items()}
+
+
+def merge_skips(metrics: dict, players) -> dict:
+    """One 'skipped' for the step from each player's '<p>_skipped': a step where any player skipped
+    is left out of the window's means as a whole (its metrics zeroed, the loss scales kept)."""
+    flags = [metrics.pop(f"{player[0]}_skipped") for player in players if f"{player[0]}_skipped" in metrics]
+    if not flags:
+        return metrics
+    skipped = jnp.max(jnp.stack(flags))
+    metrics = {name: value if name.endswith("loss_scale") else jnp.where(skipped > 0, 0.0, value)
+               for name, value in metrics.items()}
+    return metrics | {"skipped": skipped}
+
+
+def discriminator_won(means: dict, threshold: float, loss: str = "train/d_loss", advice: str = "") -> str | None:
+    """Why a run has failed when the window mean of the discriminator's adversarial `loss` fell below
+    `threshold` (0: never): the other player then learns nothing from it."""
+    value = means.get(loss)
+    if value is None or not threshold or value >= threshold:
+        return None
+    others = ", ".join(f"{name}={means[name]:.3g}" for name in sorted(means)
+                       if name != loss and name.split("/")[-1] in ("g_loss", "e_loss", "real_logit", "fake_logit"))
+    return (f"the discriminator won outright: {loss}={value:.3g} < {threshold:g}" + (f" ({others})" if others else "")
+            + (f"; {advice}" if advice else ""))
