@@ -177,6 +177,7 @@ def get_gan_config() -> ml_collections.ConfigDict:
     config.model.discriminator_hidden = ()  # dense widths after the discriminator's convolutions.
     config.model.channels = (64, 128)  # the discriminator's convolutions; the generator mirrors them.
     config.model.batch_norm = True  # in the generator, over the global batch.
+    config.model.discriminator_batch_norm = False  # in the discriminator (not after its first layer).
     config.model.q_hidden = 128  # InfoGAN's Q head width.
     config.model.negative_slope = 0.2  # the discriminator's leaky ReLU.
     config.model.weight_init = "dcgan_normal"
@@ -207,6 +208,54 @@ def make_tiny_gan(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     config.model.generator_hidden = tuple(16 for _ in config.model.generator_hidden)
     config.model.discriminator_hidden = tuple(16 for _ in config.model.discriminator_hidden)
     config.model.q_hidden = 8
+    config.batch_size = 32
+    config.eval_batch_size = 64
+    config.num_steps = 20
+    config.log_every = 5
+    config.eval_every = 10
+    config.checkpoint_every = 10
+    config.num_samples = 16
+    config.num_image_examples = 4
+    return config
+
+
+def get_aae_config() -> ml_collections.ConfigDict:
+    """The adversarial autoencoders' defaults (jaxae/trainers/aae.py): MLP encoder and decoder of two
+    1,000-unit ReLU layers, a code discriminator of two 1,000-unit leaky ReLU layers (Makhzani et
+    al., 2016), a Bernoulli likelihood on grey levels; Adam 1e-3 (autoencoder) and 2e-4 with b1 0.5
+    (discriminator)."""
+    config = get_base_config()
+    config.trainer = "aae"
+    for section in ("loss", "noise", "optimizer"):
+        del config[section]
+    for field in ("binarize", "binarize_threshold", "augment_shift"):
+        del config.data[field]
+    config.model = ml_collections.ConfigDict()
+    config.model.hidden = (1000, 1000)  # the encoder; the decoder mirrors it ...
+    config.model.decoder_hidden = ()  # ... unless given here.
+    config.model.discriminator_hidden = (1000, 1000)
+    config.model.latent_dim = 8  # the Gaussian (style) code.
+    config.model.n_clusters = 0  # > 0: a categorical code of this many clusters beside the style.
+    config.model.weight_init = "he_normal"
+
+    config.aae = ml_collections.ConfigDict()
+    config.aae.loss = "non_saturating"  # as gan.loss
+    config.aae.adversarial_weight = 1.0  # the codes' generator loss, added to the reconstruction (nats).
+    config.aae.d_wins_below = 1e-3
+    config.aae.eval_labels = True  # with clusters: score them against the eval split's labels.
+
+    config.autoencoder_optimizer = ml_collections.ConfigDict(get_base_config().optimizer.to_dict())
+    config.discriminator_optimizer = ml_collections.ConfigDict(
+        dict(get_base_config().optimizer.to_dict(), learning_rate=2e-4, b1=0.5))
+    config.batch_size = 100
+    return config
+
+
+def make_tiny_aae(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """An adversarial autoencoder config shrunk to seconds on a CPU."""
+    config.model.hidden = (32,)
+    config.model.discriminator_hidden = (16,)
+    config.model.latent_dim = 4
     config.batch_size = 32
     config.eval_batch_size = 64
     config.num_steps = 20

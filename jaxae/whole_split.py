@@ -15,6 +15,8 @@ import numpy as np
 
 from jaxae import parallel
 from jaxae.data import host, pipeline
+from jaxae.data.sources import ArraySource
+from jaxae.errors import DataError
 
 MASK = "mask"  # Not a data field: 1 for real examples, 0 for the padding of the last batch.
 
@@ -80,3 +82,20 @@ class WholeSplit:
             real = number * self.batch_size + np.arange(self.batch_size) < len(self.source)
             parts.append(jax.tree.map(lambda x: x[real], out))
         return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
+
+
+def of_images(images, image_shape, mesh, batch_size: int) -> WholeSplit:
+    """Raw images [n, H, W(, C)] as a split; DataError unless each is `image_shape` (H, W, C)."""
+    source = ArraySource.from_images(images, name="images")
+    if source.spec["image"].shape != tuple(image_shape):
+        raise DataError(f"images are {source.spec['image'].shape} per example but this model was trained on "
+                        f"{tuple(image_shape)}")
+    return WholeSplit(source, mesh, batch_size)
+
+
+def of_size(num: int, mesh, batch_size: int) -> WholeSplit:
+    """A split of `num` examples with no fields, only their 'index' (e.g. one draw from a prior each)."""
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num <= 0:
+        raise DataError(f"num={num!r} must be a positive integer")
+    source = ArraySource({"slot": np.zeros((num, 1), np.float32)}, kinds={"slot": "dense"}, name="draws")
+    return WholeSplit(source, mesh, batch_size)

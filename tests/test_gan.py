@@ -4,7 +4,6 @@ devices (jit and pmap), bit-exact resume, InfoGAN's code scored as a clustering,
 discriminator that wins outright stopping the run."""
 
 import os
-import shutil
 
 import chex
 import jax
@@ -22,6 +21,7 @@ from jaxae.metric_writers import read_metrics
 from jaxae.models.gan import BatchNorm
 from jaxae.trainers import create_trainer
 from reliability_helpers import tiny
+from test_clustering_families import assert_resumes_exactly
 
 
 def sigmoid(x):
@@ -107,8 +107,9 @@ def digits():
 
 
 def sgd_config(mode="jit", **fields):
-    """A tiny DCGAN on 8x8 digits, both players on plain SGD, BatchNorm in the generator."""
+    """A tiny DCGAN on 8x8 digits, both players on plain SGD and with BatchNorm."""
     return tiny("dcgan_mnist", num_steps=8, log_every=2, checkpoint_every=2, eval_every=4,
+                model__discriminator_batch_norm=True,
                 generator_optimizer__name="sgd", discriminator_optimizer__name="sgd",
                 generator_optimizer__learning_rate=0.05, discriminator_optimizer__learning_rate=0.05,
                 parallel__mode=mode, **fields)
@@ -130,8 +131,7 @@ def test_each_phase_updates_only_its_own_player(digits):
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     real = trainer.real_images(jnp.asarray(np.random.default_rng(0).integers(0, 256, (32, 8, 8, 1)), jnp.uint8))
     latents = trainer.sample_latents(jax.random.split(jax.random.PRNGKey(1), 32))[0]
-    generate = lambda g: trainer.generate(state.replace(params={**state.params, "generator": g}), latents,
-                                          train=True)[0]
+    generate = lambda g: trainer.run("generator", g, trainer.stats(state, "generator"), latents, train=True)[0]
     fake, fake_vjp = jax.vjp(generate, state.params["generator"])
     after_d, _ = jax.jit(trainer.discriminator_phase)(state, real, fake)
     after_g, _ = jax.jit(trainer.generator_phase)(state, fake, fake_vjp)
@@ -167,15 +167,7 @@ def test_eight_devices_give_the_parameters_of_one(tmp_path, digits, one_device, 
 
 
 def test_a_killed_run_resumes_bit_exactly(tmp_path, digits, one_device):
-    killed = tmp_path / "killed"
-    shutil.copytree(one_device.workdir, killed)
-    for name in os.listdir(killed / "checkpoints"):
-        if name.isdigit() and int(name) > 4:
-            shutil.rmtree(killed / "checkpoints" / name)
-    resumed = train(killed, sgd_config(), digits)
-    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(one_device.state))
-    strip = lambda w: [{k: v for k, v in r.items() if k != "train/examples_per_sec"} for r in read_metrics(str(w))]
-    assert strip(killed) == strip(one_device.workdir)
+    assert_resumes_exactly(tmp_path, one_device.workdir, one_device, sgd_config(), digits, keep_through=4)
 
 
 def test_a_discriminator_that_wins_outright_stops_the_run_naming_the_steps(tmp_path, digits):

@@ -64,6 +64,13 @@ def adjusted_rand_index(table) -> float:
     return float((pairs - expected) / (top - expected))
 
 
+def purity(table) -> float:
+    """The fraction right when each cluster takes its most frequent label (several clusters may take
+    one label): the accuracy of Makhzani et al.'s clustering experiments, with more clusters than classes."""
+    table = np.asarray(table, np.float64)
+    return float(table.max(axis=0).sum() / table.sum())
+
+
 def scores(table) -> dict[str, float]:
     """{'cluster_acc', 'nmi', 'ari'} of a contingency matrix [classes, clusters]."""
     return {"cluster_acc": accuracy(table), "nmi": normalized_mutual_information(table),

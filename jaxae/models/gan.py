@@ -124,10 +124,11 @@ class Discriminator(nn.Module):
     """images [batch, H, W, C] in [-1, 1] -> (logits [batch], Q outputs [batch, q_outputs] or None).
 
     The trunk: stride-2 convolutions of `channels` (none: an MLP), then dense layers of widths
-    `hidden`, each followed by a leaky ReLU. The adversarial head is one dense unit; with
-    `q_outputs` > 0, InfoGAN's Q head (a dense layer of `q_hidden` units, leaky ReLU, then
-    `q_outputs`) reads the same trunk. No BatchNorm: each example's logit depends on it alone,
-    which the R1 penalty's per-example gradients need.
+    `hidden`, each followed by a leaky ReLU (with `batch_norm`, BatchNorm before it on every layer
+    but the first convolution, as in DCGAN and InfoGAN). The adversarial head is one dense unit;
+    with `q_outputs` > 0, InfoGAN's Q head (a dense layer of `q_hidden` units, normalised likewise,
+    leaky ReLU, then `q_outputs`) reads the same trunk. Without BatchNorm each example's logit
+    depends on it alone.
     """
 
     hidden: Sequence[int]
@@ -135,31 +136,36 @@ class Discriminator(nn.Module):
     q_outputs: int = 0
     q_hidden: int = 128
     negative_slope: float = 0.2
+    batch_norm: bool = False
+    axis_name: str | None = None
     conv_impl: str = "native"
     dtype: Any = jnp.float32
     weight_init: str = "dcgan_normal"
 
-    def _act(self, h):
-        return nn.leaky_relu(h, self.negative_slope)
-
     @nn.compact
-    def __call__(self, images):
+    def __call__(self, images, *, train: bool = False):
+        def act(h, name, channels_first=False):
+            if self.batch_norm and name != "conv_0":
+                h = BatchNorm(self.axis_name, channels_first, name=f"{name}_norm")(h, train=train)
+            return nn.leaky_relu(h, self.negative_slope)
+
         into, out_of = layout(self.conv_impl)
         h = into(images.astype(self.dtype))
         in_channels = images.shape[-1]
         for i, width in enumerate(self.channels):
             inits = layer_inits(self.weight_init, KERNEL[0] * KERNEL[1] * in_channels)
-            h = self._act(StridedConv(width, False, self.conv_impl, dtype=self.dtype, name=f"conv_{i}", **inits)(h))
+            h = StridedConv(width, False, self.conv_impl, dtype=self.dtype, name=f"conv_{i}", **inits)(h)
+            h = act(h, f"conv_{i}", self.conv_impl != "native")
             in_channels = width
         h = (out_of(h) if self.channels else images.astype(self.dtype)).reshape((images.shape[0], -1))
         for i, width in enumerate(self.hidden):
-            h = self._act(nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}",
-                                   **layer_inits(self.weight_init, h.shape[-1]))(h))
+            h = act(nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}", **layer_inits(self.weight_init, h.shape[-1]))(h),
+                    f"hidden_{i}")
         logits = nn.Dense(1, dtype=self.dtype, name="out", **layer_inits(self.weight_init, h.shape[-1]))(h)
         q = None
         if self.q_outputs:
-            q = self._act(nn.Dense(self.q_hidden, dtype=self.dtype, name="q_hidden",
-                                   **layer_inits(self.weight_init, h.shape[-1]))(h))
+            q = act(nn.Dense(self.q_hidden, dtype=self.dtype, name="q_hidden",
+                             **layer_inits(self.weight_init, h.shape[-1]))(h), "q_hidden")
             q = nn.Dense(self.q_outputs, dtype=self.dtype, name="q_out",
                          **layer_inits(self.weight_init, self.q_hidden))(q).astype(jnp.float32)
         return logits[:, 0].astype(jnp.float32), q

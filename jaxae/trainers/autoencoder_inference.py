@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxae import whole_split
 from jaxae.data.sources import ArraySource
 from jaxae.data.transforms import binarize, to_unit_interval
 from jaxae.errors import DataError
@@ -33,11 +34,7 @@ class TrainedAutoencoder:
         self._binarize = self.config.data.binarize if self.config.data.binarize == "static" else "none"
 
     def _split(self, images) -> WholeSplit:
-        source = ArraySource.from_images(images, name="images")
-        if source.spec["image"].shape != self.image_shape:
-            raise DataError(f"images are {source.spec['image'].shape} per example but this model was trained on "
-                            f"{self.image_shape}")
-        return WholeSplit(source, self.mesh, self.batch_size)
+        return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_size)
 
     def model_inputs(self, images):
         """Raw images [b, H, W, C] -> the model's inputs, float32 in [0, 1]."""

@@ -1,6 +1,6 @@
 """The Trainer contract: everything the shared loop may rely on, and the registry of families.
 
-A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan; later autorec, sgns, ...) is one
+A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan, aae; later autorec, sgns, ...) is one
 module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered by name in `FAMILIES`; a
 config picks it with ``config.trainer``. The loop, runners and evaluator only call what this
 module declares:
@@ -179,6 +179,7 @@ FAMILIES = {
     "jule": "jaxae.trainers.jule:JULETrainer",
     "n2d": "jaxae.trainers.n2d:N2DTrainer",
     "gan": "jaxae.trainers.gan:GANTrainer",
+    "aae": "jaxae.trainers.aae:AAETrainer",
 }
 
 

@@ -2,7 +2,7 @@
 
 Two players in one state: ``params`` and ``opt_state`` are {'generator': ..., 'discriminator': ...},
 each player with its own optimizer section (``generator_optimizer``, ``discriminator_optimizer``);
-the generator's BatchNorm running averages are in ``extra['batch_stats']``, and under float16 each
+the players' BatchNorm running averages are in ``extra['batch_stats']`` ({player: ...}), and under float16 each
 player has its own loss scale (``extra['loss_scale']``). One train step is
 
 1. the discriminator phase, `gan.n_critic` updates of the discriminator's parameters only: real
@@ -68,6 +68,7 @@ class GANTrainer(Trainer):
             checks.widths(config, field, allow_empty=True)
         checks.widths(config, "model.channels", allow_empty=config.model.architecture == "mlp")
         checks.boolean(config, "model.batch_norm")
+        checks.boolean(config, "model.discriminator_batch_norm")
         checks.number(config, "model.negative_slope", low=0, high=1)
         checks.choice(config, "gan.loss", losses.ADVERSARIAL_LOSSES)
         checks.number(config, "gan.label_smoothing", low=0, high=0.5)
@@ -105,7 +106,8 @@ class GANTrainer(Trainer):
                                    axis_name, impl, dtype, model.weight_init)
         self.discriminator = Discriminator(tuple(model.discriminator_hidden), channels,
                                            self.categorical + self.continuous, model.q_hidden, model.negative_slope,
-                                           impl, dtype, model.weight_init)
+                                           model.discriminator_batch_norm, axis_name, impl, dtype, model.weight_init)
+        self.modules = {"generator": self.generator, "discriminator": self.discriminator}
         self.tx = {player: optimizers.build_optimizer(config[f"{player}_optimizer"], self.num_steps)
                    for player in PLAYERS}
         self.loss_scaling = config.compute_dtype == "float16"
@@ -115,7 +117,7 @@ class GANTrainer(Trainer):
 
     def identity(self):
         model_fields = ["architecture", "noise_dim", "categorical_codes", "continuous_codes", "generator_hidden",
-                        "discriminator_hidden", "batch_norm", "q_hidden", "weight_init"]
+                        "discriminator_hidden", "batch_norm", "discriminator_batch_norm", "q_hidden", "weight_init"]
         if self.config.model.architecture == "conv":
             model_fields.append("channels")
         record = self.identity_of(*(f"model.{name}" for name in model_fields), "compute_dtype")
@@ -130,7 +132,9 @@ class GANTrainer(Trainer):
         g_vars = self.generator.init(g_key, jnp.zeros((1, self.latent_dim)), train=False)
         d_vars = self.discriminator.init(d_key, jnp.zeros((1, *self.image_shape)))
         params = {"generator": g_vars["params"], "discriminator": d_vars["params"]}
-        extra = {"batch_stats": g_vars["batch_stats"]} if "batch_stats" in g_vars else {}
+        stats = {name: v["batch_stats"] for name, v in (("generator", g_vars), ("discriminator", d_vars))
+                 if "batch_stats" in v}
+        extra = {"batch_stats": stats} if stats else {}
         if self.loss_scaling:
             extra |= players.initial_loss_scales(PLAYERS)
         return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
@@ -155,18 +159,34 @@ class GANTrainer(Trainer):
             parts.append(continuous)
         return jnp.concatenate(parts, axis=-1), categorical, continuous
 
-    def generate(self, state, latents, *, train: bool):
-        """latents [batch, latent] -> (images [batch, H, W, C] in [-1, 1], updated batch statistics or None).
-
-        In training mode BatchNorm normalises with the global batch's moments and returns new
-        running averages; otherwise it uses the state's.
-        """
-        stats = state.extra.get("batch_stats")
-        variables = {"params": state.params["generator"]} | ({} if stats is None else {"batch_stats": stats})
+    def run(self, player: str, params, stats, inputs, *, train: bool):
+        """`player` on `inputs` -> (its outputs, its BatchNorm statistics: updated when training, else
+        as given; None without BatchNorm). In training BatchNorm uses the global batch's moments."""
+        variables = {"params": params} | ({} if stats is None else {"batch_stats": stats})
         if not train or stats is None:
-            return self.generator.apply(variables, latents, train=train), stats
-        images, updates = self.generator.apply(variables, latents, train=True, mutable=["batch_stats"])
-        return images, updates["batch_stats"]
+            return self.modules[player].apply(variables, inputs, train=train), stats
+        outputs, updates = self.modules[player].apply(variables, inputs, train=True, mutable=["batch_stats"])
+        return outputs, updates["batch_stats"]
+
+    @staticmethod
+    def stats(state, player: str):
+        """`player`'s BatchNorm running averages in the state, or None."""
+        return state.extra.get("batch_stats", {}).get(player)
+
+    @staticmethod
+    def with_stats(state, player: str, stats):
+        if stats is None:
+            return state
+        return state.replace(extra={**state.extra, "batch_stats": {**state.extra["batch_stats"], player: stats}})
+
+    def generate(self, state, latents, *, train: bool):
+        """latents [batch, latent] -> (images [batch, H, W, C] in [-1, 1], generator statistics or None)."""
+        return self.run("generator", state.params["generator"], self.stats(state, "generator"), latents, train=train)
+
+    def judge(self, d_params, stats, images, *, train: bool):
+        """images [batch, H, W, C] -> (logits [batch], (Q's outputs or None, discriminator statistics))."""
+        (logits, q), stats = self.run("discriminator", d_params, stats, images, train=train)
+        return logits, (q, stats)
 
     def information(self, q, categorical, continuous):
         """InfoGAN's bounds per example: ({name: [batch]}, weighted sum [batch]) from Q's outputs."""
@@ -185,14 +205,18 @@ class GANTrainer(Trainer):
         fake = jax.lax.stop_gradient(fake)
         scale = players.loss_scale(self, state, "discriminator")
 
+        stats = self.stats(state, "discriminator")
+
         def objective(d_params):
-            apply = lambda x: self.discriminator.apply({"params": d_params}, x)
+            # Real and generated digits go through separately (each batch normalised by its own
+            # moments, as in DCGAN); the statistics are updated by both passes in turn.
+            judge = lambda x, stats: self.judge(d_params, stats, x, train=True)
             if cfg.r1_weight:
-                real_logits, logits_vjp, _ = jax.vjp(apply, real, has_aux=True)
+                real_logits, logits_vjp, (_, new_stats) = jax.vjp(lambda x: judge(x, stats), real, has_aux=True)
                 (real_grads,) = logits_vjp(jnp.ones_like(real_logits))
             else:
-                real_logits, _ = apply(real)
-            fake_logits, q = apply(fake)
+                real_logits, (_, new_stats) = judge(real, stats)
+            fake_logits, (q, new_stats) = judge(fake, new_stats)
             adversarial = jnp.mean(losses.discriminator_loss(real_logits, fake_logits, kind=cfg.loss,
                                                              real_label=1.0 - cfg.label_smoothing))
             metrics = {"d_loss": adversarial, "real_logit": jnp.mean(real_logits), "fake_logit": jnp.mean(fake_logits)}
@@ -204,10 +228,10 @@ class GANTrainer(Trainer):
                 parts, total = self.information(q, categorical, continuous)
                 metrics |= {name: jnp.mean(value) for name, value in parts.items()}
                 loss = loss - jnp.mean(total)
-            return loss * scale, metrics | {"loss": loss}
+            return loss * scale, (metrics | {"loss": loss}, new_stats)
 
-        grads, metrics = jax.grad(objective, has_aux=True)(state.params["discriminator"])
-        return players.update(self, "discriminator", state, grads, metrics)
+        grads, (metrics, new_stats) = jax.grad(objective, has_aux=True)(state.params["discriminator"])
+        return players.update(self, "discriminator", self.with_stats(state, "discriminator", new_stats), grads, metrics)
 
     def generator_phase(self, state, fake, fake_vjp, categorical=None, continuous=None):
         """One update of the generator through the current discriminator.
@@ -217,19 +241,19 @@ class GANTrainer(Trainer):
         """
         cfg = self.config.gan
         scale = players.loss_scale(self, state, "generator")
-        d_params = state.params["discriminator"]
+        d_params, stats = state.params["discriminator"], self.stats(state, "discriminator")
 
         def objective(images):
-            logits, q = self.discriminator.apply({"params": d_params}, images)
+            logits, (q, new_stats) = self.judge(d_params, stats, images, train=True)
             adversarial = jnp.mean(losses.generator_loss(logits, kind=cfg.loss))
             metrics, loss = {"g_loss": adversarial}, adversarial
             if q is not None:
                 loss = loss - jnp.mean(self.information(q, categorical, continuous)[1])
-            return loss * scale, metrics | {"loss": loss}
+            return loss * scale, (metrics | {"loss": loss}, new_stats)
 
-        fake_grads, metrics = jax.grad(objective, has_aux=True)(fake)
+        fake_grads, (metrics, new_stats) = jax.grad(objective, has_aux=True)(fake)
         (grads,) = fake_vjp(fake_grads)
-        return players.update(self, "generator", state, grads, metrics)
+        return players.update(self, "generator", self.with_stats(state, "discriminator", new_stats), grads, metrics)
 
     # ----------------------------------------------------------------------------- the step
 
@@ -245,9 +269,8 @@ class GANTrainer(Trainer):
         size = real.shape[0]
         keys = rng.example_keys(jax.random.fold_in(state.key, state.step), size, rng.batch_offset(size, self.axis_name))
         latents, categorical, continuous = self.sample_latents(keys)
-        generate = lambda g_params: self.generate(state.replace(params={**state.params, "generator": g_params}),
-                                                  latents, train=True)
-        fake, fake_vjp, batch_stats = jax.vjp(generate, state.params["generator"], has_aux=True)
+        generate = lambda g_params: self.run("generator", g_params, self.stats(state, "generator"), latents, train=True)
+        fake, fake_vjp, g_stats = jax.vjp(generate, state.params["generator"], has_aux=True)
         for critic in range(self.config.gan.n_critic):
             if critic:  # Fresh latents for each further critic update, on the same real batch.
                 critic_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, critic)
@@ -262,8 +285,7 @@ class GANTrainer(Trainer):
         # The generated images' spread over the global batch, per pixel: it falls under mode collapse.
         spread = parallel.batch_mean(jnp.square(fake), self.axis_name) - jnp.square(parallel.batch_mean(fake, self.axis_name))
         metrics["sample_std"] = jnp.mean(jnp.sqrt(jnp.maximum(spread, 0.0)))
-        if batch_stats is not None:
-            state = state.replace(extra={**state.extra, "batch_stats": batch_stats})
+        state = self.with_stats(state, "generator", g_stats)
         return state.replace(step=state.step + 1), players.merge_skips(metrics, PLAYERS)
 
     def diagnose(self, means: dict) -> str | None:
@@ -284,8 +306,8 @@ class GANTrainer(Trainer):
         real = self.real_images(batch["image"])
         latents, _, _ = self.eval_latents(state, batch["index"])
         fake = self.generate(state, latents, train=False)[0]
-        d_apply = lambda x: self.discriminator.apply({"params": state.params["discriminator"]}, x)
-        (real_logits, q), (fake_logits, _) = d_apply(real), d_apply(fake)
+        judge = lambda x: self.judge(state.params["discriminator"], self.stats(state, "discriminator"), x, train=False)
+        (real_logits, (q, _)), (fake_logits, _) = judge(real), judge(fake)
         sums = {"count": jnp.sum(mask), "d_real": jnp.sum(jax.nn.sigmoid(real_logits) * mask),
                 "d_fake": jnp.sum(jax.nn.sigmoid(fake_logits) * mask)}
         if self.frechet:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jaxae import rng
-from jaxae.data.sources import ArraySource
+from jaxae import rng, whole_split
 from jaxae.errors import DataError
-from jaxae.whole_split import WholeSplit
 
 
 class TrainedGAN:
@@ -28,30 +26,22 @@ class TrainedGAN:
         self.latent_dim, self.image_shape = trainer.latent_dim, trainer.image_shape
         self.batch_size = batch_size or self.config.eval_batch_size
 
-    def _images(self, images) -> WholeSplit:
-        source = ArraySource.from_images(images, name="images")
-        if source.spec["image"].shape != self.image_shape:
-            raise DataError(f"images are {source.spec['image'].shape} per example but this GAN was trained on "
-                            f"{self.image_shape}")
-        return WholeSplit(source, self.mesh, self.batch_size)
+    def _images(self, images):
+        return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_size)
 
     def _generate(self, state, key, batch):
         latents = self.trainer.sample_latents(rng.keys_for(key, batch["index"]))[0]
         return {"image": (self.trainer.generate(state, latents, train=False)[0] + 1) / 2}
 
     def _score(self, state, batch):
-        logits, q = self.trainer.discriminator.apply({"params": state.params["discriminator"]},
-                                                     self.trainer.real_images(batch["image"]))
+        logits, (q, _) = self.trainer.judge(state.params["discriminator"], self.trainer.stats(state, "discriminator"),
+                                            self.trainer.real_images(batch["image"]), train=False)
         out = {"real": jax.nn.sigmoid(logits)}
         return out | ({"q": q} if q is not None else {})
 
     def generate(self, num: int, seed: int = 0) -> np.ndarray:
         """`num` generated images [num, H, W, C] in [0, 1]; the same `seed` gives the same images."""
-        if num <= 0:
-            raise DataError(f"num={num} must be positive")
-        # Latents are drawn from each example's index: an empty field gives the split its length.
-        source = ArraySource({"slot": np.zeros((num, 1), np.float32)}, kinds={"slot": "dense"}, name="samples")
-        split = WholeSplit(source, self.mesh, self.batch_size)
+        split = whole_split.of_size(num, self.mesh, self.batch_size)  # Each draw keyed by its index.
         return split.map(self._generate, self.state, jax.random.PRNGKey(seed))["image"]
 
     def discriminate(self, images) -> np.ndarray:

@@ -1,0 +1,15 @@
+"""An adversarial autoencoder (Makhzani et al., 2016) with an 8-D Gaussian prior on the embedded
+MNIST subset: 784-1000-1000-8 and back, a 1000-1000 code discriminator; decoding prior draws
+generates digits."""
+
+from configs import common
+
+
+def get_config(variant: str = ""):
+    common.check_variant(variant)
+    config = common.get_aae_config()
+    config.num_epochs = 100
+    config.log_every = 40  # an epoch of 4,000 digits in batches of 100.
+    config.eval_every = 400
+    config.checkpoint_every = 400
+    return common.make_tiny_aae(config) if variant == "tiny" else config

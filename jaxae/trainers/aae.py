@@ -1,0 +1,227 @@
+"""Adversarial autoencoders (Makhzani et al., 2016) on the two-player machinery of `players`.
+
+An MLP autoencoder whose codes a discriminator pushes towards a prior, in place of a VAE's KL:
+
+* ``model.n_clusters = 0``: a deterministic code z [latent] matched to N(0, I); decoding prior
+  draws generates digits (scored by `jaxae.frechet`, like the VAE and GAN rows);
+* ``model.n_clusters = K``: the encoder's softmax y [K], matched to one-hot draws of a uniform
+  categorical by one discriminator, and a style code z [latent], matched to N(0, I) by another;
+  the decoder reads (y, z). argmax y clusters the digits without labels ('cluster_acc' by
+  Hungarian matching, and 'purity', the paper's: each cluster takes its most frequent label).
+
+Players: 'autoencoder' ({'encoder', 'decoder'}) and 'discriminator' ({'style'} or {'style',
+'category'}). One step: the discriminator learns prior draws (real) against the encoder's codes
+(fake), then the autoencoder learns reconstruction + `aae.adversarial_weight` times the generator
+loss of its codes through the updated discriminator(s) (the two phases of the paper, as one
+weighted update of the autoencoder).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxae import config_checks as checks
+from jaxae import frechet, losses, optimizers, rng
+from jaxae.cluster import metrics as cluster_metrics
+from jaxae.data.transforms import to_unit_interval
+from jaxae.errors import ConfigError
+from jaxae.models import COMPUTE_DTYPES, decoder_widths
+from jaxae.models.gan import Discriminator
+from jaxae.models.initializers import KERNEL_INITS
+from jaxae.models.mlp import MLPDecoder, MLPEncoder
+from jaxae.train_state import TrainState
+from jaxae.trainers import players
+from jaxae.trainers.base import Trainer
+
+PLAYERS = ("autoencoder", "discriminator")
+EVAL_STREAM = 2**32 - 1
+IMAGES_STREAM = 2**32 - 2
+
+
+class AAETrainer(Trainer):
+    """Builds the autoencoder, the code discriminator(s) and both optimizers from a config."""
+
+    guarded_metrics = ("d_loss", "recon", "a_grad_norm", "d_grad_norm")
+
+    @classmethod
+    def validate_config(cls, config) -> None:
+        super().validate_config(config)
+        checks.choice(config, "model.weight_init", KERNEL_INITS)
+        checks.widths(config, "model.hidden", allow_empty=True)
+        checks.widths(config, "model.decoder_hidden", allow_empty=True)
+        checks.widths(config, "model.discriminator_hidden", allow_empty=False)
+        checks.number(config, "model.latent_dim", low=1, integer=True)
+        checks.number(config, "model.n_clusters", low=0, integer=True)
+        if config.model.n_clusters == 1:
+            raise ConfigError("model.n_clusters=1 is no clustering; use 0 (a Gaussian code only) or >= 2")
+        checks.choice(config, "aae.loss", losses.ADVERSARIAL_LOSSES)
+        checks.number(config, "aae.adversarial_weight", low=0)
+        checks.number(config, "aae.d_wins_below", low=0)
+        checks.boolean(config, "aae.eval_labels")
+        for player in PLAYERS:
+            optimizers.validate(config, f"{player}_optimizer")
+
+    @classmethod
+    def train_fields(cls, config) -> dict[str, str]:
+        return {"image": "image"}
+
+    @classmethod
+    def eval_fields(cls, config) -> dict[str, str]:
+        labels = config.model.n_clusters and config.aae.eval_labels
+        return {"image": "image", "label": "label"} if labels else {"image": "image"}
+
+    def __init__(self, config, spec, num_examples: int, *, axis_name=None):
+        super().__init__(config, spec, num_examples, axis_name=axis_name)
+        model, dtype = config.model, COMPUTE_DTYPES[config.compute_dtype]
+        self.image_shape = tuple(spec["image"].shape)
+        self.n_clusters, self.latent_dim = model.n_clusters, model.latent_dim
+        common = dict(activation="relu", dtype=dtype, weight_init=model.weight_init)
+        self.encoder = MLPEncoder(tuple(model.hidden), self.n_clusters + self.latent_dim, **common)
+        self.decoder = MLPDecoder(decoder_widths(model), self.image_shape, **common)
+        self.discriminator = Discriminator(tuple(model.discriminator_hidden), (), dtype=dtype,
+                                           weight_init=model.weight_init)
+        self.codes = ("style", "category") if self.n_clusters else ("style",)
+        self.tx = {player: optimizers.build_optimizer(config[f"{player}_optimizer"], self.num_steps)
+                   for player in PLAYERS}
+        self.loss_scaling = config.compute_dtype == "float16"
+        label = spec.get("label")
+        self.num_classes = max(self.n_clusters, (label.vocab_size or 0) if label else 0)
+
+    def identity(self):
+        record = self.identity_of("model.hidden", "model.decoder_hidden", "model.discriminator_hidden",
+                                  "model.latent_dim", "model.n_clusters", "model.weight_init", "compute_dtype")
+        for player in PLAYERS:
+            record |= optimizers.identity(self.config, self.num_steps, f"{player}_optimizer")
+        return record
+
+    def init(self, key) -> TrainState:
+        e_key, g_key, d_key, state_key = jax.random.split(key, 4)
+        params = {"autoencoder": {
+            "encoder": self.encoder.init(e_key, jnp.zeros((1, *self.image_shape)))["params"],
+            "decoder": self.decoder.init(g_key, jnp.zeros((1, self.n_clusters + self.latent_dim)))["params"]}}
+        widths = {"style": self.latent_dim, "category": self.n_clusters}
+        params["discriminator"] = {code: self.discriminator.init(jax.random.fold_in(d_key, i),
+                                                                 jnp.zeros((1, widths[code])))["params"]
+                                   for i, code in enumerate(self.codes)}
+        extra = players.initial_loss_scales(PLAYERS) if self.loss_scaling else {}
+        return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
+                          opt_state={player: self.tx[player].init(params[player]) for player in PLAYERS}, extra=extra)
+
+    # ----------------------------------------------------------------------------- the model
+
+    def encode(self, ae_params, images):
+        """Raw images [batch, H, W, C] -> {'style': z [batch, latent], 'category': y [batch, K] (softmax)}."""
+        out = self.encoder.apply({"params": ae_params["encoder"]}, to_unit_interval(images)).astype(jnp.float32)
+        codes = {"style": out[:, self.n_clusters:]}
+        if self.n_clusters:
+            codes["category"] = jax.nn.softmax(out[:, :self.n_clusters])
+        return codes
+
+    def decode_logits(self, ae_params, codes):
+        """Codes as `encode` gives them -> the decoder's logits [batch, H, W, C]."""
+        parts = ([codes["category"]] if self.n_clusters else []) + [codes["style"]]
+        return self.decoder.apply({"params": ae_params["decoder"]}, jnp.concatenate(parts, -1)).astype(jnp.float32)
+
+    def prior_draws(self, keys):
+        """[batch] keys -> codes drawn from the priors: N(0, I) styles and one-hot uniform categories."""
+        style_keys, category_keys = rng.split_streams(keys, 2)
+        draws = {"style": rng.normal_per_example(style_keys, (self.latent_dim,))}
+        if self.n_clusters:
+            categories = jax.vmap(lambda k: jax.random.randint(k, (), 0, self.n_clusters))(category_keys)
+            draws["category"] = jax.nn.one_hot(categories, self.n_clusters)
+        return draws
+
+    def _judge(self, d_params, codes):
+        """{code: the discriminator's logits [batch]} for each code."""
+        return {code: self.discriminator.apply({"params": d_params[code]}, codes[code])[0] for code in self.codes}
+
+    # ----------------------------------------------------------------------------- the step
+
+    def train_step(self, state: TrainState, batch):
+        images, cfg = batch["image"], self.config.aae
+        size = images.shape[0]
+        keys = rng.example_keys(jax.random.fold_in(state.key, state.step), size, rng.batch_offset(size, self.axis_name))
+        prior = self.prior_draws(keys)
+        codes = jax.lax.stop_gradient(self.encode(state.params["autoencoder"], images))
+        d_scale = players.loss_scale(self, state, "discriminator")
+
+        def d_objective(d_params):
+            real, fake = self._judge(d_params, prior), self._judge(d_params, codes)
+            parts = {code: jnp.mean(losses.discriminator_loss(real[code], fake[code], kind=cfg.loss)) for code in real}
+            loss = sum(parts.values())
+            metrics = {"d_loss": loss} | ({f"d_{code}": value for code, value in parts.items()} if self.n_clusters else {})
+            return loss * d_scale, metrics | {"loss": loss}
+
+        grads, metrics = jax.grad(d_objective, has_aux=True)(state.params["discriminator"])
+        state, metrics = players.update(self, "discriminator", state, grads, metrics)
+        targets = to_unit_interval(images)
+        d_params, a_scale = state.params["discriminator"], players.loss_scale(self, state, "autoencoder")
+
+        def a_objective(ae_params):
+            own = self.encode(ae_params, images)
+            recon = jnp.mean(losses.bce_with_logits(self.decode_logits(ae_params, own), targets))
+            judged = self._judge(d_params, own)
+            fooling = sum(jnp.mean(losses.generator_loss(judged[code], kind=cfg.loss)) for code in judged)
+            loss = recon + cfg.adversarial_weight * fooling
+            return loss * a_scale, {"recon": recon, "e_loss": fooling, "loss": loss}
+
+        grads, a_metrics = jax.grad(a_objective, has_aux=True)(state.params["autoencoder"])
+        state, a_metrics = players.update(self, "autoencoder", state, grads, a_metrics)
+        return state.replace(step=state.step + 1), players.merge_skips(metrics | a_metrics, PLAYERS)
+
+    def diagnose(self, means):
+        return players.discriminator_won(means, self.config.aae.d_wins_below,
+                                         advice="lower discriminator_optimizer.learning_rate")
+
+    # ----------------------------------------------------------------------------- evaluation
+
+    def eval_step(self, state, batch, mask):
+        """Reconstruction sums; feature sums of the digits and of as many decoded prior draws; the
+        label x cluster contingency matrix with n_clusters and labels."""
+        ae_params, images = state.params["autoencoder"], batch["image"]
+        targets = to_unit_interval(images)
+        codes = self.encode(ae_params, images)
+        logits = self.decode_logits(ae_params, codes)
+        sums = {"count": jnp.sum(mask), "bce": jnp.sum(losses.bce_with_logits(logits, targets) * mask),
+                "mse": jnp.sum(losses.mse(jax.nn.sigmoid(logits), targets) * mask)}
+        if frechet.applies(self.image_shape):
+            draws = self.prior_draws(rng.keys_for(jax.random.fold_in(state.key, EVAL_STREAM), batch["index"]))
+            samples = jax.nn.sigmoid(self.decode_logits(ae_params, draws))
+            sums["real"], sums["fake"] = frechet.feature_sums(targets, mask), frechet.feature_sums(samples, mask)
+        if "label" in batch:
+            clusters = jnp.argmax(codes["category"], axis=-1)
+            sums["contingency"] = cluster_metrics.contingency(batch["label"], clusters, self.num_classes,
+                                                              self.n_clusters, mask)
+        return sums
+
+    def eval_report(self, sums):
+        count = float(sums["count"])
+        report = {"bce": float(sums["bce"]) / count, "mse": float(sums["mse"]) / count}
+        if "real" in sums:
+            report |= frechet.report(sums["real"], sums["fake"])
+        if "contingency" in sums:
+            report |= cluster_metrics.scores(sums["contingency"]) | {"purity": cluster_metrics.purity(sums["contingency"])}
+        return report
+
+    def pictures(self, state, batch, num_samples: int):
+        """Test digits over their reconstructions [2, n, ...]; decoded prior draws [num_samples, ...];
+        with clusters, 'clusters' [K, 8, ...]: a row per category, a column per style draw."""
+        ae_params = state.params["autoencoder"]
+        targets = to_unit_interval(batch["image"])
+        decode = lambda codes: jax.nn.sigmoid(self.decode_logits(ae_params, codes))
+        pictures = {"reconstructions": jnp.stack([targets, decode(self.encode(ae_params, batch["image"]))])}
+        key = jax.random.fold_in(state.key, IMAGES_STREAM)
+        if num_samples:
+            pictures["samples"] = decode(self.prior_draws(rng.example_keys(key, num_samples)))
+        if self.n_clusters:
+            styles = self.prior_draws(rng.example_keys(jax.random.fold_in(key, 1), 8))["style"]
+            codes = {"style": jnp.tile(styles, (self.n_clusters, 1)),
+                     "category": jnp.repeat(jnp.eye(self.n_clusters), 8, axis=0)}
+            pictures["clusters"] = decode(codes).reshape(self.n_clusters, 8, *self.image_shape)
+        return pictures
+
+    def inference(self, state, mesh):
+        from jaxae.trainers.aae_inference import TrainedAAE
+
+        return TrainedAAE(self, state, mesh)

@@ -1,0 +1,66 @@
+"""Adversarial autoencoders: clustering with a categorical code and a style code, each pushed to
+its prior by a discriminator; 1 against 8 devices (jit and pmap), bit-exact resume, jaxae.load."""
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+import jaxae
+from jaxae import loop, parallel
+from jaxae.cluster import metrics as cluster_metrics
+from jaxae.data import host, sources
+from jaxae.metric_writers import read_metrics
+from reliability_helpers import tiny
+from test_clustering_families import assert_resumes_exactly
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return tuple(sources.open_tfds("sklearn_digits", split) for split in ("train", "test"))
+
+
+def train(workdir, config, digits, mesh=None):
+    return loop.train(config, str(workdir), *digits, mesh or parallel.make_mesh(1))
+
+
+def aae_config(mode="jit"):
+    return tiny("aae_cluster_mnist", num_steps=6, log_every=2, checkpoint_every=2, eval_every=6,
+                autoencoder_optimizer__name="sgd", discriminator_optimizer__name="sgd",
+                autoencoder_optimizer__learning_rate=0.01, discriminator_optimizer__learning_rate=0.05,
+                parallel__mode=mode)
+
+
+@pytest.fixture(scope="module")
+def aae_one(tmp_path_factory, digits):
+    return train(tmp_path_factory.mktemp("aae"), aae_config(), digits)
+
+
+def test_the_adversarial_autoencoder_clusters_and_its_codes_meet_the_priors(aae_one):
+    metrics = aae_one.eval_metrics
+    assert {"eval/bce", "eval/mse", "eval/cluster_acc", "eval/purity", "eval/nmi"} <= set(metrics)
+    assert metrics["eval/purity"] >= metrics["eval/cluster_acc"] - 1e-9  # Many-to-one is never worse.
+    records = [r for r in read_metrics(aae_one.workdir) if "train/d_loss" in r]
+    assert records and all(np.isfinite(r["train/recon"]) and "train/d_category" in r for r in records)
+    model = jaxae.load(aae_one.workdir, mesh=parallel.make_mesh(1))
+    images = sources.open_tfds("sklearn_digits", "test")
+    digits = host.read_all(images, ["image"])["image"][:7]
+    probabilities = model.predict_proba(digits)
+    assert probabilities.shape == (7, 10) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    assert model.encode(digits).shape == (7, 4) and model.generate(3).shape == (3, 8, 8, 1)
+
+
+@pytest.mark.parametrize("mode", ["jit", "pmap"])
+def test_the_adversarial_autoencoder_on_eight_devices_matches_one(tmp_path, digits, aae_one, mode):
+    eight = train(tmp_path, aae_config(mode), digits, parallel.make_mesh(8))
+    chex.assert_trees_all_close(jax.device_get(eight.state.params), jax.device_get(aae_one.state.params),
+                                rtol=1e-4, atol=1e-5)
+
+
+def test_a_killed_run_resumes_bit_exactly(tmp_path, digits, aae_one):
+    assert_resumes_exactly(tmp_path, aae_one.workdir, aae_one, aae_config(), digits, keep_through=2)
+
+
+def test_purity_lets_clusters_share_a_label():
+    table = np.array([[5, 3, 0], [0, 2, 4]])  # 3 clusters, 2 labels.
+    assert cluster_metrics.purity(table) == pytest.approx((5 + 3 + 4) / 14)
