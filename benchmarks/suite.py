@@ -130,7 +130,7 @@ def main(argv=None):
                 report[f"{name.replace('compiled', 'compile')}_seconds"] = time.perf_counter() - start
         for trainer in peers.values():
             trainer.run(steps)  # Warm-up.
-        gan_rows = gan_step.rows(gan_step.initial_params(), gan_step.real_images(), steps=GAN_STEPS,
+        gan_rows = gan_step.rows(gan_step.initial_state(), gan_step.real_images(), steps=GAN_STEPS,
                                  compiled=not args.no_compiled_torch)
 
     own = ["jaxae_train_py", "jaxae_bare_scan"] + ([] if args.smoke else ["conv_jaxae_train_py"])

@@ -43,15 +43,16 @@ def test_gan_step_benchmark_trains_both_players():
 
     from benchmarks import gan_step
 
-    params = gan_step.initial_params()
+    state = gan_step.initial_state()
     images = gan_step.real_images()
-    assert images.shape == (4000, 28, 28, 1) and images.min() == -1.0 and images.max() == 1.0
-    steps = gan_step.JaxGanSteps(params, images, steps=2)
+    assert images.shape == (4000, 28, 28, 1) and images.dtype == np.uint8
+    steps = gan_step.JaxGanSteps(state, images, steps=2)
     loss = steps.run(2)
     assert np.isfinite(loss)
-    trained = steps.carry[0]
+    trained = jax.device_get(steps.carry[0])
+    assert int(trained.step) == 2
     for player in ("generator", "discriminator"):
-        moved = jax.tree.map(lambda a, b: bool(np.any(np.asarray(a) != b)), trained[player], params[player])
+        moved = jax.tree.map(lambda a, b: bool(np.any(a != b)), trained.params[player], state.params[player])
         assert all(jax.tree.leaves(moved)), player
 
 
@@ -59,5 +60,5 @@ def test_gan_step_models_equal_pytorch_peers():
     pytest.importorskip("torch")  # The bench extra; CI's install has no PyTorch.
     from benchmarks import gan_step
 
-    gaps = gan_step.largest_differences(gan_step.initial_params(), gan_step.real_images())
+    gaps = gan_step.largest_differences(gan_step.initial_state(), gan_step.real_images())
     assert max(gaps) < 1e-4, gaps
