@@ -222,8 +222,8 @@ def make_tiny_gan(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
 def get_aae_config() -> ml_collections.ConfigDict:
     """The adversarial autoencoders' defaults (jaxae/trainers/aae.py): MLP encoder and decoder of two
     1,000-unit ReLU layers, a code discriminator of two 1,000-unit leaky ReLU layers (Makhzani et
-    al., 2016), a Bernoulli likelihood on grey levels; Adam 1e-3 (autoencoder) and 2e-4 with b1 0.5
-    (discriminator)."""
+    al., 2016), a Bernoulli likelihood on grey levels; Adam 1e-3 (reconstruction) and 2e-4 with b1
+    0.5 (discriminator, and the encoder's regularisation phase)."""
     config = get_base_config()
     config.trainer = "aae"
     for section in ("loss", "noise", "optimizer"):
@@ -240,13 +240,13 @@ def get_aae_config() -> ml_collections.ConfigDict:
 
     config.aae = ml_collections.ConfigDict()
     config.aae.loss = "non_saturating"  # as gan.loss
-    config.aae.adversarial_weight = 1.0  # the codes' generator loss, added to the reconstruction (nats).
     config.aae.d_wins_below = 1e-3
     config.aae.eval_labels = True  # with clusters: score them against the eval split's labels.
 
-    config.autoencoder_optimizer = ml_collections.ConfigDict(get_base_config().optimizer.to_dict())
-    config.discriminator_optimizer = ml_collections.ConfigDict(
-        dict(get_base_config().optimizer.to_dict(), learning_rate=2e-4, b1=0.5))
+    adam = get_base_config().optimizer.to_dict()
+    config.autoencoder_optimizer = ml_collections.ConfigDict(adam)  # reconstruction: Adam 1e-3.
+    config.discriminator_optimizer = ml_collections.ConfigDict(dict(adam, learning_rate=2e-4, b1=0.5))
+    config.encoder_optimizer = ml_collections.ConfigDict(dict(adam, learning_rate=2e-4, b1=0.5))  # regularisation.
     config.batch_size = 100
     return config
 

@@ -26,8 +26,9 @@ def train(workdir, config, digits, mesh=None):
 
 def aae_config(mode="jit"):
     return tiny("aae_cluster_mnist", num_steps=6, log_every=2, checkpoint_every=2, eval_every=6,
-                autoencoder_optimizer__name="sgd", discriminator_optimizer__name="sgd",
+                autoencoder_optimizer__name="sgd", discriminator_optimizer__name="sgd", encoder_optimizer__name="sgd",
                 autoencoder_optimizer__learning_rate=0.01, discriminator_optimizer__learning_rate=0.05,
+                encoder_optimizer__learning_rate=0.05,
                 parallel__mode=mode)
 
 

@@ -9,11 +9,19 @@ An MLP autoencoder whose codes a discriminator pushes towards a prior, in place 
   the decoder reads (y, z). argmax y clusters the digits without labels ('cluster_acc' by
   Hungarian matching, and 'purity', the paper's: each cluster takes its most frequent label).
 
-Players: 'autoencoder' ({'encoder', 'decoder'}) and 'discriminator' ({'style'} or {'style',
-'category'}). One step: the discriminator learns prior draws (real) against the encoder's codes
-(fake), then the autoencoder learns reconstruction + `aae.adversarial_weight` times the generator
-loss of its codes through the updated discriminator(s) (the two phases of the paper, as one
-weighted update of the autoencoder).
+Parameters: 'autoencoder' ({'encoder', 'decoder'}) and 'discriminator' ({'style'} or {'style',
+'category'}). One step has the paper's phases, each an update with its own optimizer section:
+
+1. reconstruction: the encoder and decoder (``autoencoder_optimizer``) on the Bernoulli likelihood
+   of the grey levels;
+2. regularisation, first the discriminator(s) (``discriminator_optimizer``): prior draws (real)
+   against the encoder's codes (fake);
+3. then the encoder alone (``encoder_optimizer``): its codes called real by the updated
+   discriminator(s).
+
+A single update of reconstruction + the adversarial term does not do: the reconstruction's
+gradient (about 100 nats per image) swamps the adversarial one (about 1), and with 16 clusters the
+categorical code stayed at a purity of 0.33 on mnist_5k.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from jaxae.train_state import TrainState
 from jaxae.trainers import players
 from jaxae.trainers.base import Trainer
 
-PLAYERS = ("autoencoder", "discriminator")
+PLAYERS = ("autoencoder", "discriminator", "encoder")  # The encoder's optimizer moves params["autoencoder"]["encoder"].
 EVAL_STREAM = 2**32 - 1
 IMAGES_STREAM = 2**32 - 2
 
@@ -42,7 +50,7 @@ IMAGES_STREAM = 2**32 - 2
 class AAETrainer(Trainer):
     """Builds the autoencoder, the code discriminator(s) and both optimizers from a config."""
 
-    guarded_metrics = ("d_loss", "recon", "a_grad_norm", "d_grad_norm")
+    guarded_metrics = ("recon", "d_loss", "e_loss", "a_grad_norm", "d_grad_norm", "e_grad_norm")
 
     @classmethod
     def validate_config(cls, config) -> None:
@@ -56,7 +64,6 @@ class AAETrainer(Trainer):
         if config.model.n_clusters == 1:
             raise ConfigError("model.n_clusters=1 is no clustering; use 0 (a Gaussian code only) or >= 2")
         checks.choice(config, "aae.loss", losses.ADVERSARIAL_LOSSES)
-        checks.number(config, "aae.adversarial_weight", low=0)
         checks.number(config, "aae.d_wins_below", low=0)
         checks.boolean(config, "aae.eval_labels")
         for player in PLAYERS:
@@ -84,6 +91,8 @@ class AAETrainer(Trainer):
         self.codes = ("style", "category") if self.n_clusters else ("style",)
         self.tx = {player: optimizers.build_optimizer(config[f"{player}_optimizer"], self.num_steps)
                    for player in PLAYERS}
+        self.updates = {"autoencoder": ("autoencoder",), "discriminator": ("discriminator",),
+                        "encoder": ("autoencoder", "encoder")}  # What each optimizer moves.
         self.loss_scaling = config.compute_dtype == "float16"
         label = spec.get("label")
         self.num_classes = max(self.n_clusters, (label.vocab_size or 0) if label else 0)
@@ -105,8 +114,9 @@ class AAETrainer(Trainer):
                                                                  jnp.zeros((1, widths[code])))["params"]
                                    for i, code in enumerate(self.codes)}
         extra = players.initial_loss_scales(PLAYERS) if self.loss_scaling else {}
-        return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
-                          opt_state={player: self.tx[player].init(params[player]) for player in PLAYERS}, extra=extra)
+        opt_state = {player: self.tx[player].init(players.subtree(params, path)) for player, path in self.updates.items()}
+        return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params, opt_state=opt_state,
+                          extra=extra)
 
     # ----------------------------------------------------------------------------- the model
 
@@ -139,36 +149,41 @@ class AAETrainer(Trainer):
     # ----------------------------------------------------------------------------- the step
 
     def train_step(self, state: TrainState, batch):
+        """Reconstruction, then the discriminator(s), then the encoder against them (module docstring)."""
         images, cfg = batch["image"], self.config.aae
         size = images.shape[0]
         keys = rng.example_keys(jax.random.fold_in(state.key, state.step), size, rng.batch_offset(size, self.axis_name))
+        targets = to_unit_interval(images)
+
+        def reconstruction(ae_params):
+            recon = jnp.mean(losses.bce_with_logits(self.decode_logits(ae_params, self.encode(ae_params, images)), targets))
+            return recon * players.loss_scale(self, state, "autoencoder"), {"recon": recon, "loss": recon}
+
+        grads, metrics = jax.grad(reconstruction, has_aux=True)(state.params["autoencoder"])
+        state, metrics = players.update(self, "autoencoder", state, grads, metrics)
+
         prior = self.prior_draws(keys)
         codes = jax.lax.stop_gradient(self.encode(state.params["autoencoder"], images))
-        d_scale = players.loss_scale(self, state, "discriminator")
 
-        def d_objective(d_params):
+        def discrimination(d_params):
             real, fake = self._judge(d_params, prior), self._judge(d_params, codes)
             parts = {code: jnp.mean(losses.discriminator_loss(real[code], fake[code], kind=cfg.loss)) for code in real}
             loss = sum(parts.values())
-            metrics = {"d_loss": loss} | ({f"d_{code}": value for code, value in parts.items()} if self.n_clusters else {})
-            return loss * d_scale, metrics | {"loss": loss}
+            own = {f"d_{code}": value for code, value in parts.items()} if self.n_clusters else {}
+            return loss * players.loss_scale(self, state, "discriminator"), own | {"d_loss": loss, "loss": loss}
 
-        grads, metrics = jax.grad(d_objective, has_aux=True)(state.params["discriminator"])
-        state, metrics = players.update(self, "discriminator", state, grads, metrics)
-        targets = to_unit_interval(images)
-        d_params, a_scale = state.params["discriminator"], players.loss_scale(self, state, "autoencoder")
+        grads, d_metrics = jax.grad(discrimination, has_aux=True)(state.params["discriminator"])
+        state, d_metrics = players.update(self, "discriminator", state, grads, d_metrics)
+        ae_params, d_params = state.params["autoencoder"], state.params["discriminator"]
 
-        def a_objective(ae_params):
-            own = self.encode(ae_params, images)
-            recon = jnp.mean(losses.bce_with_logits(self.decode_logits(ae_params, own), targets))
-            judged = self._judge(d_params, own)
-            fooling = sum(jnp.mean(losses.generator_loss(judged[code], kind=cfg.loss)) for code in judged)
-            loss = recon + cfg.adversarial_weight * fooling
-            return loss * a_scale, {"recon": recon, "e_loss": fooling, "loss": loss}
+        def regularisation(encoder_params):
+            judged = self._judge(d_params, self.encode({**ae_params, "encoder": encoder_params}, images))
+            loss = sum(jnp.mean(losses.generator_loss(judged[code], kind=cfg.loss)) for code in judged)
+            return loss * players.loss_scale(self, state, "encoder"), {"e_loss": loss, "loss": loss}
 
-        grads, a_metrics = jax.grad(a_objective, has_aux=True)(state.params["autoencoder"])
-        state, a_metrics = players.update(self, "autoencoder", state, grads, a_metrics)
-        return state.replace(step=state.step + 1), players.merge_skips(metrics | a_metrics, PLAYERS)
+        grads, e_metrics = jax.grad(regularisation, has_aux=True)(ae_params["encoder"])
+        state, e_metrics = players.update(self, "encoder", state, grads, e_metrics, at=self.updates["encoder"])
+        return state.replace(step=state.step + 1), players.merge_skips(metrics | d_metrics | e_metrics, PLAYERS)
 
     def diagnose(self, means):
         return players.discriminator_won(means, self.config.aae.d_wins_below,

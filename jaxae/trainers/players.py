@@ -30,23 +30,40 @@ def loss_scale(trainer, state, player: str):
     return state.extra["loss_scale"][player]["loss_scale"] if trainer.loss_scaling else 1.0
 
 
-def update(trainer, player: str, state, grads, metrics: dict):
-    """One guarded update of `player`'s parameters alone -> (state, metrics).
+def subtree(tree: dict, path: tuple):
+    """The subtree of the nested dict `tree` at `path` (a tuple of keys)."""
+    for key in path:
+        tree = tree[key]
+    return tree
 
+
+def _replaced(tree: dict, path: tuple, value) -> dict:
+    """A copy of the nested dict `tree` with the subtree at `path` replaced by `value`."""
+    if not path:
+        return value
+    return {**tree, path[0]: _replaced(tree[path[0]], path[1:], value)}
+
+
+def update(trainer, player: str, state, grads, metrics: dict, *, at: tuple | None = None):
+    """One guarded update by `player`'s optimizer of the parameters at `at` alone -> (state, metrics).
+
+    at: the path of those parameters in `state.params` (default (player,)), e.g. ('autoencoder',
+      'encoder') for a phase that moves part of another player's parameters with its own optimizer.
     grads: of the player's loss times its loss scale; under pmap averaged over the devices here.
     metrics: the family's scalars plus 'loss', the whole objective (the non-finite guard reads it).
     """
+    at = at or (player,)
     if trainer.axis_name is not None:
         grads = jax.lax.pmean(grads, trainer.axis_name)
         metrics = jax.lax.pmean(metrics, trainer.axis_name)
     scaling = state.extra["loss_scale"][player] if trainer.loss_scaling else {}
     params, opt_state, scaling, metrics = guarded_update(
-        trainer.tx[player], state.params[player], state.opt_state[player], grads, metrics, scaling,
+        trainer.tx[player], subtree(state.params, at), state.opt_state[player], grads, metrics, scaling,
         loss_scaling_on=trainer.loss_scaling, skip_nonfinite=trainer.config.nonfinite == "skip")
     extra = state.extra
     if trainer.loss_scaling:
         extra = {**extra, "loss_scale": {**extra["loss_scale"], player: scaling}}
-    state = state.replace(params={**state.params, player: params},
+    state = state.replace(params=_replaced(state.params, at, params),
                           opt_state={**state.opt_state, player: opt_state}, extra=extra)
     return state, {(f"{player[0]}_{UPDATE_METRICS[name]}" if name in UPDATE_METRICS else name): value
                    for name, value in metrics.items()}
