@@ -62,7 +62,8 @@ class JaxGanSteps:
         def step(carry, _):
             state, key = carry
             key, batch_key = jax.random.split(key)
-            state, metrics = gan.train_step(state, {"image": data[jax.random.randint(batch_key, (BATCH,), 0, len(images))]})
+            chosen = jax.random.randint(batch_key, (BATCH,), 0, len(images))
+            state, metrics = gan.train_step(state, {"image": data[chosen]})
             return (state, key), metrics["d_loss"]
 
         self.carry = (jax.tree.map(jnp.asarray, state), jax.random.PRNGKey(seed))
@@ -99,7 +100,8 @@ def torch_models(params):
         def __init__(self):
             super().__init__()
             self.grid, self.grid_norm = torch_dense(g["grid"]), torch_batch_norm(g["grid_norm"], CHANNELS[1])
-            self.deconv, self.deconv_norm = torch_deconv(g["deconv_0"]), torch_batch_norm(g["deconv_0_norm"], CHANNELS[0])
+            self.deconv = torch_deconv(g["deconv_0"])
+            self.deconv_norm = torch_batch_norm(g["deconv_0_norm"], CHANNELS[0])
             self.out = torch_deconv(g["out"])
 
         def forward(self, z):

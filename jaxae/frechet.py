@@ -161,7 +161,8 @@ def train_classifier(seed: int = 0, epochs: int = 30, batch_size: int = 128) -> 
 
 
 def save_weights(path: str, params, test_accuracy: float) -> None:
-    arrays = {f"{module}/{name}": np.asarray(value) for module, layer in params.items() for name, value in layer.items()}
+    arrays = {f"{module}/{name}": np.asarray(value)
+              for module, layer in params.items() for name, value in layer.items()}
     np.savez_compressed(path, test_accuracy=np.float64(test_accuracy), **arrays)
 
 

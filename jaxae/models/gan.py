@@ -159,8 +159,8 @@ class Discriminator(nn.Module):
             in_channels = width
         h = (out_of(h) if self.channels else images.astype(self.dtype)).reshape((images.shape[0], -1))
         for i, width in enumerate(self.hidden):
-            h = act(nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}", **layer_inits(self.weight_init, h.shape[-1]))(h),
-                    f"hidden_{i}")
+            dense = nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}", **layer_inits(self.weight_init, h.shape[-1]))
+            h = act(dense(h), f"hidden_{i}")
         logits = nn.Dense(1, dtype=self.dtype, name="out", **layer_inits(self.weight_init, h.shape[-1]))(h)
         q = None
         if self.q_outputs:

@@ -114,7 +114,8 @@ class AAETrainer(Trainer):
                                                                  jnp.zeros((1, widths[code])))["params"]
                                    for i, code in enumerate(self.codes)}
         extra = players.initial_loss_scales(PLAYERS) if self.loss_scaling else {}
-        opt_state = {player: self.tx[player].init(players.subtree(params, path)) for player, path in self.updates.items()}
+        opt_state = {player: self.tx[player].init(players.subtree(params, path))
+                     for player, path in self.updates.items()}
         return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params, opt_state=opt_state,
                           extra=extra)
 
@@ -156,7 +157,8 @@ class AAETrainer(Trainer):
         targets = to_unit_interval(images)
 
         def reconstruction(ae_params):
-            recon = jnp.mean(losses.bce_with_logits(self.decode_logits(ae_params, self.encode(ae_params, images)), targets))
+            logits = self.decode_logits(ae_params, self.encode(ae_params, images))
+            recon = jnp.mean(losses.bce_with_logits(logits, targets))
             return recon * players.loss_scale(self, state, "autoencoder"), {"recon": recon, "loss": recon}
 
         grads, metrics = jax.grad(reconstruction, has_aux=True)(state.params["autoencoder"])
@@ -216,7 +218,8 @@ class AAETrainer(Trainer):
         if "real" in sums:
             report |= frechet.report(sums["real"], sums["fake"])
         if "contingency" in sums:
-            report |= cluster_metrics.scores(sums["contingency"]) | {"purity": cluster_metrics.purity(sums["contingency"])}
+            table = sums["contingency"]
+            report |= cluster_metrics.scores(table) | {"purity": cluster_metrics.purity(table)}
         return report
 
     def pictures(self, state, batch, num_samples: int):

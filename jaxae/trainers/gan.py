@@ -2,8 +2,8 @@
 
 Two players in one state: ``params`` and ``opt_state`` are {'generator': ..., 'discriminator': ...},
 each player with its own optimizer section (``generator_optimizer``, ``discriminator_optimizer``);
-the players' BatchNorm running averages are in ``extra['batch_stats']`` ({player: ...}), and under float16 each
-player has its own loss scale (``extra['loss_scale']``). One train step is
+the players' BatchNorm running averages are in ``extra['batch_stats']`` ({player: ...}), and under
+float16 each player has its own loss scale (``extra['loss_scale']``). One train step is
 
 1. the discriminator phase, `gan.n_critic` updates of the discriminator's parameters only: real
    digits against generated ones (the generator held fixed), plus InfoGAN's -lambda * I(c; G(z, c))
@@ -283,7 +283,8 @@ class GANTrainer(Trainer):
         state, g_metrics = self.generator_phase(state, fake, fake_vjp, categorical, continuous)
         metrics |= g_metrics
         # The generated images' spread over the global batch, per pixel: it falls under mode collapse.
-        spread = parallel.batch_mean(jnp.square(fake), self.axis_name) - jnp.square(parallel.batch_mean(fake, self.axis_name))
+        mean = parallel.batch_mean(fake, self.axis_name)
+        spread = parallel.batch_mean(jnp.square(fake), self.axis_name) - jnp.square(mean)
         metrics["sample_std"] = jnp.mean(jnp.sqrt(jnp.maximum(spread, 0.0)))
         state = self.with_stats(state, "generator", g_stats)
         return state.replace(step=state.step + 1), players.merge_skips(metrics, PLAYERS)
