@@ -99,6 +99,11 @@ def make_tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     config.model.hidden = (32,)
     config.model.channels = (4, 8)
     config.model.latent_dim = 4
+    return tiny_cadence(config)
+
+
+def tiny_cadence(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The tiny variants' batches, length and cadence: 20 steps of 32, logs every 5, evals and saves every 10."""
     config.batch_size = 32
     config.eval_batch_size = 64
     config.num_steps = 20
@@ -158,15 +163,21 @@ def make_tiny_clustering(config: ml_collections.ConfigDict) -> ml_collections.Co
     return config
 
 
-def get_gan_config() -> ml_collections.ConfigDict:
-    """The GAN family's defaults (jaxae/trainers/gan.py): a DCGAN on the embedded digits, scaled to
-    [-1, 1]; Adam 2e-4 with b1 0.5 for both players, N(0, 0.02) weights (Radford et al., 2016)."""
-    config = get_base_config()
-    config.trainer = "gan"
-    for section in ("loss", "noise", "optimizer"):  # The autoencoders' sections; the players have their own.
+def _without_autoencoder_sections(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The base config less what only the autoencoder family reads (its loss, noise, optimizer and
+    input binarisation): the adversarial families have their own sections."""
+    for section in ("loss", "noise", "optimizer"):
         del config[section]
     for field in ("binarize", "binarize_threshold", "augment_shift"):
         del config.data[field]
+    return config
+
+
+def get_gan_config() -> ml_collections.ConfigDict:
+    """The GAN family's defaults (jaxae/trainers/gan.py): a DCGAN on the embedded digits, scaled to
+    [-1, 1]; Adam 2e-4 with b1 0.5 for both players, N(0, 0.02) weights (Radford et al., 2016)."""
+    config = _without_autoencoder_sections(get_base_config())
+    config.trainer = "gan"
     config.model = ml_collections.ConfigDict()
     config.model.architecture = "conv"  # conv (DCGAN players) | mlp
     config.model.noise_dim = 100
@@ -208,15 +219,7 @@ def make_tiny_gan(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     config.model.generator_hidden = tuple(16 for _ in config.model.generator_hidden)
     config.model.discriminator_hidden = tuple(16 for _ in config.model.discriminator_hidden)
     config.model.q_hidden = 8
-    config.batch_size = 32
-    config.eval_batch_size = 64
-    config.num_steps = 20
-    config.log_every = 5
-    config.eval_every = 10
-    config.checkpoint_every = 10
-    config.num_samples = 16
-    config.num_image_examples = 4
-    return config
+    return tiny_cadence(config)
 
 
 def get_aae_config() -> ml_collections.ConfigDict:
@@ -224,12 +227,8 @@ def get_aae_config() -> ml_collections.ConfigDict:
     1,000-unit ReLU layers, a code discriminator of two 1,000-unit leaky ReLU layers (Makhzani et
     al., 2016), a Bernoulli likelihood on grey levels; Adam 1e-3 (reconstruction) and 2e-4 with b1
     0.5 (discriminator, and the encoder's regularisation phase)."""
-    config = get_base_config()
+    config = _without_autoencoder_sections(get_base_config())
     config.trainer = "aae"
-    for section in ("loss", "noise", "optimizer"):
-        del config[section]
-    for field in ("binarize", "binarize_threshold", "augment_shift"):
-        del config.data[field]
     config.model = ml_collections.ConfigDict()
     config.model.hidden = (1000, 1000)  # the encoder; the decoder mirrors it ...
     config.model.decoder_hidden = ()  # ... unless given here.
@@ -256,12 +255,4 @@ def make_tiny_aae(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     config.model.hidden = (32,)
     config.model.discriminator_hidden = (16,)
     config.model.latent_dim = 4
-    config.batch_size = 32
-    config.eval_batch_size = 64
-    config.num_steps = 20
-    config.log_every = 5
-    config.eval_every = 10
-    config.checkpoint_every = 10
-    config.num_samples = 16
-    config.num_image_examples = 4
-    return config
+    return tiny_cadence(config)

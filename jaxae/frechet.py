@@ -12,7 +12,7 @@ with the square roots by symmetric eigendecomposition (`numpy.linalg.eigh`; SciP
 the test's reference). The numbers are NOT comparable with Inception FIDs, and, being biased by
 the sample count, only with each other at the same count: the evaluators compare the test split
 with as many generated samples. A trainer accumulates `feature_sums` in its eval step and
-turns them into `distance` in its report.
+turns them into `report` (the distance, and two signs of mode collapse) in its eval report.
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ def report(real_sums, fake_sums) -> dict[str, float]:
     classes = np.asarray(fake_sums["probs"], np.float64) / float(fake_sums["count"])
     entropy = -np.sum(classes * np.log(np.clip(classes, 1e-12, None)))
     return {"frechet": distance(real_mean, real_cov, fake_mean, fake_cov), "modes": float(np.exp(entropy)),
-            "diversity": float(np.trace(fake_cov) / np.trace(real_cov))}
+            # Clipped at 0: for collapsed samples, float32 sums can leave a trace of -1e-9.
+            "diversity": float(max(np.trace(fake_cov), 0.0) / np.trace(real_cov))}
 
 
 # ------------------------------------------------------------------ training the shipped classifier

@@ -32,7 +32,7 @@ def window_means(sums: dict, steps: int) -> dict[str, float]:
     for name, value in sums.items():
         base, marker, seed = name.partition("/seed_")
         kept = steps - float(sums.get(f"skipped{marker}{seed}", 0.0))
-        if base in EVERY_STEP_METRICS:
+        if base in EVERY_STEP_METRICS or base.endswith("_loss_scale"):  # A two-player family's scales.
             means[f"train/{name}"] = float(value) / steps
         elif kept > 0:
             means[f"train/{name}"] = float(value) / kept

@@ -35,6 +35,12 @@ def _sum_per_example(x):
     return jnp.sum(rows, axis=-1)
 
 
+def _sigmoid_cross_entropy(logits, label):
+    """-(t log sigmoid(l) + (1 - t) log(1 - sigmoid(l))) elementwise: max(l, 0) - l t + log(1 + exp(-|l|)),
+    the same without overflow for large |l|."""
+    return jnp.maximum(logits, 0) - logits * label + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+
+
 def squared_error(predictions, targets):
     """Sum of squared differences per example.
 
@@ -68,9 +74,7 @@ def bce_with_logits(logits, targets):
     _check_same_shape(logits, targets, "bce_with_logits")
     _check_batched(logits, "bce_with_logits")
     logits, targets = _per_example_rows(logits, targets)
-    # max(l, 0) - l t + log(1 + exp(-|l|)) equals the expression above without overflow.
-    per_element = jnp.maximum(logits, 0) - logits * targets + jnp.log1p(jnp.exp(-jnp.abs(logits)))
-    return jnp.sum(per_element, axis=-1)
+    return jnp.sum(_sigmoid_cross_entropy(logits, targets), axis=-1)
 
 
 def gaussian_kl(mu, logvar):
@@ -135,11 +139,6 @@ def kl_sparsity(mean_activation, *, target: float, eps: float = 1e-6):
 # of SAGAN / BigGAN.
 
 ADVERSARIAL_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge")
-
-
-def _sigmoid_cross_entropy(logits, label):
-    """-(label log sigmoid(l) + (1 - label) log(1 - sigmoid(l))), elementwise and stable."""
-    return jnp.maximum(logits, 0) - logits * label + jnp.log1p(jnp.exp(-jnp.abs(logits)))
 
 
 def discriminator_loss(real_logits, fake_logits, *, kind: str, real_label: float = 1.0):

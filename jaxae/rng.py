@@ -11,6 +11,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+# Train steps fold their step number into the run's key; these values lie beyond any step count,
+# so eval draws (per example, by index) and the pictures' draws never reuse a training draw.
+EVAL_STREAM = 2**32 - 1
+IMAGES_STREAM = 2**32 - 2
+
 
 def keys_for(key, indices):
     """[n] keys, one per integer in `indices` [n]: fold_in(key, index)."""

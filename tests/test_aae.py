@@ -3,6 +3,7 @@ its prior by a discriminator; 1 against 8 devices (jit and pmap), bit-exact resu
 
 import chex
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -37,7 +38,7 @@ def aae_one(tmp_path_factory, digits):
     return train(tmp_path_factory.mktemp("aae"), aae_config(), digits)
 
 
-def test_the_adversarial_autoencoder_clusters_and_its_codes_meet_the_priors(aae_one):
+def test_the_adversarial_autoencoder_reports_clusters_and_load_encodes(aae_one):
     metrics = aae_one.eval_metrics
     assert {"eval/bce", "eval/mse", "eval/cluster_acc", "eval/purity", "eval/nmi"} <= set(metrics)
     assert metrics["eval/purity"] >= metrics["eval/cluster_acc"] - 1e-9  # Many-to-one is never worse.
@@ -60,6 +61,22 @@ def test_the_adversarial_autoencoder_on_eight_devices_matches_one(tmp_path, digi
 
 def test_a_killed_run_resumes_bit_exactly(tmp_path, digits, aae_one):
     assert_resumes_exactly(tmp_path, aae_one.workdir, aae_one, aae_config(), digits, keep_through=2)
+
+
+def test_the_regularisation_update_moves_the_encoder_alone(digits):
+    from jaxae.trainers import create_trainer, players
+
+    trainer = create_trainer(aae_config(), digits[0].spec, len(digits[0]))
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    grads = jax.tree.map(jnp.ones_like, state.params["autoencoder"]["encoder"])
+    moved, _ = players.update(trainer, "encoder", state, grads, {"loss": jnp.zeros(())},
+                              at=("autoencoder", "encoder"))
+    chex.assert_trees_all_equal(moved.params["autoencoder"]["decoder"], state.params["autoencoder"]["decoder"])
+    chex.assert_trees_all_equal(moved.params["discriminator"], state.params["discriminator"])
+    chex.assert_trees_all_equal(moved.opt_state["autoencoder"], state.opt_state["autoencoder"])
+    changed = jax.tree.map(lambda a, b: bool(np.all(a != b)), moved.params["autoencoder"]["encoder"],
+                           state.params["autoencoder"]["encoder"])
+    assert all(jax.tree.leaves(changed))
 
 
 def test_purity_lets_clusters_share_a_label():

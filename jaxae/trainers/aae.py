@@ -38,17 +38,16 @@ from jaxae.models import COMPUTE_DTYPES, decoder_widths
 from jaxae.models.gan import Discriminator
 from jaxae.models.initializers import KERNEL_INITS
 from jaxae.models.mlp import MLPDecoder, MLPEncoder
+from jaxae.rng import EVAL_STREAM, IMAGES_STREAM
 from jaxae.train_state import TrainState
 from jaxae.trainers import players
 from jaxae.trainers.base import Trainer
 
 PLAYERS = ("autoencoder", "discriminator", "encoder")  # The encoder's optimizer moves params["autoencoder"]["encoder"].
-EVAL_STREAM = 2**32 - 1
-IMAGES_STREAM = 2**32 - 2
 
 
 class AAETrainer(Trainer):
-    """Builds the autoencoder, the code discriminator(s) and both optimizers from a config."""
+    """Builds the autoencoder, the code discriminator(s) and the three optimizers from a config."""
 
     guarded_metrics = ("recon", "d_loss", "e_loss", "a_grad_norm", "d_grad_norm", "e_grad_norm")
 
@@ -99,7 +98,7 @@ class AAETrainer(Trainer):
 
     def identity(self):
         record = self.identity_of("model.hidden", "model.decoder_hidden", "model.discriminator_hidden",
-                                  "model.latent_dim", "model.n_clusters", "model.weight_init", "compute_dtype")
+                                  "model.latent_dim", "model.n_clusters", "model.weight_init", "aae.loss", "compute_dtype")
         for player in PLAYERS:
             record |= optimizers.identity(self.config, self.num_steps, f"{player}_optimizer")
         return record

@@ -18,15 +18,12 @@ from jaxae import corruptions, frechet, loss_scaling, losses, optimizers, parall
 from jaxae.data.transforms import BINARIZATIONS, binarize, random_shift, to_unit_interval
 from jaxae.errors import ConfigError
 from jaxae.models import architecture_fields, build_model, validate_model_config
+from jaxae.rng import EVAL_STREAM, IMAGES_STREAM
 from jaxae.train_state import TrainState
 from jaxae.trainers.base import Trainer
 from jaxae.updates import guarded_update
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
-# Train steps fold their step number into the key; these values lie beyond any step count, so
-# eval and picture draws never reuse a training draw.
-EVAL_STREAM = 2**32 - 1
-IMAGES_STREAM = 2**32 - 2
 SHIFT_STREAM = 7  # Folded into each example's key for its shift (the other streams come from a split).
 
 

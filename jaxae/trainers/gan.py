@@ -36,14 +36,13 @@ from jaxae.models import COMPUTE_DTYPES, conv_ops
 from jaxae.models.conv import bottleneck_shape
 from jaxae.models.gan import Discriminator, Generator
 from jaxae.models.initializers import KERNEL_INITS
+from jaxae.rng import EVAL_STREAM, IMAGES_STREAM
 from jaxae.train_state import TrainState
 from jaxae.trainers import players
 from jaxae.trainers.base import Trainer
 
 PLAYERS = ("generator", "discriminator")
 NOISE = ("normal", "uniform")
-EVAL_STREAM = 2**32 - 1  # Folded into the run's key for eval and picture draws: beyond any step.
-IMAGES_STREAM = 2**32 - 2
 
 
 class GANTrainer(Trainer):
@@ -76,6 +75,9 @@ class GANTrainer(Trainer):
             raise ConfigError("gan.label_smoothing applies to the cross-entropy and least-squares losses, not "
                               "gan.loss='hinge'; set it to 0")
         checks.number(config, "gan.r1_weight", low=0)
+        if config.gan.r1_weight and config.model.discriminator_batch_norm:
+            raise ConfigError("gan.r1_weight needs a discriminator whose logits are per example; with "
+                              "model.discriminator_batch_norm=True they mix the batch: turn one of them off")
         checks.number(config, "gan.n_critic", low=1, integer=True)
         for field in ("gan.categorical_weight", "gan.continuous_weight", "gan.d_wins_below"):
             checks.number(config, field, low=0)
@@ -116,11 +118,12 @@ class GANTrainer(Trainer):
         self.num_classes = max(self.categorical, (label.vocab_size or 0) if label else 0)
 
     def identity(self):
-        model_fields = ["architecture", "noise_dim", "categorical_codes", "continuous_codes", "generator_hidden",
-                        "discriminator_hidden", "batch_norm", "discriminator_batch_norm", "q_hidden", "weight_init"]
+        model_fields = ["architecture", "noise_dim", "noise", "categorical_codes", "continuous_codes",
+                        "generator_hidden", "discriminator_hidden", "batch_norm", "discriminator_batch_norm", "q_hidden",
+                        "negative_slope", "weight_init"]
         if self.config.model.architecture == "conv":
             model_fields.append("channels")
-        record = self.identity_of(*(f"model.{name}" for name in model_fields), "compute_dtype")
+        record = self.identity_of(*(f"model.{name}" for name in model_fields), "gan.loss", "compute_dtype")
         for player in PLAYERS:
             record |= optimizers.identity(self.config, self.num_steps, f"{player}_optimizer")
         return record
@@ -271,6 +274,7 @@ class GANTrainer(Trainer):
         latents, categorical, continuous = self.sample_latents(keys)
         generate = lambda g_params: self.run("generator", g_params, self.stats(state, "generator"), latents, train=True)
         fake, fake_vjp, g_stats = jax.vjp(generate, state.params["generator"], has_aux=True)
+        old_stats, critic_skips = state.extra.get("batch_stats"), []
         for critic in range(self.config.gan.n_critic):
             if critic:  # Fresh latents for each further critic update, on the same real batch.
                 critic_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, critic)
@@ -280,6 +284,9 @@ class GANTrainer(Trainer):
                                                           critic_continuous)
             else:
                 state, metrics = self.discriminator_phase(state, real, fake, categorical, continuous)
+            critic_skips.append(metrics.get("d_skipped"))
+        if critic_skips[0] is not None:  # Any critic update skipped counts (the metrics are the last's).
+            metrics["d_skipped"] = jnp.max(jnp.stack(critic_skips))
         state, g_metrics = self.generator_phase(state, fake, fake_vjp, categorical, continuous)
         metrics |= g_metrics
         # The generated images' spread over the global batch, per pixel: it falls under mode collapse.
@@ -287,7 +294,12 @@ class GANTrainer(Trainer):
         spread = parallel.batch_mean(jnp.square(fake), self.axis_name) - jnp.square(mean)
         metrics["sample_std"] = jnp.mean(jnp.sqrt(jnp.maximum(spread, 0.0)))
         state = self.with_stats(state, "generator", g_stats)
-        return state.replace(step=state.step + 1), players.merge_skips(metrics, PLAYERS)
+        metrics = players.merge_skips(metrics, PLAYERS)
+        if "skipped" in metrics and old_stats is not None:  # A skipped step leaves the statistics too.
+            keep = lambda old, new: jnp.where(metrics["skipped"] > 0, old, new)
+            state = state.replace(extra={**state.extra, "batch_stats": jax.tree.map(keep, old_stats,
+                                                                                    state.extra["batch_stats"])})
+        return state.replace(step=state.step + 1), metrics
 
     def diagnose(self, means: dict) -> str | None:
         """A discriminator whose window-mean loss fell below `gan.d_wins_below` has won outright."""
@@ -302,8 +314,9 @@ class GANTrainer(Trainer):
         return self.sample_latents(rng.keys_for(jax.random.fold_in(state.key, EVAL_STREAM), index))
 
     def eval_step(self, state, batch, mask):
-        """Feature sums of the real and of as many generated digits, the discriminator's mean
-        probabilities, and for InfoGAN the label x code contingency matrix."""
+        """Feature sums of the real and of as many generated digits, the mean sigmoid of the
+        discriminator's logits on each ('d_real', 'd_fake': its probability of "real" for the
+        cross-entropy losses), and for InfoGAN the label x code contingency matrix."""
         real = self.real_images(batch["image"])
         latents, _, _ = self.eval_latents(state, batch["index"])
         fake = self.generate(state, latents, train=False)[0]
@@ -331,32 +344,34 @@ class GANTrainer(Trainer):
 
     def pictures(self, state, batch, num_samples: int):
         """'samples' [num_samples, H, W, C] from the same latents at every eval; for InfoGAN
-        'categories' [K, 8, ...] (a row per categorical value, a column per noise) and 'code_j'
-        [K, 9, ...] (continuous code j from -2 to 2 along a row, one noise throughout)."""
+        'categories' [K, 8, ...] (a row per categorical value, a column per noise; with a categorical
+        code) and 'code_j' [max(K, 1), 9, ...] (continuous code j from -2 to 2 along a row, one noise
+        throughout)."""
         del batch
         key = jax.random.fold_in(state.key, IMAGES_STREAM)
         to_unit = lambda latents: (self.generate(state, latents, train=False)[0] + 1) / 2
         pictures = {}
         if num_samples:
             pictures["samples"] = to_unit(self.sample_latents(rng.example_keys(key, num_samples))[0])
-        if not self.categorical:
+        if not (self.categorical or self.continuous):
             return pictures
         noise = self.sample_latents(rng.example_keys(jax.random.fold_in(key, 1), 8))[0][:, :self.config.model.noise_dim]
-        one_hot = jnp.eye(self.categorical)
+        rows = max(self.categorical, 1)
+        one_hot = jnp.eye(rows)[:, :self.categorical]  # [rows, K]: [1, 0] without a categorical code.
 
-        def grid(noise_rows, continuous_rows):  # [K, columns, ...] latents -> images
-            rows, columns = self.categorical, noise_rows.shape[1]
+        def grid(noise_rows, continuous_rows):  # [rows, columns, ...] latents -> images
+            columns = noise_rows.shape[1]
             categories = jnp.broadcast_to(one_hot[:, None], (rows, columns, self.categorical))
             latents = jnp.concatenate([noise_rows, categories, continuous_rows], -1).reshape(rows * columns, -1)
             return to_unit(latents).reshape(rows, columns, *self.image_shape)
 
-        zeros = jnp.zeros((self.categorical, 8, self.continuous))
-        pictures["categories"] = grid(jnp.broadcast_to(noise[None], (self.categorical, *noise.shape)), zeros)
+        if self.categorical:
+            zeros = jnp.zeros((rows, 8, self.continuous))
+            pictures["categories"] = grid(jnp.broadcast_to(noise[None], (rows, *noise.shape)), zeros)
         values = jnp.linspace(-2.0, 2.0, 9)
         for j in range(self.continuous):
-            continuous = jnp.zeros((self.categorical, 9, self.continuous)).at[:, :, j].set(values)
-            pictures[f"code_{j + 1}"] = grid(jnp.broadcast_to(noise[0], (self.categorical, 9, noise.shape[-1])),
-                                             continuous)
+            continuous = jnp.zeros((rows, 9, self.continuous)).at[:, :, j].set(values)
+            pictures[f"code_{j + 1}"] = grid(jnp.broadcast_to(noise[0], (rows, 9, noise.shape[-1])), continuous)
         return pictures
 
     def inference(self, state, mesh):

@@ -83,7 +83,8 @@ def merge_skips(metrics: dict, players) -> dict:
 
 def discriminator_won(means: dict, threshold: float, loss: str = "train/d_loss", advice: str = "") -> str | None:
     """Why a run has failed when the window mean of the discriminator's adversarial `loss` fell below
-    `threshold` (0: never): the other player then learns nothing from it."""
+    `threshold` (0: never): it tells real from generated almost perfectly, and the other player's
+    gradient through it vanishes (minimax) or grows without improving its samples."""
     value = means.get(loss)
     if value is None or not threshold or value >= threshold:
         return None
