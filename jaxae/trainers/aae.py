@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxae import config_checks as checks
-from jaxae import frechet, losses, optimizers, rng
+from jaxae import frechet, losses, rng
 from jaxae.cluster import metrics as cluster_metrics
 from jaxae.data.transforms import to_unit_interval
 from jaxae.errors import ConfigError
@@ -41,14 +41,14 @@ from jaxae.models.mlp import MLPDecoder, MLPEncoder
 from jaxae.rng import EVAL_STREAM, IMAGES_STREAM
 from jaxae.train_state import TrainState
 from jaxae.trainers import players
-from jaxae.trainers.base import Trainer
 
 PLAYERS = ("autoencoder", "discriminator", "encoder")  # The encoder's optimizer moves params["autoencoder"]["encoder"].
 
 
-class AAETrainer(Trainer):
+class AAETrainer(players.ImageTrainer):
     """Builds the autoencoder, the code discriminator(s) and the three optimizers from a config."""
 
+    player_names = PLAYERS
     guarded_metrics = ("recon", "d_loss", "e_loss", "a_grad_norm", "d_grad_norm", "e_grad_norm")
 
     @classmethod
@@ -65,22 +65,14 @@ class AAETrainer(Trainer):
         checks.choice(config, "aae.loss", losses.ADVERSARIAL_LOSSES)
         checks.number(config, "aae.d_wins_below", low=0)
         checks.boolean(config, "aae.eval_labels")
-        for player in PLAYERS:
-            optimizers.validate(config, f"{player}_optimizer")
 
     @classmethod
-    def train_fields(cls, config) -> dict[str, str]:
-        return {"image": "image"}
-
-    @classmethod
-    def eval_fields(cls, config) -> dict[str, str]:
-        labels = config.model.n_clusters and config.aae.eval_labels
-        return {"image": "image", "label": "label"} if labels else {"image": "image"}
+    def labelled(cls, config) -> bool:
+        return bool(config.model.n_clusters and config.aae.eval_labels)
 
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)
         model, dtype = config.model, COMPUTE_DTYPES[config.compute_dtype]
-        self.image_shape = tuple(spec["image"].shape)
         self.n_clusters, self.latent_dim = model.n_clusters, model.latent_dim
         common = dict(activation="relu", dtype=dtype, weight_init=model.weight_init)
         self.encoder = MLPEncoder(tuple(model.hidden), self.n_clusters + self.latent_dim, **common)
@@ -88,20 +80,13 @@ class AAETrainer(Trainer):
         self.discriminator = Discriminator(tuple(model.discriminator_hidden), (), dtype=dtype,
                                            weight_init=model.weight_init)
         self.codes = ("style", "category") if self.n_clusters else ("style",)
-        self.tx = {player: optimizers.build_optimizer(config[f"{player}_optimizer"], self.num_steps)
-                   for player in PLAYERS}
         self.updates = {"autoencoder": ("autoencoder",), "discriminator": ("discriminator",),
                         "encoder": ("autoencoder", "encoder")}  # What each optimizer moves.
-        self.loss_scaling = config.compute_dtype == "float16"
-        label = spec.get("label")
-        self.num_classes = max(self.n_clusters, (label.vocab_size or 0) if label else 0)
 
     def identity(self):
         record = self.identity_of("model.hidden", "model.decoder_hidden", "model.discriminator_hidden",
                                   "model.latent_dim", "model.n_clusters", "model.weight_init", "aae.loss", "compute_dtype")
-        for player in PLAYERS:
-            record |= optimizers.identity(self.config, self.num_steps, f"{player}_optimizer")
-        return record
+        return record | self.optimizer_identity()
 
     def init(self, key) -> TrainState:
         e_key, g_key, d_key, state_key = jax.random.split(key, 4)
@@ -207,7 +192,7 @@ class AAETrainer(Trainer):
             sums["real"], sums["fake"] = frechet.feature_sums(targets, mask), frechet.feature_sums(samples, mask)
         if "label" in batch:
             clusters = jnp.argmax(codes["category"], axis=-1)
-            sums["contingency"] = cluster_metrics.contingency(batch["label"], clusters, self.num_classes,
+            sums["contingency"] = cluster_metrics.contingency(batch["label"], clusters, self.num_classes(self.n_clusters),
                                                               self.n_clusters, mask)
         return sums
 

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxae import config_checks as checks
-from jaxae import frechet, losses, optimizers, parallel, rng
+from jaxae import frechet, losses, parallel, rng
 from jaxae.cluster import metrics as cluster_metrics
 from jaxae.data.transforms import to_unit_interval
 from jaxae.errors import ConfigError
@@ -39,15 +39,15 @@ from jaxae.models.initializers import KERNEL_INITS
 from jaxae.rng import EVAL_STREAM, IMAGES_STREAM
 from jaxae.train_state import TrainState
 from jaxae.trainers import players
-from jaxae.trainers.base import Trainer
 
 PLAYERS = ("generator", "discriminator")
 NOISE = ("normal", "uniform")
 
 
-class GANTrainer(Trainer):
+class GANTrainer(players.ImageTrainer):
     """Builds the two players and their optimizers from a config and offers the pure steps."""
 
+    player_names = PLAYERS
     guarded_metrics = ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm")
 
     @classmethod
@@ -82,22 +82,14 @@ class GANTrainer(Trainer):
         for field in ("gan.categorical_weight", "gan.continuous_weight", "gan.d_wins_below"):
             checks.number(config, field, low=0)
         checks.boolean(config, "gan.eval_labels")
-        for player in PLAYERS:
-            optimizers.validate(config, f"{player}_optimizer")
 
     @classmethod
-    def train_fields(cls, config) -> dict[str, str]:
-        return {"image": "image"}
-
-    @classmethod
-    def eval_fields(cls, config) -> dict[str, str]:
-        labels = config.model.categorical_codes and config.gan.eval_labels
-        return {"image": "image", "label": "label"} if labels else {"image": "image"}
+    def labelled(cls, config) -> bool:
+        return bool(config.model.categorical_codes and config.gan.eval_labels)
 
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)
         model, dtype = config.model, COMPUTE_DTYPES[config.compute_dtype]
-        self.image_shape = tuple(spec["image"].shape)
         channels = tuple(model.channels) if model.architecture == "conv" else ()
         if channels:
             bottleneck_shape(self.image_shape, channels)  # A ConfigError before any tracing.
@@ -110,12 +102,7 @@ class GANTrainer(Trainer):
                                            self.categorical + self.continuous, model.q_hidden, model.negative_slope,
                                            model.discriminator_batch_norm, axis_name, impl, dtype, model.weight_init)
         self.modules = {"generator": self.generator, "discriminator": self.discriminator}
-        self.tx = {player: optimizers.build_optimizer(config[f"{player}_optimizer"], self.num_steps)
-                   for player in PLAYERS}
-        self.loss_scaling = config.compute_dtype == "float16"
         self.frechet = frechet.applies(self.image_shape)
-        label = spec.get("label")
-        self.num_classes = max(self.categorical, (label.vocab_size or 0) if label else 0)
 
     def identity(self):
         model_fields = ["architecture", "noise_dim", "noise", "categorical_codes", "continuous_codes",
@@ -123,10 +110,8 @@ class GANTrainer(Trainer):
                         "negative_slope", "weight_init"]
         if self.config.model.architecture == "conv":
             model_fields.append("channels")
-        record = self.identity_of(*(f"model.{name}" for name in model_fields), "gan.loss", "compute_dtype")
-        for player in PLAYERS:
-            record |= optimizers.identity(self.config, self.num_steps, f"{player}_optimizer")
-        return record
+        return (self.identity_of(*(f"model.{name}" for name in model_fields), "gan.loss", "compute_dtype")
+                | self.optimizer_identity())
 
     # ----------------------------------------------------------------------------- state
 
@@ -329,7 +314,8 @@ class GANTrainer(Trainer):
             sums["fake"] = frechet.feature_sums((fake + 1) / 2, mask)
         if "label" in batch:
             codes = jnp.argmax(q[:, :self.categorical], axis=-1)
-            sums["codes"] = cluster_metrics.contingency(batch["label"], codes, self.num_classes, self.categorical, mask)
+            sums["codes"] = cluster_metrics.contingency(batch["label"], codes, self.num_classes(self.categorical),
+                                                        self.categorical, mask)
         return sums
 
     def eval_report(self, sums) -> dict[str, float]:

@@ -12,12 +12,57 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxae import loss_scaling
+from jaxae import loss_scaling, optimizers
+from jaxae.trainers.base import Trainer
 from jaxae.updates import guarded_update
 
 # guarded_update's metrics, recorded with the player's initial: '<p>_objective' is the whole loss
 # the player minimises, next to the family's own names for its parts.
 UPDATE_METRICS = {"loss": "objective", "grad_norm": "grad_norm", "skipped": "skipped", "loss_scale": "loss_scale"}
+
+
+class ImageTrainer(Trainer):
+    """What the adversarial image families share: an optimizer section '<player>_optimizer' for each
+    of `player_names`, images in training, their labels in evaluation where `labelled` says so."""
+
+    player_names: tuple[str, ...] = ()
+
+    @classmethod
+    def validate_config(cls, config) -> None:
+        super().validate_config(config)
+        for player in cls.player_names:
+            optimizers.validate(config, f"{player}_optimizer")
+
+    @classmethod
+    def labelled(cls, config) -> bool:
+        """Whether the eval split's labels are read (to score a clustering)."""
+        return False
+
+    @classmethod
+    def train_fields(cls, config) -> dict[str, str]:
+        return {"image": "image"}
+
+    @classmethod
+    def eval_fields(cls, config) -> dict[str, str]:
+        return {"image": "image", "label": "label"} if cls.labelled(config) else {"image": "image"}
+
+    def __init__(self, config, spec, num_examples: int, *, axis_name=None):
+        super().__init__(config, spec, num_examples, axis_name=axis_name)
+        self.image_shape = tuple(spec["image"].shape)
+        self.tx = {player: optimizers.build_optimizer(config[f"{player}_optimizer"], self.num_steps)
+                   for player in self.player_names}
+        self.loss_scaling = config.compute_dtype == "float16"
+
+    def num_classes(self, clusters: int) -> int:
+        """Rows of a label x cluster contingency matrix: the label count (when the data says) or `clusters`."""
+        label = self.spec.get("label")
+        return max(clusters, (label.vocab_size or 0) if label else 0)
+
+    def optimizer_identity(self) -> dict:
+        record = {}
+        for player in self.player_names:
+            record |= optimizers.identity(self.config, self.num_steps, f"{player}_optimizer")
+        return record
 
 
 def initial_loss_scales(players) -> dict:
