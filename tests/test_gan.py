@@ -196,3 +196,20 @@ def test_infogan_scores_its_code_as_a_clustering_and_draws_traversals(tmp_path):
     np.add.at(table, (test["label"], codes), 1)
     rows, columns = scipy.optimize.linear_sum_assignment(-table)
     assert metrics["eval/code_acc"] == pytest.approx(table[rows, columns].sum() / len(codes), abs=1e-9)
+
+
+@pytest.mark.parametrize("impl", ["native", "matmul"])
+def test_convolutional_players_take_32x32_colour_images(impl):
+    from jaxae.models.gan import Discriminator, Generator
+
+    generator = Generator((), (4, 8), (32, 32, 3), axis_name=None, conv_impl=impl)
+    discriminator = Discriminator((16,), (4, 8), q_outputs=3, conv_impl=impl)
+    z = jnp.ones((2, 5))
+    g_vars = generator.init(jax.random.PRNGKey(0), z, train=False)
+    images = generator.apply(g_vars, z, train=False)
+    assert images.shape == (2, 32, 32, 3) and float(jnp.abs(images).max()) <= 1.0
+    d_vars = discriminator.init(jax.random.PRNGKey(1), images)
+    logits, q = discriminator.apply(d_vars, images)
+    assert logits.shape == (2,) and q.shape == (2, 3)
+    grid = g_vars["params"]["grid"]["kernel"].shape
+    assert grid == (5, 8 * 8 * 8)  # 32 -> 16 -> 8: an 8x8 grid of the last 8 channels.
