@@ -213,3 +213,18 @@ def test_convolutional_players_take_32x32_colour_images(impl):
     assert logits.shape == (2,) and q.shape == (2, 3)
     grid = g_vars["params"]["grid"]["kernel"].shape
     assert grid == (5, 8 * 8 * 8)  # 32 -> 16 -> 8: an 8x8 grid of the last 8 channels.
+
+
+@pytest.mark.parametrize("name", ["gan_mnist", "dcgan_mnist", "infogan_mnist", "aae_mnist", "aae_cluster_mnist"])
+@pytest.mark.parametrize("variant", ["", "tiny"])
+def test_every_adversarial_config_validates_and_builds_its_state(name, variant):
+    import importlib
+
+    from jaxae.config_validation import validate_config
+
+    config = importlib.import_module(f"configs.{name}").get_config(variant)
+    validate_config(config)
+    source = sources.open_tfds("mnist_5k", "train")
+    trainer = create_trainer(config, source.spec, len(source))
+    state = jax.eval_shape(trainer.init, jax.random.PRNGKey(0))
+    assert set(state.params) == set(state.opt_state) - {"encoder"}

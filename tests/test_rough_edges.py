@@ -74,7 +74,7 @@ def test_every_optimizer_hyperparameter_is_range_checked(field, value):
 
 @pytest.mark.parametrize("field, value, message", [
     ("batch_size", 12, "batch_size=12 must be a positive multiple of the 8 devices"),
-    ("trainer", "gan", "trainer='gan' is unknown; choose one of"),
+    ("trainer", "wgan", "trainer='wgan' is unknown; choose one of"),
     ("checkpoint_every", 7, "checkpoint_every=7 must be a multiple of log_every=5"),
     ("optimizer__b2", 1.5, "optimizer.b2=1.5 must be < 1"),
 ])
