@@ -15,7 +15,7 @@ from jaxae.metric_writers import format_metrics
 from jaxae.runners import add_metrics
 from jaxae.stops import Stopped, StopSignals
 
-EVERY_STEP_METRICS = ("skipped", "loss_scale")  # Recorded on skipped steps too.
+EVERY_STEP_METRICS = ("skipped",)  # Recorded on skipped steps too, as is every '...loss_scale'.
 
 
 def window_means(sums: dict, steps: int) -> dict[str, float]:
@@ -32,7 +32,7 @@ def window_means(sums: dict, steps: int) -> dict[str, float]:
     for name, value in sums.items():
         base, marker, seed = name.partition("/seed_")
         kept = steps - float(sums.get(f"skipped{marker}{seed}", 0.0))
-        if base in EVERY_STEP_METRICS or base.endswith("_loss_scale"):  # A two-player family's scales.
+        if base in EVERY_STEP_METRICS or base.endswith("loss_scale"):  # One scale, or one per player.
             means[f"train/{name}"] = float(value) / steps
         elif kept > 0:
             means[f"train/{name}"] = float(value) / kept

@@ -24,7 +24,9 @@ class BatchNorm(nn.Module):
 
     The moments go through `parallel.batch_mean`, so a batch split over 8 devices under `pmap`
     (`axis_name` set) normalises exactly as on one device. Running averages live in the
-    'batch_stats' collection and are used when `train` is False.
+    'batch_stats' collection and are used when `train` is False. Not `flax.linen.BatchNorm`: this
+    one takes the channel-first layout of the 'matmul' convolutions without transposes, and its
+    batch statistics go through the project's one cross-device helper, as every other does.
 
     Attributes:
       axis_name: the pmap axis (None under jit, where the batch axis is already global).
