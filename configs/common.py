@@ -256,3 +256,24 @@ def make_tiny_aae(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     config.model.discriminator_hidden = (16,)
     config.model.latent_dim = 4
     return tiny_cadence(config)
+
+
+def get_tabular_config() -> ml_collections.ConfigDict:
+    """The tabular family's defaults (jaxae/trainers/tabular.py): a dense autoencoder over
+    standardised numeric columns and embedded categorical ones, squared error plus cross-entropy."""
+    config = _without_autoencoder_sections(get_base_config())
+    config.trainer = "tabular"
+    config.optimizer = get_base_config().optimizer
+    for field in ("name", "architecture", "channels", "conv_impl", "output_activation"):
+        del config.model[field]
+    config.model.hidden = (64, 32)
+    config.model.latent_dim = 8
+    config.table = ml_collections.ConfigDict()
+    config.table.cardinalities = ()  # ids per categorical column ('categorical' field); () for none.
+    config.table.embed_dim = 4  # each categorical column's embedding size.
+    config.table.categorical_weight = 1.0  # cross-entropy's weight against the squared error.
+    config.data.name = "sklearn_breast_cancer"
+    config.batch_size = 32
+    config.eval_batch_size = 128
+    config.num_image_examples = 0
+    return config

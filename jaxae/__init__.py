@@ -1,11 +1,18 @@
 """jaxae: JAX-first autoencoders.
 
 Submodules are imported on use (``from jaxae import models, losses, trainers``) so that
-``import jaxae`` stays cheap; ``jaxae.load(workdir)`` returns a trained run's model and
-``jaxae.DeepClustering`` is the scikit-learn-shaped clusterer.
+``import jaxae`` stays cheap; ``jaxae.load(workdir)`` returns a trained run's model, and the
+scikit-learn-shaped estimators are ``jaxae.AutoencoderTransformer`` (codes as features),
+``jaxae.AnomalyDetector`` (PyOD's detector shape) and ``jaxae.DeepClustering``.
 """
 
+import importlib
+
 __version__ = "0.1.0"
+
+_ESTIMATORS = {"AutoencoderTransformer": "jaxae.estimators.autoencoders",
+               "AnomalyDetector": "jaxae.estimators.anomaly",
+               "DeepClustering": "jaxae.estimators.clustering"}
 
 
 def __getattr__(name):
@@ -13,8 +20,7 @@ def __getattr__(name):
         from jaxae.inference import load
 
         return load
-    if name == "DeepClustering":
-        from jaxae.estimators.clustering import DeepClustering
-
-        return DeepClustering
+    if name in _ESTIMATORS:
+        module = importlib.import_module(_ESTIMATORS[name])
+        return getattr(module, name)
     raise AttributeError(f"module 'jaxae' has no attribute {name!r}")

@@ -207,3 +207,20 @@ def uniform_code_information(means, codes, *, low: float = -1.0, high: float = 1
     _check_same_shape(means, codes, "uniform_code_information")
     log_q = -0.5 * jnp.log(2 * jnp.pi) - 0.5 * jnp.square(codes - means.astype(jnp.float32))
     return _sum_per_example(log_q + jnp.log(high - low))
+
+
+def categorical_cross_entropy(logits, categories):
+    """Cross-entropy of each categorical column per example, summed over the columns.
+
+    Args:
+      logits: [batch, columns, K] (a column's impossible categories may hold -inf).
+      categories: [batch, columns] int, each column's true category.
+    Returns:
+      [batch]: sum over columns of -log softmax(logits)[category].
+    """
+    _check_batched(logits, "categorical_cross_entropy")
+    if logits.shape[:2] != categories.shape:
+        raise ValueError(f"categorical_cross_entropy: logits {logits.shape} do not match categories {categories.shape}")
+    log_p = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    chosen = jnp.take_along_axis(log_p, categories[..., None].astype(jnp.int32), axis=-1)[..., 0]
+    return -jnp.sum(chosen, axis=-1)

@@ -9,6 +9,10 @@ and both keep a fixed, documented train/test split:
 * ``sklearn_digits``: scikit-learn's 1,797 8x8 digits, grey levels 0-16 rescaled to uint8
   0-255 (``round(v * 255 / 16)``). In each class, in file order, every fifth image (positions
   4, 9, 14, ...) is ``test`` (357 images) and the rest ``train`` (1,440 images).
+* ``sklearn_breast_cancer``: scikit-learn's Wisconsin diagnostic breast cancer table, 569 rows
+  of 30 numeric features ('numeric', float32, standardised by the train split's mean and standard
+  deviation) and a 'label' (0 malignant, 1 benign). Every fifth row of a class is ``test`` (113
+  rows), the rest ``train`` (456 rows).
 """
 
 from __future__ import annotations
@@ -114,4 +118,37 @@ class SklearnDigits(_ArrayBuilder):
         return position_in_class % DIGITS_TEST_EVERY == DIGITS_TEST_EVERY - 1
 
 
-EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigits)}
+class SklearnBreastCancer(tfds.core.GeneratorBasedBuilder):
+    """scikit-learn's breast cancer table, standardised by its train split; every fifth row of a class is test."""
+
+    name = "sklearn_breast_cancer"
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "First release."}
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.__doc__,
+            features=tfds.features.FeaturesDict({
+                "numeric": tfds.features.Tensor(shape=(30,), dtype=np.float32),
+                "label": tfds.features.ClassLabel(names=["malignant", "benign"]),
+            }),
+            supervised_keys=("numeric", "label"),
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager
+        from sklearn.datasets import load_breast_cancer
+
+        table = load_breast_cancer()
+        masks = split_masks(table.target, lambda position: position % DIGITS_TEST_EVERY == DIGITS_TEST_EVERY - 1)
+        train = table.data[masks["train"]]
+        standardised = ((table.data - train.mean(axis=0)) / train.std(axis=0)).astype(np.float32)
+        return {name: self._generate_examples(standardised, table.target, mask) for name, mask in masks.items()}
+
+    def _generate_examples(self, rows, labels, mask) -> Iterator[tuple[int, dict]]:
+        for index in np.flatnonzero(mask):
+            yield int(index), {"numeric": rows[index], "label": int(labels[index])}
+
+
+EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigits, SklearnBreastCancer)}

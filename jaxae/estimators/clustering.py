@@ -17,27 +17,22 @@ temporary one by default), then reads the trained model back with `jaxae.load`.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
-import json
 import math
-import os
-import shutil
-import tempfile
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from jaxae.data.sources import ArraySource
 from jaxae.errors import DataError
+from jaxae.estimators.autoencoders import cadence
+from jaxae.estimators.base import TrainedEstimator, devices_batch, image_array
 
 METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule", "n2d")
-STATE_FILE = "deep_clustering.json"
 
 
-class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
+class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstimator):
     """Deep clustering of the rows of X (features, or images [n, H, W(, C)]) into `n_clusters`.
 
     Args:
@@ -74,10 +69,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _as_images(self, X, *, fitting: bool) -> np.ndarray:
         """X [n, d] or [n, H, W(, C)] -> float32 images [n, H, W, C] in [0, 1] by the range seen in fit."""
-        X = check_array(X, allow_nd=True, dtype=np.float64, ensure_min_samples=self.n_clusters if fitting else 1,
-                        input_name="X")
-        if X.ndim > 4:
-            raise DataError(f"X must be [n, features] or images [n, H, W] / [n, H, W, C]; got shape {X.shape}")
+        X = image_array(X, min_samples=self.n_clusters if fitting else 1)
         images = X.reshape(len(X), 1, -1, 1) if X.ndim == 2 else (X[..., None] if X.ndim == 3 else X)
         if fitting and X.ndim == 2 and self.augment_shift:
             raise ValueError(f"augment_shift={self.augment_shift} shifts images; X is [n, features]: use 0")
@@ -97,16 +89,14 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         config.seed = int(self.random_state)
         config.cluster.n_clusters = int(self.n_clusters)
         config.model.latent_dim, config.model.hidden = int(self.latent_dim), tuple(self.hidden)
-        config.batch_size = min(int(self.batch_size), num_examples)
+        config.batch_size = devices_batch(int(self.batch_size), num_examples)
         config.data.augment_shift = int(self.augment_shift)
         steps_per_epoch = max(num_examples // config.batch_size, 1)
         config.pretrain.num_epochs = int(self.pretrain_epochs)
         config.num_epochs = int(self.epochs)  # Inert for ae_kmeans and n2d: num_steps=1 sets their phase.
         config.cluster.eval_labels = False
         config.eval_batch_size = 8 * math.ceil(min(512, num_examples) / 8)
-        config.eval_every, config.num_image_examples = 0, 0
-        config.log_every = steps_per_epoch
-        config.checkpoint_every = steps_per_epoch * max(1, 500 // steps_per_epoch)
+        cadence(config, steps_per_epoch)
         if self.method in ("dec", "idec"):
             config.dec.update_interval = max(1, steps_per_epoch // 2)
         if self.method == "jule":  # Every 2 epochs, or sooner so that all merges fit in the phase.
@@ -119,24 +109,12 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Trains on X [n, features] or [n, H, W(, C)] (numbers; scaled to [0, 1] by X's range). y is ignored."""
         del y
-        from jaxae import loop
-        from jaxae.inference import load
-
         images = self._as_images(X, fitting=True)
         self.n_features_in_ = int(np.prod(images.shape[1:]))
-        config = self._config(len(images))
-        self.workdir_ = os.path.abspath(self.workdir or tempfile.mkdtemp(prefix=f"jaxae-{self.method}-"))
-        source = ArraySource({"image": images}, name="X")
-        quiet = contextlib.nullcontext() if self.verbose else _silenced()
-        with quiet:
-            loop.train(config, self.workdir_, source, source)
-        self._set_model(load(self.workdir_))
+        self._train(self._config(len(images)), ArraySource({"image": images}, name="X"))
+        self.cluster_centers_ = np.asarray(self.model_.centroids)
         self.labels_ = self.predict(X)
         return self
-
-    def _set_model(self, model) -> None:
-        self.model_ = model
-        self.cluster_centers_ = np.asarray(model.centroids)
 
     def fit_predict(self, X, y=None, **kwargs):
         return self.fit(X).labels_
@@ -151,46 +129,15 @@ class DeepClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         return self.model_.encode(self._as_images(X, fitting=False))
 
-    # ------------------------------------------------------------------ saving, without pickle
+    # ------------------------------------------------------------------ saving, without pickle (base.TrainedEstimator)
 
-    def save(self, path: str) -> str:
-        """Copies the run (Orbax checkpoint, run record) to the folder `path` and writes the
-        estimator's parameters and input scaling as JSON beside it. Returns the folder."""
-        check_is_fitted(self, "model_")
-        path = os.path.abspath(path)
-        if os.path.exists(path):
-            raise FileExistsError(f"{path} exists; choose a new folder (nothing was written)")
-        shutil.copytree(self.workdir_, path, ignore=shutil.ignore_patterns("*.lock", "tensorboard", "images"))
-        state = {"params": {**self.get_params(), "hidden": list(self.hidden)}, "shape_in": list(self.shape_in_),
-                 "data_min": self.data_min_, "data_max": self.data_max_, "labels": self.labels_.tolist()}
-        with open(os.path.join(path, STATE_FILE), "w") as out:
-            json.dump(state, out)
-        return path
+    def _state(self) -> dict:
+        return {"shape_in": list(self.shape_in_), "data_min": self.data_min_, "data_max": self.data_max_,
+                "labels": self.labels_.tolist()}
 
-    @classmethod
-    def load(cls, path: str) -> "DeepClustering":
-        """The estimator `save` wrote to `path`, ready to predict and transform."""
-        from jaxae.inference import load
-
-        file = os.path.join(os.path.abspath(path), STATE_FILE)
-        if not os.path.isfile(file):
-            raise FileNotFoundError(f"{path!r} holds no saved DeepClustering (no {STATE_FILE})")
-        with open(file) as record:
-            state = json.load(record)
-        params = {**state["params"], "hidden": tuple(state["params"]["hidden"]), "workdir": os.path.abspath(path)}
-        estimator = cls(**params)
-        estimator.shape_in_ = tuple(state["shape_in"])
-        estimator.data_min_, estimator.data_max_ = state["data_min"], state["data_max"]
-        estimator.labels_ = np.asarray(state["labels"], np.int32)
-        estimator.n_features_in_ = int(np.prod(estimator.shape_in_))
-        estimator.workdir_ = os.path.abspath(path)
-        estimator._set_model(load(path))
-        return estimator
-
-
-@contextlib.contextmanager
-def _silenced():
-    """The training loop's progress bar and lines kept out of the caller's output."""
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        yield
+    def _set_state(self, state: dict) -> None:
+        self.shape_in_ = tuple(state["shape_in"])
+        self.data_min_, self.data_max_ = state["data_min"], state["data_max"]
+        self.labels_ = np.asarray(state["labels"], np.int32)
+        self.n_features_in_ = int(np.prod(self.shape_in_))
+        self.cluster_centers_ = np.asarray(self.model_.centroids)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxae import whole_split
+from jaxae import losses, rng, whole_split
 from jaxae.data.sources import ArraySource
 from jaxae.data.transforms import binarize, to_unit_interval
 from jaxae.errors import DataError
@@ -25,8 +27,11 @@ class TrainedAutoencoder:
       model: the Flax module; `params` its parameters, `step` the checkpoint's step.
     """
 
+    input_fields = ("image",)  # What encode, reconstruct and scores take.
+    score_samples = 16  # Posterior draws per example in a VAE's anomaly score (its negative ELBO).
+
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
-        self.config, self.model, self.mesh = trainer.config, trainer.model, mesh
+        self.trainer, self.config, self.model, self.mesh = trainer, trainer.config, trainer.model, mesh
         self.params, self.step = state.params, int(state.step)
         self.image_shape = trainer.image_shape
         self.variational = trainer.variational
@@ -50,6 +55,31 @@ class TrainedAutoencoder:
 
     def _reconstruct(self, params, batch):
         return self._decode(params, {"code": self._encode(params, batch)["code"]})
+
+    def _scores(self, params, batch):
+        targets = self.model_inputs(batch["image"])
+        if not self.variational:
+            reconstruction, aux = self.model.apply({"params": params}, targets, train=False)
+            return {"score": self.trainer.reconstruction_nll(reconstruction, aux, targets)}
+        # The negative ELBO: the reconstruction term averaged over posterior draws (each example's
+        # own, from its index, so a score does not depend on the batch), plus the KL in closed form.
+        keys = rng.keys_for(jax.random.key(0), batch["index"])
+        eps = jax.vmap(lambda key: jax.random.normal(key, (self.score_samples, self.config.model.latent_dim)))(keys)
+
+        def one_draw(eps_s):  # eps_s: [batch, latent] -> [batch]
+            reconstruction, aux = self.model.apply({"params": params}, targets, eps=eps_s)
+            return self.trainer.reconstruction_nll(reconstruction, aux, targets), aux
+
+        nll, aux = jax.vmap(one_draw, in_axes=1)(eps)
+        kl = losses.gaussian_kl(aux["mu"][0], aux["logvar"][0])
+        return {"score": jnp.mean(nll, axis=0) + kl}
+
+    def scores(self, images) -> np.ndarray:
+        """images [n, H, W, C] -> [n] anomaly scores, higher for worse-explained images: the training
+        loss's reconstruction term through the code (Bernoulli NLL in nats, or summed squared
+        error); for a VAE the negative ELBO, its reconstruction term averaged over
+        `score_samples` posterior draws. Deterministic: the same image gets the same score."""
+        return self._split(images).map(self._scores, self.params)["score"]
 
     def encode(self, images) -> np.ndarray:
         """images [n, H, W, C] -> codes [n, latent] (a VAE's posterior mean)."""

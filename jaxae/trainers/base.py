@@ -1,6 +1,6 @@
 """The Trainer contract: everything the shared loop may rely on, and the registry of families.
 
-A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan, aae; later autorec, sgns, ...) is one
+A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan, aae, tabular; later autorec, sgns, ...) is one
 module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered by name in `FAMILIES`; a
 config picks it with ``config.trainer``. The loop, runners and evaluator only call what this
 module declares:
@@ -180,6 +180,7 @@ FAMILIES = {
     "n2d": "jaxae.trainers.n2d:N2DTrainer",
     "gan": "jaxae.trainers.gan:GANTrainer",
     "aae": "jaxae.trainers.aae:AAETrainer",
+    "tabular": "jaxae.trainers.tabular:TabularTrainer",
 }
 
 

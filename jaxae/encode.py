@@ -1,0 +1,82 @@
+"""Encode a split or an array with a trained run, from the command line:
+
+    python -m jaxae.encode --workdir runs/vae_mnist --out codes.npz             # the run's eval split
+    python -m jaxae.encode --workdir runs/vae_mnist --split train --out train.npz
+    python -m jaxae.encode --workdir runs/ae --images digits.npy --out codes.npz  # [n, H, W(, C)] images
+
+The .npz holds 'codes' [n, latent], 'scores' [n] (each example's reconstruction loss, the anomaly
+score of `jaxae.AnomalyDetector`; a VAE's negative ELBO) and, when the split has them, 'labels'
+[n]. An existing --out is not overwritten, and the file appears whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from jaxae.errors import JaxaeError
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m jaxae.encode", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", required=True, help="the run's folder (it holds checkpoints/)")
+    parser.add_argument("--out", required=True, help="the .npz file to write (must not exist)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--split", default="", help="a split of the run's tfds data set (default: its eval split)")
+    source.add_argument("--images", default="", help="a .npy file of images [n, H, W(, C)], uint8 or in [0, 1]")
+    parser.add_argument("--step", type=int, default=None, help="a checkpoint's step (default: the newest intact)")
+    return parser.parse_args(argv)
+
+
+def inputs_of(model, args) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """The arrays the model's encode takes, read from --images or a split, and the split's labels."""
+    from jaxae.data import host, sources
+
+    fields = list(model.input_fields)
+    if args.images:
+        if fields != ["image"]:
+            raise JaxaeError(f"--images is for image models; this run takes {fields}: use --split")
+        if not args.images.endswith(".npy") or not os.path.isfile(args.images):
+            raise JaxaeError(f"--images={args.images!r} is not a .npy file")
+        return [np.load(args.images, allow_pickle=False)], None
+    data = model.config.data
+    split = sources.open_tfds(data.name, args.split or data.eval_split, data.tfds_data_dir or None)
+    present = [field for field in fields if field in split.spec]
+    arrays = host.read_all(split, present + (["label"] if "label" in split.spec else []))
+    return [arrays.get(field) for field in fields], arrays.get("label")
+
+
+def main(argv=None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    out = os.path.abspath(os.path.expanduser(args.out))
+    try:
+        if os.path.exists(out):
+            raise JaxaeError(f"--out={out} exists; choose a new file (nothing was written)")
+        if not os.path.isdir(os.path.dirname(out)):
+            raise JaxaeError(f"--out={out}: its folder does not exist")
+        from jaxae.inference import load
+
+        model = load(args.workdir, step=args.step)
+        if not hasattr(model, "encode"):
+            raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) has no encoder to encode with")
+        arrays, labels = inputs_of(model, args)
+        results = {"codes": model.encode(*arrays), "scores": model.scores(*arrays)}
+        if labels is not None:
+            results["labels"] = labels
+        partial = out + ".partial"
+        with open(partial, "wb") as file:
+            np.savez(file, **results)
+        os.replace(partial, out)
+    except (JaxaeError, OSError) as error:
+        print(f"jaxae.encode: error: {error}", file=sys.stderr)
+        return 2
+    print(f"codes {results['codes'].shape} and scores of {len(results['scores'])} examples"
+          f"{' with labels' if labels is not None else ''} (step {model.step}): {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

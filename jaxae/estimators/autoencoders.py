@@ -1,0 +1,147 @@
+"""`AutoencoderTransformer`: an autoencoder's codes as features, in scikit-learn's transformer shape.
+
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    import jaxae
+
+    X, y = load_digits(return_X_y=True)
+    codes = jaxae.AutoencoderTransformer(n_components=8, random_state=0).fit_transform(X)   # [n, 8]
+    probe = make_pipeline(jaxae.AutoencoderTransformer(n_components=8), LogisticRegression(max_iter=1000))
+    probe.fit(X, y)
+
+`fit` trains a config built from the estimator's parameters (see `config_for`) through the same
+loop as `train.py`, in a run folder (`workdir`; a temporary one by default), then reads the model
+back with `jaxae.load`. X is images or a table (`jaxae.estimators.base`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from jaxae.estimators.base import Inputs, TrainedEstimator, devices_batch
+from jaxae.errors import DataError
+
+KINDS = ("ae", "vae")
+
+
+def cadence(config, steps_per_epoch: int):
+    """Logs every epoch, saves about every 500 steps and at the end, evaluates at the end only,
+    draws no pictures: an estimator's run is a means, not something to watch."""
+    config.eval_every, config.num_image_examples = 0, 0
+    config.log_every = steps_per_epoch
+    config.checkpoint_every = steps_per_epoch * max(1, 500 // steps_per_epoch)
+    return config
+
+
+def config_for(inputs: Inputs, num_examples: int, *, kind: str, n_components: int, hidden, epochs: int,
+               batch_size: int, learning_rate: float, random_state: int):
+    """The run's config: the autoencoder family for images (a dense AE or VAE with a sigmoid
+    output and the Bernoulli likelihood over grey levels), the tabular family for tables."""
+    from configs import common
+
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r} is unknown; choose one of {list(KINDS)}")
+    if inputs.kind == "table":
+        if kind == "vae":
+            raise ValueError("kind='vae' is for images; tables are modelled by the tabular autoencoder (kind='ae')")
+        config = common.get_tabular_config()
+        config.table.cardinalities = inputs.table.cardinalities
+    else:
+        config = common.get_base_config()
+        config.model.name = kind
+        config.data.binarize = "none"
+    config.seed = int(random_state)
+    config.model.latent_dim, config.model.hidden = int(n_components), tuple(int(width) for width in hidden)
+    config.batch_size = devices_batch(int(batch_size), num_examples)
+    config.eval_batch_size = 8 * math.ceil(min(512, num_examples) / 8)
+    config.num_epochs = int(epochs)
+    config.optimizer.learning_rate = float(learning_rate)
+    return cadence(config, max(num_examples // config.batch_size, 1))
+
+
+class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
+    """The parameters and `fit` that the autoencoder-based estimators share.
+
+    Args:
+      n_components: the code size.
+      hidden: the encoder's widths (the decoder mirrors them).
+      kind: 'ae' or, for images, 'vae' (its codes are the posterior means).
+      epochs, batch_size, learning_rate: Adam's training schedule.
+      random_state: the seed of every random draw (initialisation, batch order, noise).
+      workdir: where the run is trained and kept ('' for a temporary folder).
+      verbose: 0 keeps the training loop quiet; 1 shows its progress and metrics.
+    """
+
+    def __init__(self, n_components: int = 8, *, hidden: tuple = (128, 64), kind: str = "ae", epochs: int = 100,
+                 batch_size: int = 64, learning_rate: float = 1e-3, random_state: int = 0, workdir: str = "",
+                 verbose: int = 0):
+        self.n_components, self.hidden, self.kind = n_components, hidden, kind
+        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
+        self.random_state, self.workdir, self.verbose = random_state, workdir, verbose
+
+    def _fit(self, X) -> None:
+        self.inputs_ = Inputs.fit(X)
+        source = self.inputs_.source(X)
+        config = config_for(self.inputs_, len(source), kind=self.kind, n_components=self.n_components,
+                            hidden=self.hidden, epochs=self.epochs, batch_size=self.batch_size,
+                            learning_rate=self.learning_rate, random_state=self.random_state)
+        self.n_features_in_ = self.inputs_.num_features
+        self._train(config, source)
+
+    def _columns(self, X):
+        """X -> the arguments of the trained model's methods: (images,) or (numeric, categorical)."""
+        check_is_fitted(self, "model_")
+        arrays = self.inputs_.arrays(X, type(self).__name__)
+        return (arrays["image"],) if self.inputs_.kind == "images" else (arrays["numeric"], arrays["categorical"])
+
+    def _state(self) -> dict:
+        return {"inputs": self.inputs_.to_json()}
+
+    def _set_state(self, state: dict) -> None:
+        self.inputs_ = Inputs.from_json(state["inputs"])
+        self.n_features_in_ = self.inputs_.num_features
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, AutoencoderEstimator):
+    """X [n, features] (or images [n, H, W(, C)], or a DataFrame) -> codes [n, n_components].
+
+    Attributes after `fit`: n_features_in_, workdir_ (the run folder), model_ (`jaxae.load`'s model).
+    """
+
+    def fit(self, X, y=None):
+        """Trains the autoencoder on X; y is ignored."""
+        del y
+        self._fit(X)
+        return self
+
+    @property
+    def _n_features_out(self) -> int:  # Names the codes 'autoencodertransformer0', ... in `get_feature_names_out`.
+        return self.n_components
+
+    def transform(self, X) -> np.ndarray:
+        """[n, n_components] float32: the encoder's codes of X (a VAE's posterior means)."""
+        columns = self._columns(X)
+        return self.model_.encode(*columns)
+
+    def inverse_transform(self, X):
+        """codes [n, n_components] -> the decoder's reconstruction in X's space: images in the
+        fitted range, or a table (a DataFrame if one was fitted) with categories by their most
+        probable value."""
+        check_is_fitted(self, "model_")
+        codes = np.asarray(X, np.float32)
+        if codes.ndim != 2 or codes.shape[1] != self.n_components:
+            raise DataError(f"codes must be [n, {self.n_components}]; got shape {codes.shape}")
+        if self.inputs_.kind == "table":
+            return self.inputs_.table.inverse_transform(*self.model_.decode(codes))
+        images = self.model_.decode(codes) * (self.inputs_.high - self.inputs_.low) + self.inputs_.low
+        return images.reshape(len(codes), *self.inputs_.shape)

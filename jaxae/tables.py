@@ -1,0 +1,193 @@
+"""Tables in, model arrays out: `TableEncoder` turns a NumPy array or a pandas DataFrame into the
+tabular family's 'numeric' and 'categorical' fields, and back.
+
+Column kinds, read from a DataFrame's dtypes:
+  numeric      numbers and booleans (as 0 and 1): standardised by the mean and standard deviation
+               seen in `fit`;
+  ordinal      an ordered pandas Categorical: its rank (0, 1, ...) standardised the same way, so
+               neighbouring levels are close in the input and reconstructed with squared error;
+  categorical  an unordered Categorical, strings or other objects: one id per category seen in
+               `fit`, in sorted order, plus one last id for any category `fit` did not see (an
+               unseen category is what an anomaly detector should notice, not an error).
+A NumPy array is all numeric. Missing values (NaN, None) are refused with the column and row.
+Everything fitted is JSON (`to_json`/`from_json`): no pickle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jaxae.errors import DataError
+
+KINDS = ("numeric", "ordinal", "categorical")
+
+
+def is_frame(X) -> bool:
+    """Whether X is a pandas DataFrame (without importing pandas)."""
+    return hasattr(X, "dtypes") and hasattr(X, "columns")
+
+
+def column_kind(series) -> str:
+    """'numeric', 'ordinal' or 'categorical' for a pandas Series, by its dtype."""
+    import pandas as pd
+
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "ordinal" if dtype.ordered else "categorical"
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    return "categorical"
+
+
+class TableEncoder:
+    """Fitted on one table; then turns tables of the same columns into model inputs and back.
+
+    Attributes after `fit`:
+      columns: [{'name', 'kind', and 'mean'/'std' (numeric, ordinal), 'levels' (ordinal, in order)
+        or 'categories' (categorical, sorted strings)}], in the table's column order;
+      frame: whether `fit` saw a DataFrame (inverse_transform then returns one).
+    """
+
+    def __init__(self):
+        self.columns: list[dict] = []
+        self.frame = False
+
+    # ------------------------------------------------------------------ reading a table
+
+    def _split_columns(self, X) -> list[tuple[str, str, np.ndarray]]:
+        """[(name, kind, values [n])] for each column; DataError naming the first missing value."""
+        if is_frame(X):
+            columns = [(str(name), column_kind(X[name]), X[name].to_numpy(), X[name].isna().to_numpy())
+                       for name in X.columns]
+        else:
+            X = np.asarray(X)
+            if X.ndim != 2:
+                raise DataError(f"a table must be [n, columns] (or a pandas DataFrame); got shape {X.shape}")
+            if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+                raise DataError(f"a NumPy table must hold numbers; got dtype {X.dtype} (use a DataFrame for "
+                                "categorical columns)")
+            columns = [(str(i), "numeric", X[:, i], ~np.isfinite(X[:, i].astype(np.float64))) for i in range(X.shape[1])]
+        for name, kind, values, missing in columns:
+            if kind == "numeric" and not missing.any():
+                missing = ~np.isfinite(values.astype(np.float64))
+            if missing.any():
+                rows = np.flatnonzero(missing)
+                raise DataError(f"column {name!r} has a missing or non-finite value at row {rows[0]} "
+                                f"({len(rows)} rows in all); fill or drop them first")
+        return [(name, kind, values) for name, kind, values, _ in columns]
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X) -> "TableEncoder":
+        """Learns each column's kind and scaling from X [n, columns] (array or DataFrame)."""
+        self.frame = is_frame(X)
+        self.columns = []
+        for name, kind, values in self._split_columns(X):
+            column = {"name": name, "kind": kind}
+            if kind == "ordinal":
+                column["levels"] = [str(level) for level in X[name].cat.categories]
+                values = self._ranks(column, values)
+            if kind == "categorical":
+                column["categories"] = sorted({str(value) for value in values})
+            else:
+                numbers = values.astype(np.float64)
+                std = float(numbers.std())
+                column.update(mean=float(numbers.mean()), std=std if std > 0 else 1.0)
+                if values.dtype == np.bool_:
+                    column["boolean"] = True  # Written back as value > 0.5.
+            self.columns.append(column)
+        if not self.columns:
+            raise DataError("the table has no columns")
+        return self
+
+    @staticmethod
+    def _ranks(column: dict, values) -> np.ndarray:
+        position = {level: rank for rank, level in enumerate(column["levels"])}
+        ranks = [position.get(str(value), -1) for value in values]
+        if min(ranks) < 0:
+            row = ranks.index(-1)
+            raise DataError(f"ordinal column {column['name']!r} row {row} holds {values[row]!r}, not one of its "
+                            f"levels {column['levels']}")
+        return np.asarray(ranks, np.float64)
+
+    # ------------------------------------------------------------------ using it
+
+    def _named(self, kind_test) -> list[dict]:
+        return [column for column in self.columns if kind_test(column["kind"])]
+
+    @property
+    def numeric_columns(self) -> list[dict]:
+        return self._named(lambda kind: kind != "categorical")
+
+    @property
+    def categorical_columns(self) -> list[dict]:
+        return self._named(lambda kind: kind == "categorical")
+
+    @property
+    def cardinalities(self) -> tuple[int, ...]:
+        """Ids per categorical column: the categories seen in `fit`, plus one for unseen ones."""
+        return tuple(len(column["categories"]) + 1 for column in self.categorical_columns)
+
+    def transform(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """X with the fitted columns -> (numeric [n, numeric columns] float32, categorical [n, columns] int32)."""
+        if not self.columns:
+            raise DataError("this TableEncoder is not fitted: call fit first")
+        found = self._split_columns(X)
+        names = [name for name, _, _ in found]
+        expected = [column["name"] for column in self.columns]
+        if names != expected:
+            raise DataError(f"the table's columns {names} are not the fitted ones {expected}")
+        numeric, categorical = [], []
+        for column, (name, kind, values) in zip(self.columns, found):
+            if column["kind"] == "categorical":
+                ids = {category: i for i, category in enumerate(column["categories"])}
+                categorical.append([ids.get(str(value), len(ids)) for value in values])
+                continue
+            if kind == "categorical" or (kind == "ordinal") != (column["kind"] == "ordinal"):
+                raise DataError(f"column {name!r} was {column['kind']} in fit; it is {kind} here")
+            numbers = self._ranks(column, values) if column["kind"] == "ordinal" else values.astype(np.float64)
+            numeric.append((numbers - column["mean"]) / column["std"])
+        n = len(found[0][2])
+        return (np.asarray(numeric, np.float32).T.reshape(n, len(numeric)),
+                np.asarray(categorical, np.int32).T.reshape(n, len(categorical)))
+
+    def inverse_transform(self, numeric, probabilities):
+        """Model outputs -> a table like the fitted one: numbers unscaled, ordinal levels and
+        categories by the nearest rank and the most probable id (an unseen category as None).
+
+        numeric: [n, numeric columns]; probabilities: [n, categorical columns, K].
+        Returns a DataFrame if `fit` saw one, else a float array [n, columns].
+        """
+        numeric, probabilities = np.asarray(numeric, np.float64), np.asarray(probabilities)
+        numeric_at = {id(column): i for i, column in enumerate(self.numeric_columns)}
+        categorical_at = {id(column): i for i, column in enumerate(self.categorical_columns)}
+        out = {}
+        for column in self.columns:
+            if column["kind"] == "categorical":
+                ids = probabilities[:, categorical_at[id(column)]].argmax(axis=-1)
+                names = column["categories"] + [None]
+                out[column["name"]] = [names[min(i, len(names) - 1)] for i in ids]
+                continue
+            values = numeric[:, numeric_at[id(column)]] * column["std"] + column["mean"]
+            if column.get("boolean"):
+                values = values > 0.5
+            elif column["kind"] == "ordinal":
+                ranks = np.clip(np.rint(values), 0, len(column["levels"]) - 1).astype(int)
+                values = [column["levels"][rank] for rank in ranks]
+            out[column["name"]] = values
+        if not self.frame:
+            return np.stack([np.asarray(out[column["name"]], np.float64) for column in self.columns], axis=1)
+        import pandas as pd
+
+        return pd.DataFrame(out)
+
+    # ------------------------------------------------------------------ saving
+
+    def to_json(self) -> dict:
+        return {"columns": self.columns, "frame": self.frame}
+
+    @classmethod
+    def from_json(cls, record: dict) -> "TableEncoder":
+        encoder = cls()
+        encoder.columns, encoder.frame = [dict(column) for column in record["columns"]], bool(record["frame"])
+        return encoder

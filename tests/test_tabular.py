@@ -1,0 +1,151 @@
+"""The tabular family: numeric and categorical columns in one code, each reconstructed with its own
+loss; the embedded breast-cancer config; 1 against 8 devices (jit and pmap), bit-exact resume,
+jaxae.load; the table encoder's reading and writing of mixed DataFrames."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import log_softmax
+
+import jaxae
+from jaxae import loop, losses, parallel
+from jaxae.data import host, sources
+from jaxae.data.sources import ArraySource
+from jaxae.errors import ConfigError, DataError
+from jaxae.tables import TableEncoder
+from reliability_helpers import tiny
+from test_clustering_families import assert_resumes_exactly
+
+
+def mixed_frame(n=256, seed=0):
+    """A table whose columns depend on one hidden factor: a number, an ordinal size, two categories."""
+    rng = np.random.default_rng(seed)
+    factor = rng.integers(0, 3, n)
+    return pd.DataFrame({
+        "weight": factor * 2.0 + rng.normal(0, 0.3, n),
+        "size": pd.Categorical(np.array(["S", "M", "L"])[factor], categories=["S", "M", "L"], ordered=True),
+        "colour": np.array(["red", "green", "blue"])[factor],
+        "shape": pd.Categorical(np.array(["round", "square"])[rng.integers(0, 2, n)]),
+        "flag": rng.random(n) < 0.5,
+    })
+
+
+@pytest.fixture(scope="module")
+def encoded():
+    table = TableEncoder().fit(mixed_frame())
+    numeric, categorical = table.transform(mixed_frame())
+    source = ArraySource({"numeric": numeric, "categorical": categorical}, kinds={"numeric": "dense", "categorical": "ids"})
+    return table, (source, source)
+
+
+def tabular_config(table, mode="jit"):
+    return tiny("tabular_breast_cancer", num_steps=6, log_every=2, checkpoint_every=2, eval_every=6,
+                table__cardinalities=table.cardinalities, optimizer__name="sgd", optimizer__learning_rate=0.05,
+                parallel__mode=mode)
+
+
+def train(workdir, config, data, mesh=None):
+    return loop.train(config, str(workdir), *data, mesh or parallel.make_mesh(1))
+
+
+@pytest.fixture(scope="module")
+def one(tmp_path_factory, encoded):
+    table, data = encoded
+    return train(tmp_path_factory.mktemp("tabular"), tabular_config(table), data)
+
+
+def test_the_encoder_reads_each_column_by_its_kind_and_writes_it_back():
+    frame = mixed_frame(12)
+    table = TableEncoder().fit(frame)
+    assert [column["kind"] for column in table.columns] == ["numeric", "ordinal", "categorical", "categorical", "numeric"]
+    assert table.cardinalities == (4, 3)  # Three colours and two shapes seen, plus one id for unseen ones.
+    numeric, categorical = table.transform(frame)
+    assert numeric.shape == (12, 3) and categorical.shape == (12, 2) and categorical.dtype == np.int32
+    np.testing.assert_allclose(numeric.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(numeric.std(0), 1, atol=1e-5)
+    # Ordinal ranks keep their order: S < M < L.
+    ranks = {size: numeric[i, 1] for i, size in enumerate(frame["size"])}
+    assert ranks["S"] < ranks["M"] < ranks["L"]
+    # One-hot probabilities of the true ids and the encoded numbers give the table back.
+    one_hot = np.eye(4)[categorical[:, 0]][:, None].repeat(2, 1)
+    one_hot[:, 1] = np.eye(4)[categorical[:, 1]]
+    again = TableEncoder.from_json(table.to_json()).inverse_transform(numeric, one_hot)
+    np.testing.assert_allclose(again["weight"], frame["weight"], rtol=1e-5)
+    assert list(again["size"]) == list(frame["size"]) and list(again["colour"]) == list(frame["colour"])
+    np.testing.assert_array_equal(again["flag"].to_numpy(), frame["flag"].to_numpy())
+
+
+def test_unseen_categories_take_the_last_id_and_missing_values_are_refused():
+    table = TableEncoder().fit(mixed_frame(20))
+    odd = mixed_frame(3).assign(colour=["red", "purple", "blue"])
+    assert table.transform(odd)[1][:, 0].tolist() == [2, 3, 0]  # Sorted: blue 0, green 1, red 2; unseen 3.
+    with pytest.raises(DataError, match="column 'weight' has a missing or non-finite value at row 1"):
+        table.transform(mixed_frame(3).assign(weight=[1.0, np.nan, 2.0]))
+    with pytest.raises(DataError, match="column 'colour' has a missing .* at row 2"):
+        table.transform(mixed_frame(3).assign(colour=["red", "blue", None]))
+    with pytest.raises(DataError, match="not the fitted ones"):
+        table.transform(mixed_frame(3).drop(columns="shape"))
+
+
+def test_categorical_cross_entropy_matches_scipy_with_masked_categories():
+    logits = np.random.default_rng(0).normal(size=(5, 2, 4)).astype(np.float32)
+    logits[:, 1, 3] = -np.inf  # Column 1 has 3 categories.
+    categories = np.array([[0, 2], [3, 1], [1, 0], [2, 2], [0, 1]])
+    expected = -sum(log_softmax(logits[:, c], axis=-1)[np.arange(5), categories[:, c]] for c in range(2))
+    np.testing.assert_allclose(losses.categorical_cross_entropy(jnp.asarray(logits), jnp.asarray(categories)),
+                               expected, rtol=1e-5)
+
+
+def test_the_family_learns_both_kinds_of_column_and_load_scores_rows(one, encoded):
+    table, (source, _) = encoded
+    metrics = one.eval_metrics
+    assert {"eval/score", "eval/squared_error", "eval/cross_entropy", "eval/category_acc", "eval/mse"} <= set(metrics)
+    assert metrics["eval/score"] == pytest.approx(metrics["eval/squared_error"] + metrics["eval/cross_entropy"], rel=1e-5)
+    model = jaxae.load(one.workdir, mesh=parallel.make_mesh(1))
+    rows = host.read_all(source, ["numeric", "categorical"])
+    scores = model.scores(rows["numeric"][:9], rows["categorical"][:9])
+    assert scores.shape == (9,) and np.all(scores > 0)
+    numeric, probabilities = model.decode(model.encode(rows["numeric"][:9], rows["categorical"][:9]))
+    assert numeric.shape == (9, 3) and probabilities.shape == (9, 2, 4)
+    np.testing.assert_allclose(probabilities.sum(-1), 1, atol=1e-5)
+    assert np.all(probabilities[:, 1, 3] == 0)  # Beyond the shape column's 3 ids.
+    with pytest.raises(DataError, match=r"categorical\[0, 1\]=3 is not below that column's 3 ids"):
+        model.scores(rows["numeric"][:1], np.array([[0, 3]]))
+
+
+@pytest.mark.parametrize("mode", ["jit", "pmap"])
+def test_the_family_on_eight_devices_matches_one(tmp_path, encoded, one, mode):
+    table, data = encoded
+    eight = train(tmp_path, tabular_config(table, mode), data, parallel.make_mesh(8))
+    chex.assert_trees_all_close(jax.device_get(eight.state.params), jax.device_get(one.state.params),
+                                rtol=1e-4, atol=1e-5)
+
+
+def test_a_killed_run_resumes_bit_exactly(tmp_path, encoded, one):
+    table, data = encoded
+    assert_resumes_exactly(tmp_path, one.workdir, one, tabular_config(table), data, keep_through=2)
+
+
+def test_the_breast_cancer_config_trains_on_its_embedded_table(tmp_path, tiny_config):
+    splits = [sources.open_tfds("sklearn_breast_cancer", split) for split in ("train", "test")]
+    assert (len(splits[0]), len(splits[1])) == (456, 113) and splits[0].spec["numeric"].shape == (30,)
+    numeric = host.read_all(splits[0], ["numeric"])["numeric"]
+    np.testing.assert_allclose(numeric.mean(0), 0, atol=1e-5)  # Standardised by the train split.
+    result = loop.train(tiny_config("tabular_breast_cancer"), str(tmp_path), *splits, parallel.make_mesh(1))
+    assert np.isfinite(result.eval_metrics["eval/mse"]) and "eval/cross_entropy" not in result.eval_metrics
+
+
+def test_categorical_columns_the_data_lacks_are_refused(encoded):
+    table, (source, _) = encoded
+    from jaxae.trainers import create_trainer
+
+    config = tabular_config(table)
+    config.table.cardinalities = (4, 3, 5)
+    with pytest.raises(ConfigError, match="names 3 categorical columns"):
+        create_trainer(config, source.spec, len(source))
+    config.table.cardinalities = (4, 1)
+    with pytest.raises(ConfigError, match="at least 2 categories"):
+        loop.train(config, "/nonexistent/never-made", source, source)
