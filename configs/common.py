@@ -39,6 +39,8 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.loss.reconstruction = "bce"  # bce (Bernoulli, nats) | mse (summed squared error)
     config.loss.beta = 1.0  # KL weight for the VAE (beta-VAE when != 1).
     config.loss.kl_warmup_steps = 0  # beta ramps linearly from 0 over this many steps.
+    config.loss.iw_samples = 1  # VAE: > 1 trains on the importance-weighted bound of K draws (IWAE).
+    config.loss.eval_iw_samples = 0  # VAE: > 0 reports eval/iw_nll, the K-draw importance-weighted NLL.
     config.loss.l1_weight = 0.0  # L1 penalty on weights (kernels only).
     config.loss.l2_weight = 0.0  # L2 penalty on weights (kernels only).
     config.loss.activity_l1 = 0.0  # L1 on the code, per example.

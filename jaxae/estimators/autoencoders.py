@@ -106,11 +106,6 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
         self.inputs_ = Inputs.from_json(state["inputs"])
         self.n_features_in_ = self.inputs_.num_features
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        return tags
-
 
 class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, AutoencoderEstimator):
     """X [n, features] (or images [n, H, W(, C)], or a DataFrame) -> codes [n, n_components].

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxae import config_checks as checks
-from jaxae import corruptions, frechet, loss_scaling, losses, optimizers, parallel, rng
+from jaxae import corruptions, frechet, likelihood, loss_scaling, losses, optimizers, parallel, rng
 from jaxae.data.transforms import BINARIZATIONS, binarize, random_shift, to_unit_interval
 from jaxae.errors import ConfigError
 from jaxae.models import architecture_fields, build_model, validate_model_config
@@ -42,6 +42,14 @@ class AutoencoderTrainer(Trainer):
             checks.number(config, field, low=0)
         checks.number(config, "loss.kl_warmup_steps", low=0, integer=True)
         checks.number(config, "loss.kl_sparsity_target", low=0, high=1, low_open=True, high_open=True)
+        checks.number(config, "loss.iw_samples", low=1, integer=True)
+        checks.number(config, "loss.eval_iw_samples", low=0, integer=True)
+        for field in ("loss.iw_samples", "loss.eval_iw_samples"):
+            if checks.get(config, field) > (1 if field == "loss.iw_samples" else 0) and (
+                    config.model.name != "vae" or config.loss.reconstruction != "bce"):
+                raise ConfigError(f"{field}={checks.get(config, field)} is for a VAE with a Bernoulli decoder (a "
+                                  f"likelihood); this config has model.name={config.model.name!r}, "
+                                  f"loss.reconstruction={config.loss.reconstruction!r}")
         checks.choice(config, "noise.kind", ("none", *corruptions.CORRUPTIONS))
         if config.noise.kind == "gaussian":
             checks.number(config, "noise.level", low=0)
@@ -63,6 +71,9 @@ class AutoencoderTrainer(Trainer):
         self.tx = optimizers.build_optimizer(config.optimizer, self.num_steps)
         self.variational = config.model.name == "vae"
         self.loss_scaling = config.compute_dtype == "float16"
+        # Absent from the configs of runs saved before importance weighting existed.
+        self.iw_samples = config.loss.get("iw_samples", 1)
+        self.eval_iw_samples = config.loss.get("eval_iw_samples", 0)
 
     def identity(self):
         config = self.config
@@ -71,6 +82,8 @@ class AutoencoderTrainer(Trainer):
                    "loss.kl_sparsity_weight", "noise.kind", "data.binarize", "compute_dtype"]
         if self.variational:
             fields += ["loss.beta", "loss.kl_warmup_steps"]
+        if self.iw_samples > 1:
+            fields.append("loss.iw_samples")
         if config.loss.kl_sparsity_weight:
             fields.append("loss.kl_sparsity_target")
         if config.noise.kind != "none":
@@ -132,9 +145,24 @@ class AutoencoderTrainer(Trainer):
         kwargs = {"eps": eps} if self.variational else {}
         return self.model.apply({"params": params}, inputs, train=train, **kwargs)
 
-    def loss_fn(self, params, targets, inputs, eps, step):
-        """Scalar training loss and its parts. targets, inputs: [batch, H, W, C] (inputs maybe corrupted)."""
-        cfg = self.config.loss
+    def decode_nll(self, params, targets):
+        """codes [batch, latent] -> [batch] the decoder's Bernoulli NLL of `targets` [batch, H, W, C]."""
+        return lambda codes: losses.bce_with_logits(
+            self.model.apply({"params": params}, codes, method="decode_logits"), targets)
+
+    def iw_terms(self, params, targets, inputs, eps, step):
+        """IWAE's objective: minus the bound of K draws eps [batch, K, latent], the prior and posterior
+        terms weighted by beta. Returns (loss, metrics, the posterior means [batch, latent])."""
+        mu, logvar = self.model.apply({"params": params}, inputs, method="encode")
+        beta = self._beta(step)
+        weights = likelihood.log_weights(self.decode_nll(params, targets), mu, logvar, jnp.swapaxes(eps, 0, 1),
+                                         beta=beta)
+        loss = -jnp.mean(jax.nn.logsumexp(weights, axis=0) - jnp.log(self.iw_samples))
+        return loss, {"neg_iw_bound": loss, "kl": jnp.mean(losses.gaussian_kl(mu, logvar)), "beta": beta}, mu
+
+    def elbo_terms(self, params, targets, inputs, eps, step):
+        """The reconstruction term (plus beta KL for a VAE, one draw eps [batch, latent]). Returns
+        (loss, metrics, the codes [batch, latent] the penalties act on)."""
         reconstruction, aux = self.apply(params, inputs, eps, train=True)
         recon = self.reconstruction_nll(reconstruction, aux, targets)
         metrics = {"recon": jnp.mean(recon)}
@@ -144,17 +172,24 @@ class AutoencoderTrainer(Trainer):
             beta = self._beta(step)
             loss = loss + beta * kl
             metrics.update(kl=kl, beta=beta, neg_elbo=metrics["recon"] + kl)
+        return loss, metrics, aux["z"]
+
+    def loss_fn(self, params, targets, inputs, eps, step):
+        """Scalar training loss and its parts. targets, inputs: [batch, H, W, C] (inputs maybe corrupted)."""
+        cfg = self.config.loss
+        terms = self.iw_terms if self.iw_samples > 1 else self.elbo_terms
+        loss, metrics, codes = terms(params, targets, inputs, eps, step)
         penalty = jnp.zeros((), jnp.float32)
         if cfg.l1_weight:
             penalty += cfg.l1_weight * losses.l1_penalty(params)
         if cfg.l2_weight:
             penalty += cfg.l2_weight * losses.l2_penalty(params)
         if cfg.activity_l1:
-            penalty += cfg.activity_l1 * jnp.mean(losses.l1_activity(aux["z"]))
+            penalty += cfg.activity_l1 * jnp.mean(losses.l1_activity(codes))
         if cfg.kl_sparsity_weight:
             # The code passes through a sigmoid so each unit's mean activation is a rate in (0, 1);
             # the rate is a statistic of the whole global batch, on any number of devices.
-            rho_hat = parallel.batch_mean(jax.nn.sigmoid(aux["z"]), self.axis_name)
+            rho_hat = parallel.batch_mean(jax.nn.sigmoid(codes), self.axis_name)
             penalty += cfg.kl_sparsity_weight * jnp.sum(losses.kl_sparsity(rho_hat, target=cfg.kl_sparsity_target))
         if cfg.l1_weight or cfg.l2_weight or cfg.activity_l1 or cfg.kl_sparsity_weight:
             metrics["penalty"] = penalty
@@ -182,7 +217,8 @@ class AutoencoderTrainer(Trainer):
         noise = self.config.noise
         inputs = rng.per_example(lambda k, x: corruptions.corrupt(k, x, kind=noise.kind, level=noise.level),
                                  noise_keys, targets)
-        eps = rng.normal_per_example(sample_keys, (self.config.model.latent_dim,)) if self.variational else None
+        draws = (self.iw_samples,) if self.iw_samples > 1 else ()
+        eps = rng.normal_per_example(sample_keys, (*draws, self.config.model.latent_dim)) if self.variational else None
         return targets, inputs, eps
 
     def train_step(self, state: TrainState, batch):
@@ -226,6 +262,10 @@ class AutoencoderTrainer(Trainer):
             per_example["recon"] = self.reconstruction_nll(reconstruction, aux, targets)
             per_example["kl"] = losses.gaussian_kl(aux["mu"], aux["logvar"])
             per_example["neg_elbo"] = per_example["recon"] + per_example["kl"]
+        if self.eval_iw_samples:
+            keys = rng.keys_for(jax.random.fold_in(jax.random.fold_in(state.key, EVAL_STREAM), 2), batch["index"])
+            per_example["iw_nll"] = -likelihood.iw_log_likelihood(
+                self.decode_nll(state.params, targets), aux["mu"], aux["logvar"], keys, samples=self.eval_iw_samples)
         sums = {name: jnp.sum(value * mask) for name, value in per_example.items()}
         sums["count"] = jnp.sum(mask)
         if self.variational and frechet.applies(self.image_shape):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae import losses, rng, whole_split
+from jaxae import likelihood, losses, rng, whole_split
 from jaxae.data.sources import ArraySource
 from jaxae.data.transforms import binarize, to_unit_interval
 from jaxae.errors import DataError
@@ -36,6 +38,7 @@ class TrainedAutoencoder:
         self.image_shape = trainer.image_shape
         self.variational = trainer.variational
         self.batch_size = batch_size or self.config.eval_batch_size
+        self._likelihood_fns = {}
         self._binarize = self.config.data.binarize if self.config.data.binarize == "static" else "none"
 
     def _split(self, images) -> WholeSplit:
@@ -80,6 +83,25 @@ class TrainedAutoencoder:
         error); for a VAE the negative ELBO, its reconstruction term averaged over
         `score_samples` posterior draws. Deterministic: the same image gets the same score."""
         return self._split(images).map(self._scores, self.params)["score"]
+
+    def _log_likelihood(self, samples, params, batch):
+        targets = self.model_inputs(batch["image"])
+        mu, logvar = self.model.apply({"params": params}, targets, method="encode")
+        keys = rng.keys_for(jax.random.key(1), batch["index"])
+        return {"log_likelihood": likelihood.iw_log_likelihood(self.trainer.decode_nll(params, targets), mu, logvar,
+                                                               keys, samples=samples)}
+
+    def log_likelihood(self, images, samples: int = 1000) -> np.ndarray:
+        """images [n, H, W, C] -> [n] a VAE's importance-weighted estimate of log p(x) in nats, from
+        `samples` posterior draws per image (`jaxae.likelihood`; a lower bound that tightens as
+        `samples` grows). For a Bernoulli decoder only."""
+        if not self.variational or self.config.loss.reconstruction != "bce":
+            raise DataError("log_likelihood needs a VAE with a Bernoulli decoder (model.name='vae', loss.reconstruction='bce')")
+        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+            raise DataError(f"samples={samples!r} must be a positive integer")
+        # One function per K, kept, so that each K compiles once (WholeSplit caches by function).
+        fn = self._likelihood_fns.setdefault(int(samples), functools.partial(self._log_likelihood, int(samples)))
+        return self._split(images).map(fn, self.params)["log_likelihood"]
 
     def encode(self, images) -> np.ndarray:
         """images [n, H, W, C] -> codes [n, latent] (a VAE's posterior mean)."""

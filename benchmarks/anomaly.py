@@ -1,0 +1,153 @@
+"""The anomaly-detection table: train on the normal class, score a test split where the anomaly
+class is mixed in, report AUROC and AUPRC (average precision), which need no threshold.
+
+  python -m benchmarks.anomaly --data mnist_5k --out docs/anomaly_mnist_5k.json
+  python -m benchmarks.anomaly --data sklearn_digits --out docs/anomaly_sklearn_digits.json
+  python -m benchmarks.anomaly --data breast_cancer --seeds 5 --out docs/anomaly_breast_cancer.json
+
+Digits ('one digit out'): for each digit d, the detectors train on the train split's other nine
+digits and score the whole test split, d being the anomaly (about a tenth of it); the table gives
+the mean over the ten choices of d, and its standard deviation over seeds when --seeds > 1.
+breast_cancer: scikit-learn's table, trained on the benign train rows (every fifth row of a class
+is test, as the embedded `sklearn_breast_cancer`), malignant test rows the anomalies.
+
+Detectors: `jaxae.AnomalyDetector` with its defaults (a dense autoencoder; images by their
+Bernoulli likelihood, tables standardised by squared error), the same with kind='vae' (the
+negative ELBO) on images; PCA's reconstruction error at the same code size (8); PyOD's
+AutoEncoder and IForest with their defaults, on pixels in [0, 1] or the raw table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from benchmarks.measure import write_report
+
+DATA = ("mnist_5k", "sklearn_digits", "breast_cancer")
+TEST_EVERY = 5  # Every fifth row of a class is test (the embedded sklearn data sets' rule).
+
+
+def digit_splits(name: str):
+    """{'train'|'test': (images [n, H, W] float in [0, 1], labels [n])} of an embedded digit set."""
+    from jaxae.data import host, sources
+
+    out = {}
+    for split in ("train", "test"):
+        data = host.read_all(sources.open_tfds(name, split), ["image", "label"])
+        out[split] = (data["image"][..., 0].astype(np.float32) / 255.0, data["label"])
+    return out
+
+
+def breast_cancer_splits():
+    """{'train'|'test': (rows [n, 30] raw, labels [n] with 1 = malignant)}."""
+    from sklearn.datasets import load_breast_cancer
+
+    from jaxae.data.builders import split_masks
+
+    table = load_breast_cancer()
+    malignant = (table.target == 0).astype(np.int64)
+    masks = split_masks(table.target, lambda position: position % TEST_EVERY == TEST_EVERY - 1)
+    return {split: (table.data[mask], malignant[mask]) for split, mask in masks.items()}
+
+
+def pca_scores(train: np.ndarray, test: np.ndarray, components: int = 8) -> np.ndarray:
+    """Squared reconstruction error of each test row under PCA fitted on the train rows."""
+    pca = PCA(components).fit(train)
+    return ((pca.inverse_transform(pca.transform(test)) - test) ** 2).sum(1)
+
+
+def detectors(images: bool, seed: int, smoke: bool):
+    """{name: fit(train) -> score(test) function} for one data kind."""
+    import jaxae
+    from pyod.models.auto_encoder import AutoEncoder
+    from pyod.models.iforest import IForest
+
+    epochs = {"epochs": 2} if smoke else {}
+    flat = (lambda x: x.reshape(len(x), -1)) if images else (lambda x: x)
+
+    def ours(kind):
+        def fit(train):
+            detector = jaxae.AnomalyDetector(kind=kind, random_state=seed, **epochs).fit(train)
+            return detector.decision_function
+        return fit
+
+    def pyod(make):
+        def fit(train):
+            detector = make().fit(flat(train))
+            return lambda test: detector.decision_function(flat(test))
+        return fit
+
+    def pca(train):
+        return lambda test: pca_scores(flat(train), flat(test))
+
+    table = {"jaxae AE": ours("ae")}
+    if images:
+        table["jaxae VAE"] = ours("vae")
+    table["PCA (8)"] = pca
+    table["PyOD AutoEncoder"] = pyod(lambda: AutoEncoder(random_state=seed, verbose=0, epoch_num=1 if smoke else 10))
+    table["PyOD IForest"] = pyod(lambda: IForest(random_state=seed))
+    return table
+
+
+def one_protocol(splits, normal_classes, anomaly_test, images, seed, smoke):
+    """{detector: {'auroc', 'auprc', 'seconds'}} for one choice of normal training rows."""
+    train = splits["train"][0][normal_classes]
+    test, truth = splits["test"][0], anomaly_test
+    results = {}
+    for name, fit in detectors(images, seed, smoke).items():
+        start = time.perf_counter()
+        scores = fit(train)(test)
+        results[name] = {"auroc": float(roc_auc_score(truth, scores)), "auprc": float(average_precision_score(truth, scores)),
+                         "seconds": time.perf_counter() - start}
+    return results
+
+
+def run(data: str, seed: int, smoke: bool) -> dict:
+    """{'per_choice': [...], 'mean': {detector: {'auroc', 'auprc', 'seconds'}}} for one seed."""
+    if data == "breast_cancer":
+        splits = breast_cancer_splits()
+        per_choice = [one_protocol(splits, splits["train"][1] == 0, splits["test"][1], False, seed, smoke)]
+    else:
+        splits = digit_splits(data)
+        digits = range(2) if smoke else range(10)
+        per_choice = [one_protocol(splits, splits["train"][1] != digit, splits["test"][1] == digit, True, seed, smoke)
+                      for digit in digits]
+    names = per_choice[0].keys()
+    mean = {name: {key: float(np.mean([choice[name][key] for choice in per_choice])) for key in ("auroc", "auprc", "seconds")}
+            for name in names}
+    return {"per_choice": per_choice, "mean": mean}
+
+
+def markdown(data: str, seeds: list[dict]) -> str:
+    lines = [f"| detector ({data}) | AUROC | AUPRC | seconds per fit |", "|---|---|---|---|"]
+    for name in seeds[0]["mean"]:
+        cells = []
+        for key in ("auroc", "auprc"):
+            values = [seed["mean"][name][key] for seed in seeds]
+            cells.append(f"{np.mean(values):.3f}" + (f" +- {np.std(values):.3f}" if len(values) > 1 else ""))
+        seconds = np.mean([seed["mean"][name]["seconds"] for seed in seeds])
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {seconds:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="mnist_5k", choices=DATA)
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true", help="two digits, two epochs: checks the script runs")
+    parser.add_argument("--out", default="")
+    args = parser.parse_args(argv)
+    seeds = [run(args.data, seed, args.smoke) for seed in range(args.seeds)]
+    report = {"data": args.data, "seeds": seeds, "table": markdown(args.data, seeds)}
+    write_report(report, args.out)
+    print(report["table"])
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""`python -m jaxae.encode` and the anomaly scores of a trained run: a split or a .npy in, codes,
+scores and labels out; the autoencoder's scores against NumPy's Bernoulli likelihood, the VAE's
+against its evaluation's negative ELBO; bad arguments refused before anything is written."""
+
+import numpy as np
+import pytest
+
+import jaxae
+from jaxae import encode, loop
+from jaxae.data import host, sources
+from reliability_helpers import tiny
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A tiny VAE and a tiny plain autoencoder (grey levels) on the embedded MNIST subset."""
+    folders = {}
+    for name, config in (("vae", tiny("vae_mnist")), ("ae", tiny("ae_mnist", num_steps=40))):
+        folders[name] = loop.run(config, str(tmp_path_factory.mktemp(name)))
+    return folders
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    return host.read_all(sources.open_tfds("mnist_5k", "test"), ["image", "label"])
+
+
+def test_the_split_is_encoded_with_labels_and_scores(runs, test_split, tmp_path):
+    out = tmp_path / "codes.npz"
+    assert encode.main(["--workdir", runs["vae"].workdir, "--out", str(out)]) == 0
+    saved = np.load(out)
+    model = jaxae.load(runs["vae"].workdir)
+    np.testing.assert_array_equal(saved["labels"], test_split["label"])
+    np.testing.assert_allclose(saved["codes"], model.encode(test_split["image"]), rtol=1e-5, atol=1e-6)
+    # The score is the negative ELBO (16 posterior draws), the eval's figure is from one draw.
+    assert saved["scores"].shape == (1000,)
+    assert saved["scores"].mean() == pytest.approx(runs["vae"].eval_metrics["eval/neg_elbo"], rel=0.02)
+    np.testing.assert_array_equal(model.scores(test_split["image"][:10]), saved["scores"][:10])  # Deterministic.
+
+
+def test_an_autoencoders_score_is_its_bernoulli_loss(runs, test_split, tmp_path):
+    images = test_split["image"][:50]
+    np.save(tmp_path / "digits.npy", images)
+    out = tmp_path / "ae.npz"
+    assert encode.main(["--workdir", runs["ae"].workdir, "--images", str(tmp_path / "digits.npy"), "--out", str(out)]) == 0
+    saved = np.load(out)
+    assert "labels" not in saved and saved["codes"].shape == (50, 4)
+    model = jaxae.load(runs["ae"].workdir)
+    p = np.clip(model.reconstruct(images).astype(np.float64), 1e-7, 1 - 1e-7)
+    x = images / 255.0
+    expected = -(x * np.log(p) + (1 - x) * np.log(1 - p)).reshape(50, -1).sum(1)
+    np.testing.assert_allclose(saved["scores"], expected, rtol=1e-3)
+
+
+def test_bad_arguments_are_one_line_and_write_nothing(runs, tmp_path, capsys):
+    taken = tmp_path / "taken.npz"
+    taken.write_bytes(b"keep")
+    cases = [(["--out", str(taken)], "exists; choose a new file"),
+             (["--out", str(tmp_path / "no" / "x.npz")], "its folder does not exist"),
+             (["--out", str(tmp_path / "a.npz"), "--images", str(tmp_path / "missing.npy")], "is not a .npy file"),
+             (["--out", str(tmp_path / "b.npz"), "--split", "validation"], "has no split 'validation'")]
+    for extra, message in cases:
+        assert encode.main(["--workdir", runs["ae"].workdir, *extra]) == 2
+        error = capsys.readouterr().err
+        assert message in error and error.startswith("jaxae.encode: error:") and len(error.strip().splitlines()) == 1
+    assert taken.read_bytes() == b"keep" and sorted(p.name for p in tmp_path.iterdir()) == ["taken.npz"]
