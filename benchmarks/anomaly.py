@@ -29,7 +29,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from benchmarks.measure import write_report
 
 DATA = ("mnist_5k", "sklearn_digits", "breast_cancer")
-TEST_EVERY = 5  # Every fifth row of a class is test (the embedded sklearn data sets' rule).
 
 
 def digit_splits(name: str):
@@ -47,11 +46,11 @@ def breast_cancer_splits():
     """{'train'|'test': (rows [n, 30] raw, labels [n] with 1 = malignant)}."""
     from sklearn.datasets import load_breast_cancer
 
-    from jaxae.data.builders import split_masks
+    from jaxae.data.builders import every_fifth_is_test, split_masks
 
     table = load_breast_cancer()
     malignant = (table.target == 0).astype(np.int64)
-    masks = split_masks(table.target, lambda position: position % TEST_EVERY == TEST_EVERY - 1)
+    masks = split_masks(table.target, every_fifth_is_test)
     return {split: (table.data[mask], malignant[mask]) for split, mask in masks.items()}
 
 

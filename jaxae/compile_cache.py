@@ -21,7 +21,8 @@ def enable_compile_cache(setting: str = "") -> str | None:
 
     Returns the folder in use, or None. Call before the first compilation.
     """
-    if setting == "none":
+    if setting == "none":  # Off, even where $JAX_COMPILATION_CACHE_DIR names a folder.
+        jax.config.update("jax_compilation_cache_dir", None)
         return None
     path = os.path.abspath(os.path.expanduser(setting or default_cache_dir()))
     try:

@@ -41,7 +41,10 @@ def inputs_of(model, args) -> tuple[list[np.ndarray], np.ndarray | None]:
             raise JaxaeError(f"--images is for image models; this run takes {fields}: use --split")
         if not args.images.endswith(".npy") or not os.path.isfile(args.images):
             raise JaxaeError(f"--images={args.images!r} is not a .npy file")
-        return [np.load(args.images, allow_pickle=False)], None
+        try:
+            return [np.load(args.images, allow_pickle=False)], None
+        except ValueError as error:  # e.g. an array of Python objects, which would need pickle.
+            raise JaxaeError(f"--images={args.images!r} cannot be read without pickle: {error}") from None
     data = model.config.data
     split = sources.open_tfds(data.name, args.split or data.eval_split, data.tfds_data_dir or None)
     present = [field for field in fields if field in split.spec]

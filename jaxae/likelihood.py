@@ -7,7 +7,8 @@ For posterior draws z_k = mu + sigma eps_k, k = 1..K, the log weights are
 and log p(x) >= log (1/K) sum_k w_k, a bound that tightens as K grows (K = 1 is the ELBO). With
 K = 1000 or more it is the usual estimate of a VAE's test log-likelihood. The K draws are taken in
 chunks of `chunk` inside a `lax.scan` with a running log-sum-exp, so memory holds one chunk's
-decoder outputs, [chunk, batch, H, W, C], whatever K is.
+decoder outputs, [chunk, batch, H, W, C], whatever K is. The data must be binary for this to be
+a likelihood (a Bernoulli decoder's "likelihood" of grey levels is not normalised).
 """
 
 from __future__ import annotations
@@ -36,21 +37,25 @@ def iw_log_likelihood(decode_nll, mu, logvar, key_of_example, *, samples: int, c
     """[batch] the K-sample importance-weighted bound on log p(x), K = `samples`.
 
     key_of_example: [batch] keys, one per example; its draws depend on its key alone, so the
-    estimate does not depend on the batch it is in. chunk: draws per scan step, at most (the
-    largest divisor of K not above it).
+    estimate does not depend on the batch it is in. chunk: draws per scan step; the last step's
+    draws beyond K are left out of the sum.
     """
-    chunk = next(size for size in range(min(chunk, samples), 0, -1) if samples % size == 0)  # Divides K.
-    latent = mu.shape[-1]
+    if samples < 1 or chunk < 1:
+        raise ValueError(f"samples={samples} and chunk={chunk} must be positive")
+    chunk = min(chunk, samples)
+    steps, latent = -(-samples // chunk), mu.shape[-1]
 
     def body(carry, index):
         running_max, running_sum = carry
         keys = jax.vmap(lambda key: jax.random.fold_in(key, index))(key_of_example)
         eps = jax.vmap(lambda key: jax.random.normal(key, (chunk, latent)))(keys)  # [batch, chunk, latent]
         weights = log_weights(decode_nll, mu, logvar, jnp.swapaxes(eps, 0, 1))  # [chunk, batch]
+        drawn = (index * chunk + jnp.arange(chunk) < samples)[:, None]
+        weights = jnp.where(drawn, weights, -jnp.inf)
         new_max = jnp.maximum(running_max, jnp.max(weights, axis=0))
         running_sum = running_sum * jnp.exp(running_max - new_max) + jnp.sum(jnp.exp(weights - new_max), axis=0)
         return (new_max, running_sum), None
 
     start = (jnp.full(mu.shape[:1], -jnp.inf, jnp.float32), jnp.zeros(mu.shape[:1], jnp.float32))
-    (top, total), _ = jax.lax.scan(body, start, jnp.arange(samples // chunk))
+    (top, total), _ = jax.lax.scan(body, start, jnp.arange(steps))
     return top + jnp.log(total) - math.log(samples)

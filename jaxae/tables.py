@@ -7,8 +7,9 @@ Column kinds, read from a DataFrame's dtypes:
   ordinal      an ordered pandas Categorical: its rank (0, 1, ...) standardised the same way, so
                neighbouring levels are close in the input and reconstructed with squared error;
   categorical  an unordered Categorical, strings or other objects: one id per category seen in
-               `fit`, in sorted order, plus one last id for any category `fit` did not see (an
-               unseen category is what an anomaly detector should notice, not an error).
+               `fit` (compared by their text, str(value), in sorted order), plus one last id for
+               any category `fit` did not see (an unseen category is what an anomaly detector
+               should notice, not an error).
 A NumPy array is all numeric. Missing values (NaN, None) are refused with the column and row.
 Everything fitted is JSON (`to_json`/`from_json`): no pickle.
 """
@@ -55,10 +56,15 @@ class TableEncoder:
     # ------------------------------------------------------------------ reading a table
 
     def _split_columns(self, X) -> list[tuple[str, str, np.ndarray]]:
-        """[(name, kind, values [n])] for each column; DataError naming the first missing value."""
+        """[(name, kind, values [n])] for each column (an ordinal column's values are its level
+        names, as strings); DataError naming the first missing value."""
         if is_frame(X):
-            columns = [(str(name), column_kind(X[name]), X[name].to_numpy(), X[name].isna().to_numpy())
-                       for name in X.columns]
+            columns = []
+            for label in X.columns:
+                series = X[label]
+                kind = column_kind(series)
+                values = series.astype(str).to_numpy() if kind == "ordinal" else series.to_numpy()
+                columns.append((str(label), kind, values, series.isna().to_numpy()))
         else:
             X = np.asarray(X)
             if X.ndim != 2:
@@ -85,7 +91,7 @@ class TableEncoder:
         for name, kind, values in self._split_columns(X):
             column = {"name": name, "kind": kind}
             if kind == "ordinal":
-                column["levels"] = [str(level) for level in X[name].cat.categories]
+                column["levels"] = [str(level) for level in X.iloc[:, len(self.columns)].cat.categories]
                 values = self._ranks(column, values)
             if kind == "categorical":
                 column["categories"] = sorted({str(value) for value in values})
@@ -152,13 +158,20 @@ class TableEncoder:
                 np.asarray(categorical, np.int32).T.reshape(n, len(categorical)))
 
     def inverse_transform(self, numeric, probabilities):
-        """Model outputs -> a table like the fitted one: numbers unscaled, ordinal levels and
-        categories by the nearest rank and the most probable id (an unseen category as None).
+        """Model outputs -> the fitted table's columns: numbers unscaled (as floats; booleans as
+        value > 0.5), ordinal columns as an ordered Categorical of the nearest rank's level, and
+        categorical columns as the most probable category's name (a string, as categories are
+        compared; None for the id of unseen categories).
 
-        numeric: [n, numeric columns]; probabilities: [n, categorical columns, K].
-        Returns a DataFrame if `fit` saw one, else a float array [n, columns].
+        numeric: [n, numeric and ordinal columns]; probabilities: [n, categorical columns, K].
+        Returns a DataFrame (column names as strings) if `fit` saw one, else a float array [n, columns].
         """
         numeric, probabilities = np.asarray(numeric, np.float64), np.asarray(probabilities)
+        widths = (len(self.numeric_columns), len(self.categorical_columns))
+        if numeric.ndim != 2 or numeric.shape[1] != widths[0] or probabilities.ndim != 3 or (
+                probabilities.shape[:2] != (len(numeric), widths[1])):
+            raise DataError(f"numeric must be [n, {widths[0]}] and probabilities [n, {widths[1]}, K]; got "
+                            f"{numeric.shape} and {probabilities.shape}")
         numeric_at = {id(column): i for i, column in enumerate(self.numeric_columns)}
         categorical_at = {id(column): i for i, column in enumerate(self.categorical_columns)}
         out = {}
@@ -179,6 +192,9 @@ class TableEncoder:
             return np.stack([np.asarray(out[column["name"]], np.float64) for column in self.columns], axis=1)
         import pandas as pd
 
+        for column in self.columns:
+            if column["kind"] == "ordinal":
+                out[column["name"]] = pd.Categorical(out[column["name"]], categories=column["levels"], ordered=True)
         return pd.DataFrame(out)
 
     # ------------------------------------------------------------------ saving

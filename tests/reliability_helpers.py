@@ -8,6 +8,8 @@ import jax
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The session's compilation cache (conftest.py), never the user's ~/.cache.
+TEST_COMPILE_CACHE = os.environ.get("JAX_COMPILATION_CACHE_DIR") or "none"
 
 
 def tiny(config_name="vae_mnist", **fields):
@@ -23,7 +25,7 @@ def tiny(config_name="vae_mnist", **fields):
 
 def train_py(workdir, *overrides, config="configs/vae_mnist.py:tiny"):
     return [sys.executable, "train.py", f"--config={config}", f"--workdir={workdir}",
-            "--config.compile_cache_dir=none", *overrides]
+            f"--config.compile_cache_dir={TEST_COMPILE_CACHE}", *overrides]
 
 
 def start(workdir, *overrides, **kwargs):

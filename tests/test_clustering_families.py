@@ -13,7 +13,7 @@ import pytest
 
 import jaxae
 from jaxae import loop, parallel
-from jaxae.data.builders import DIGITS_TEST_EVERY, load_sklearn_digits_arrays, split_masks
+from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
 from jaxae.data.sources import ArraySource
 from jaxae.errors import ConfigError
 from jaxae.metric_writers import read_metrics
@@ -23,7 +23,7 @@ from reliability_helpers import tiny
 @pytest.fixture(scope="module")
 def digits():
     images, labels = load_sklearn_digits_arrays()
-    masks = split_masks(labels, lambda position: position % DIGITS_TEST_EVERY == DIGITS_TEST_EVERY - 1)
+    masks = split_masks(labels, every_fifth_is_test)
     return tuple(ArraySource.from_images(images[masks[s]], labels[masks[s]], name=f"digits {s}")
                  for s in ("train", "test"))
 

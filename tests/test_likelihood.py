@@ -56,9 +56,9 @@ def test_the_chunked_estimate_is_one_log_sum_exp_over_every_draw(problem):
     nll, _ = linear_bernoulli(weights, bias, targets)
     keys = jax.random.split(jax.random.key(0), 4)
     got = likelihood.iw_log_likelihood(nll, jnp.asarray(mu), jnp.asarray(logvar), keys, samples=60, chunk=25)
-    # chunk 25 does not divide 60: the scan takes 20 draws a step. The same draws, all at once:
-    eps = jnp.concatenate([jax.vmap(lambda key: jax.random.normal(jax.random.fold_in(key, i), (20, 3)))(keys)
-                           for i in range(3)], axis=1)
+    # chunk 25 does not divide 60: three steps of 25 draws, the last 15 left out. The same draws, at once:
+    eps = jnp.concatenate([jax.vmap(lambda key: jax.random.normal(jax.random.fold_in(key, i), (25, 3)))(keys)
+                           for i in range(3)], axis=1)[:, :60]
     weights_all = np.asarray(likelihood.log_weights(nll, jnp.asarray(mu), jnp.asarray(logvar), jnp.swapaxes(eps, 0, 1)))
     np.testing.assert_allclose(got, logsumexp(weights_all.astype(np.float64), axis=0) - np.log(60), rtol=1e-5)
 
@@ -79,13 +79,37 @@ def test_the_bound_tightens_as_k_grows_and_eval_reports_it(vae_run):
     assert nll[1] == pytest.approx(metrics["eval/neg_elbo"], rel=0.05)  # K = 1 is the ELBO (other digits, draws).
 
 
+def test_the_iwae_objective_with_equal_draws_is_one_draws_elbo_by_scipy():
+    from jaxae.trainers import create_trainer
+
+    config = tiny("vae_mnist", loss__iw_samples=4)
+    spec = sources.open_tfds("mnist_5k", "test").spec
+    trainer = create_trainer(config, spec, 1000)
+    params = jax.jit(trainer.init)(jax.random.key(0)).params
+    rng = np.random.default_rng(0)
+    targets = (rng.random((3, 28, 28, 1)) < 0.3).astype(np.float32)
+    draw = rng.normal(size=(3, 4)).astype(np.float32)
+    loss, _, _ = trainer.iw_terms(params, jnp.asarray(targets), jnp.asarray(targets),
+                                  jnp.asarray(np.repeat(draw[:, None], 4, axis=1)), jnp.zeros((), jnp.int32))
+    mu, logvar = (np.asarray(a, np.float64) for a in trainer.model.apply({"params": params}, targets, method="encode"))
+    sigma = np.exp(0.5 * logvar)
+    z = mu + sigma * draw
+    logits = np.asarray(trainer.model.apply({"params": params}, jnp.asarray(z, jnp.float32), method="decode_logits"),
+                        np.float64).reshape(3, -1)
+    x = targets.reshape(3, -1)
+    nll = np.sum(np.logaddexp(0, logits) - x * logits, axis=1)
+    expected = np.mean(nll + norm.logpdf(z, mu, sigma).sum(1) - norm.logpdf(z).sum(1))
+    assert float(loss) == pytest.approx(expected, rel=1e-4)
+
+
 def test_the_iwae_objective_trains_and_needs_a_bernoulli_vae(tmp_path):
     result = loop.run(tiny("vae_mnist", loss__iw_samples=4), str(tmp_path))
     assert np.isfinite(result.eval_metrics["eval/neg_elbo"])
     records = [line for line in open(f"{tmp_path}/metrics.jsonl") if "train/neg_iw_bound" in line]
     assert records
-    with pytest.raises(ConfigError, match="loss.iw_samples=4 is for a VAE with a Bernoulli decoder"):
+    with pytest.raises(ConfigError, match="loss.iw_samples=4 is for a VAE with a Bernoulli decoder of binary images"):
         validate_config(tiny("ae_mnist", loss__iw_samples=4))
     with pytest.raises(ConfigError, match="loss.eval_iw_samples=10 is for a VAE"):
-        validate_config(tiny("vae_mnist", loss__eval_iw_samples=10, loss__reconstruction="mse",
-                             model__output_activation="identity"))
+        validate_config(tiny("vae_mnist", loss__eval_iw_samples=10, data__binarize="none"))
+    with pytest.raises(ConfigError, match="importance weighting is for the autoencoder family's VAEs"):
+        validate_config(tiny("vade_mnist", loss__iw_samples=2))

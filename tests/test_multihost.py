@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from reliability_helpers import TEST_COMPILE_CACHE
+
 from jaxae import distributed
 from jaxae.metric_writers import read_metrics
 
@@ -26,7 +28,7 @@ def free_port() -> int:
 
 def command(workdir, *extra):
     return [sys.executable, "train.py", "--config=configs/vae_mnist.py:tiny", f"--workdir={workdir}",
-            "--config.compile_cache_dir=none", *extra]
+            f"--config.compile_cache_dir={TEST_COMPILE_CACHE}", *extra]
 
 
 def env(devices: int):

@@ -14,7 +14,7 @@ from sklearn.neighbors import KNeighborsClassifier
 import jaxae
 from jaxae import parallel
 from jaxae.cluster import manifold
-from jaxae.data.builders import DIGITS_TEST_EVERY, load_sklearn_digits_arrays, split_masks
+from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
 from jaxae.errors import ConfigError
 from jaxae.metric_writers import read_metrics
 from jaxae.trainers.n2d import embedding_seeds
@@ -85,7 +85,7 @@ def test_clusters_the_pretrained_codes_and_predicts_by_their_neighbours(n2d_run)
     assert started[0]["n2d/smallest_cluster"] == np.bincount(labels).min()
     model = jaxae.load(str(workdir))
     images, all_labels = load_sklearn_digits_arrays()
-    masks = split_masks(all_labels, lambda position: position % DIGITS_TEST_EVERY == DIGITS_TEST_EVERY - 1)
+    masks = split_masks(all_labels, every_fifth_is_test)
     train_images, new = images[masks["train"]], images[masks["test"]]
     np.testing.assert_allclose(model.encode(train_images), codes, rtol=1e-5, atol=1e-5)  # The pretrained codes.
     np.testing.assert_allclose(model.centroids, [codes[labels == c].mean(0) for c in range(10)], rtol=1e-5, atol=1e-6)

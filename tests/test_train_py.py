@@ -6,13 +6,15 @@ import sys
 
 import pytest
 
+from reliability_helpers import TEST_COMPILE_CACHE
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def train_py(workdir, *overrides, config="configs/vae_mnist.py:tiny"):
     return [sys.executable, "train.py", f"--config={config}", f"--workdir={workdir}",
-            "--config.compile_cache_dir=none", *overrides]
+            f"--config.compile_cache_dir={TEST_COMPILE_CACHE}", *overrides]
 
 
 def test_main_command_prints_where_results_are(tmp_path):

@@ -47,6 +47,11 @@ def load_sklearn_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return images, digits.target.astype(np.int64)
 
 
+def every_fifth_is_test(position_in_class: np.ndarray) -> np.ndarray:
+    """The scikit-learn sets' rule: positions 4, 9, 14, ... of each class are test."""
+    return position_in_class % DIGITS_TEST_EVERY == DIGITS_TEST_EVERY - 1
+
+
 def split_masks(labels: np.ndarray, is_test_position) -> dict[str, np.ndarray]:
     """Boolean masks [n] for 'train' and 'test': `is_test_position(i)` decides the i-th image of a class."""
     position_in_class = np.zeros(len(labels), dtype=np.int64)
@@ -115,7 +120,7 @@ class SklearnDigits(_ArrayBuilder):
         return load_sklearn_digits_arrays()
 
     def _is_test_position(self, position_in_class):
-        return position_in_class % DIGITS_TEST_EVERY == DIGITS_TEST_EVERY - 1
+        return every_fifth_is_test(position_in_class)
 
 
 class SklearnBreastCancer(tfds.core.GeneratorBasedBuilder):
@@ -141,7 +146,7 @@ class SklearnBreastCancer(tfds.core.GeneratorBasedBuilder):
         from sklearn.datasets import load_breast_cancer
 
         table = load_breast_cancer()
-        masks = split_masks(table.target, lambda position: position % DIGITS_TEST_EVERY == DIGITS_TEST_EVERY - 1)
+        masks = split_masks(table.target, every_fifth_is_test)
         train = table.data[masks["train"]]
         standardised = ((table.data - train.mean(axis=0)) / train.std(axis=0)).astype(np.float32)
         return {name: self._generate_examples(standardised, table.target, mask) for name, mask in masks.items()}

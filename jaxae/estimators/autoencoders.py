@@ -17,13 +17,11 @@ back with `jaxae.load`. X is images or a table (`jaxae.estimators.base`).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from jaxae.estimators.base import Inputs, TrainedEstimator, devices_batch
+from jaxae.estimators.base import Inputs, TrainedEstimator, devices_batch, eval_batch
 from jaxae.errors import DataError
 
 KINDS = ("ae", "vae")
@@ -58,7 +56,7 @@ def config_for(inputs: Inputs, num_examples: int, *, kind: str, n_components: in
     config.seed = int(random_state)
     config.model.latent_dim, config.model.hidden = int(n_components), tuple(int(width) for width in hidden)
     config.batch_size = devices_batch(int(batch_size), num_examples)
-    config.eval_batch_size = 8 * math.ceil(min(512, num_examples) / 8)
+    config.eval_batch_size = eval_batch(num_examples)
     config.num_epochs = int(epochs)
     config.optimizer.learning_rate = float(learning_rate)
     return cadence(config, max(num_examples // config.batch_size, 1))
@@ -91,6 +89,8 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
                             hidden=self.hidden, epochs=self.epochs, batch_size=self.batch_size,
                             learning_rate=self.learning_rate, random_state=self.random_state)
         self.n_features_in_ = self.inputs_.num_features
+        if self.inputs_.kind == "table" and self.inputs_.table.frame:
+            self.feature_names_in_ = np.asarray([column["name"] for column in self.inputs_.table.columns], object)
         self._train(config, source)
 
     def _columns(self, X):
@@ -105,6 +105,8 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
     def _set_state(self, state: dict) -> None:
         self.inputs_ = Inputs.from_json(state["inputs"])
         self.n_features_in_ = self.inputs_.num_features
+        if self.inputs_.kind == "table" and self.inputs_.table.frame:
+            self.feature_names_in_ = np.asarray([column["name"] for column in self.inputs_.table.columns], object)
 
 
 class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, AutoencoderEstimator):
@@ -138,5 +140,4 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             raise DataError(f"codes must be [n, {self.n_components}]; got shape {codes.shape}")
         if self.inputs_.kind == "table":
             return self.inputs_.table.inverse_transform(*self.model_.decode(codes))
-        images = self.model_.decode(codes) * (self.inputs_.high - self.inputs_.low) + self.inputs_.low
-        return images.reshape(len(codes), *self.inputs_.shape)
+        return self.inputs_.images_back(self.model_.decode(codes))

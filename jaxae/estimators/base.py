@@ -28,12 +28,20 @@ from jaxae.tables import TableEncoder, is_frame
 STATE_FILE = "estimator.json"
 
 
-def image_array(X, *, min_samples: int = 1) -> np.ndarray:
+def checked_array(X, *, min_samples: int = 1) -> np.ndarray:
     """X [n, d] or [n, H, W(, C)] of numbers, validated by scikit-learn, as float64."""
     X = check_array(X, allow_nd=True, dtype=np.float64, ensure_min_samples=min_samples, input_name="X")
     if X.ndim > 4:
         raise DataError(f"X must be [n, features] or images [n, H, W] / [n, H, W, C]; got shape {X.shape}")
     return X
+
+
+def eval_batch(num_examples: int, most: int = 512) -> int:
+    """Examples per eval batch: up to `most`, at least the data, rounded up to a multiple of the devices."""
+    import jax
+
+    devices = jax.device_count()
+    return -(-min(most, num_examples) // devices) * devices
 
 
 def devices_batch(batch_size: int, num_examples: int) -> int:
@@ -49,23 +57,34 @@ def devices_batch(batch_size: int, num_examples: int) -> int:
 class Inputs:
     """How one estimator reads X: as images or as a table, with the scaling seen in `fit`.
 
-    Attributes (JSON, see `to_json`): kind ('images' or 'table'); for images shape (H, W, C) and
-    the range (low, high) of the training values; for tables the fitted `TableEncoder`.
+    Attributes (JSON, see `to_json`): kind ('images' or 'table'); for images `shape`, the fitted
+    X's shape per example ((H, W), (H, W, C), or (d,) for rows read as 1 x d images), and the range
+    (low, high) of its values; for tables the fitted `TableEncoder`.
     """
 
     def __init__(self, kind: str, shape=None, low: float = 0.0, high: float = 1.0, table: TableEncoder | None = None):
-        self.kind, self.shape, self.low, self.high, self.table = kind, shape, low, high, table
+        self.kind, self.low, self.high, self.table = kind, low, high, table
+        self.shape = tuple(shape) if shape is not None else None
 
     @classmethod
-    def fit(cls, X, *, min_samples: int = 2) -> "Inputs":
-        """Reads X's kind (2-D or a DataFrame: a table; 3-D or 4-D: images) and its scaling."""
-        if is_frame(X):
-            return cls("table", table=TableEncoder().fit(_at_least(X, min_samples)))
-        X = image_array(X, min_samples=min_samples)
-        if X.ndim == 2:
+    def fit(cls, X, *, min_samples: int = 2, tables: bool = True) -> "Inputs":
+        """Reads X's kind (2-D or a DataFrame: a table, unless `tables` is False, when rows are
+        images 1 pixel high; 3-D or 4-D: images) and its scaling."""
+        if is_frame(X) and tables:
+            if len(X) < min_samples:
+                raise ValueError(f"X has {len(X)} rows; at least {min_samples} are needed")
             return cls("table", table=TableEncoder().fit(X))
-        images = X[..., None] if X.ndim == 3 else X
-        return cls("images", shape=tuple(images.shape[1:]), low=float(X.min()), high=float(X.max()))
+        X = checked_array(X, min_samples=min_samples)
+        if X.ndim == 2 and tables:
+            return cls("table", table=TableEncoder().fit(X))
+        return cls("images", shape=X.shape[1:], low=float(X.min()), high=float(X.max()))
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of the images the model sees."""
+        if len(self.shape) == 1:
+            return (1, self.shape[0], 1)
+        return self.shape if len(self.shape) == 3 else (*self.shape, 1)
 
     @property
     def num_features(self) -> int:
@@ -76,7 +95,7 @@ class Inputs:
         {'numeric': [n, d] float32, 'categorical': [n, columns] int32}."""
         if self.kind == "table":
             if not is_frame(X):
-                X = image_array(X)
+                X = checked_array(X)
                 if X.ndim != 2:
                     raise DataError(f"X must be a table [n, {self.num_features}] like the one fitted; got shape {X.shape}")
                 if X.shape[1] != self.num_features:  # scikit-learn's words, which its checks expect.
@@ -84,13 +103,16 @@ class Inputs:
                                     "features as input")
             numeric, categorical = self.table.transform(X)
             return {"numeric": numeric, "categorical": categorical}
-        X = image_array(X)
-        images = X[..., None] if X.ndim == 3 else X
-        if images.shape[1:] != tuple(self.shape):
-            raise DataError(f"X has {X.shape[1:]} values per example; this model was fitted on images of shape "
-                            f"{tuple(self.shape)} (height, width, channels)")
+        X = checked_array(X)
+        if X.shape[1:] != self.shape:
+            raise DataError(f"X has {X.shape[1:]} features per example; {who} was fitted on {self.shape}")
         span = self.high - self.low or 1.0
+        images = X.reshape(len(X), *self.image_shape)
         return {"image": np.clip((images - self.low) / span, 0.0, 1.0).astype(np.float32)}
+
+    def images_back(self, images: np.ndarray) -> np.ndarray:
+        """Model images [n, H, W, C] in [0, 1] -> the fitted X's range and shape per example."""
+        return (images * (self.high - self.low) + self.low).reshape(len(images), *self.shape)
 
     def source(self, X) -> ArraySource:
         arrays = self.arrays(X)
@@ -110,13 +132,7 @@ class Inputs:
     def from_json(cls, record: dict) -> "Inputs":
         if record["kind"] == "table":
             return cls("table", table=TableEncoder.from_json(record["table"]))
-        return cls("images", shape=tuple(record["shape"]), low=record["low"], high=record["high"])
-
-
-def _at_least(frame, min_samples: int):
-    if len(frame) < min_samples:
-        raise ValueError(f"X has {len(frame)} rows; at least {min_samples} are needed")
-    return frame
+        return cls("images", shape=record["shape"], low=record["low"], high=record["high"])
 
 
 class TrainedEstimator:
@@ -166,7 +182,7 @@ class TrainedEstimator:
         if saved.get("class") != cls.__name__:
             raise DataError(f"{path!r} holds a saved {saved.get('class')!r}, not a {cls.__name__}")
         params = {name: tuple(value) if isinstance(value, list) else value for name, value in saved["params"].items()}
-        estimator = cls(**{**params, "workdir": path})
+        estimator = cls(**params)  # Its `workdir` as saved: a refit (or a clone's) trains elsewhere, not in `path`.
         estimator.workdir_, estimator.model_ = path, load(path)
         estimator._set_state(saved["state"])
         return estimator

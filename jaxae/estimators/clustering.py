@@ -18,16 +18,14 @@ temporary one by default), then reads the trained model back with `jaxae.load`.
 from __future__ import annotations
 
 import importlib
-import math
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from jaxae.data.sources import ArraySource
-from jaxae.errors import DataError
 from jaxae.estimators.autoencoders import cadence
-from jaxae.estimators.base import TrainedEstimator, devices_batch, image_array
+from jaxae.estimators.base import Inputs, TrainedEstimator, devices_batch, eval_batch
 
 METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule", "n2d")
 
@@ -67,21 +65,6 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
 
     # ------------------------------------------------------------------ inputs
 
-    def _as_images(self, X, *, fitting: bool) -> np.ndarray:
-        """X [n, d] or [n, H, W(, C)] -> float32 images [n, H, W, C] in [0, 1] by the range seen in fit."""
-        X = image_array(X, min_samples=self.n_clusters if fitting else 1)
-        images = X.reshape(len(X), 1, -1, 1) if X.ndim == 2 else (X[..., None] if X.ndim == 3 else X)
-        if fitting and X.ndim == 2 and self.augment_shift:
-            raise ValueError(f"augment_shift={self.augment_shift} shifts images; X is [n, features]: use 0")
-        if fitting:
-            self.shape_in_ = images.shape[1:]
-            self.data_min_, self.data_max_ = float(X.min()), float(X.max())
-        elif images.shape[1:] != tuple(self.shape_in_):
-            raise DataError(f"X has {X.shape[1:]} features per example; this model was fitted on "
-                            f"{tuple(self.shape_in_)} (as [height, width, channels])")
-        span = self.data_max_ - self.data_min_ or 1.0
-        return np.clip((images - self.data_min_) / span, 0.0, 1.0).astype(np.float32)
-
     def _config(self, num_examples: int):
         if self.method not in METHODS:
             raise ValueError(f"method={self.method!r} is unknown; choose one of {list(METHODS)}")
@@ -95,7 +78,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
         config.pretrain.num_epochs = int(self.pretrain_epochs)
         config.num_epochs = int(self.epochs)  # Inert for ae_kmeans and n2d: num_steps=1 sets their phase.
         config.cluster.eval_labels = False
-        config.eval_batch_size = 8 * math.ceil(min(512, num_examples) / 8)
+        config.eval_batch_size = eval_batch(num_examples)
         cadence(config, steps_per_epoch)
         if self.method in ("dec", "idec"):
             config.dec.update_interval = max(1, steps_per_epoch // 2)
@@ -109,35 +92,43 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
     def fit(self, X, y=None):
         """Trains on X [n, features] or [n, H, W(, C)] (numbers; scaled to [0, 1] by X's range). y is ignored."""
         del y
-        images = self._as_images(X, fitting=True)
-        self.n_features_in_ = int(np.prod(images.shape[1:]))
+        self._check_shift(X)
+        self.inputs_ = Inputs.fit(X, min_samples=self.n_clusters, tables=False)  # Rows are 1 x d images.
+        images = self.inputs_.arrays(X)["image"]
+        self.n_features_in_ = self.inputs_.num_features
         self._train(self._config(len(images)), ArraySource({"image": images}, name="X"))
         self.cluster_centers_ = np.asarray(self.model_.centroids)
         self.labels_ = self.predict(X)
         return self
+
+    def _check_shift(self, X) -> None:
+        if self.augment_shift and np.ndim(X) == 2:
+            raise ValueError(f"augment_shift={self.augment_shift} shifts images; X is [n, features]: use 0")
+
+    def _images(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.inputs_.arrays(X)["image"]
 
     def fit_predict(self, X, y=None, **kwargs):
         return self.fit(X).labels_
 
     def predict(self, X) -> np.ndarray:
         """[n] int32: the cluster of each row of X (same features as in `fit`)."""
-        check_is_fitted(self, "model_")
-        return self.model_.predict(self._as_images(X, fitting=False))
+        images = self._images(X)  # First: an unfitted estimator says so.
+        return self.model_.predict(images)
 
     def transform(self, X) -> np.ndarray:
         """[n, latent_dim]: the encoder's codes of X."""
-        check_is_fitted(self, "model_")
-        return self.model_.encode(self._as_images(X, fitting=False))
+        images = self._images(X)
+        return self.model_.encode(images)
 
     # ------------------------------------------------------------------ saving, without pickle (base.TrainedEstimator)
 
     def _state(self) -> dict:
-        return {"shape_in": list(self.shape_in_), "data_min": self.data_min_, "data_max": self.data_max_,
-                "labels": self.labels_.tolist()}
+        return {"inputs": self.inputs_.to_json(), "labels": self.labels_.tolist()}
 
     def _set_state(self, state: dict) -> None:
-        self.shape_in_ = tuple(state["shape_in"])
-        self.data_min_, self.data_max_ = state["data_min"], state["data_max"]
+        self.inputs_ = Inputs.from_json(state["inputs"])
         self.labels_ = np.asarray(state["labels"], np.int32)
-        self.n_features_in_ = int(np.prod(self.shape_in_))
+        self.n_features_in_ = self.inputs_.num_features
         self.cluster_centers_ = np.asarray(self.model_.centroids)

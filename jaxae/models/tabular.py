@@ -3,7 +3,8 @@
 Each categorical column is looked up in its own embedding table; the embeddings and the numeric
 columns are concatenated and encoded by dense layers to one code. The decoder gives back a value
 for each numeric column and logits over each categorical column's categories, so every column is
-reconstructed with its own loss (`losses.table_reconstruction`). Ordinal columns arrive as numbers.
+reconstructed with its own loss (`TabularTrainer.per_example`: squared error, and
+`losses.categorical_cross_entropy`). Ordinal columns arrive as numbers.
 """
 
 from __future__ import annotations

@@ -46,10 +46,11 @@ class AutoencoderTrainer(Trainer):
         checks.number(config, "loss.eval_iw_samples", low=0, integer=True)
         for field in ("loss.iw_samples", "loss.eval_iw_samples"):
             if checks.get(config, field) > (1 if field == "loss.iw_samples" else 0) and (
-                    config.model.name != "vae" or config.loss.reconstruction != "bce"):
-                raise ConfigError(f"{field}={checks.get(config, field)} is for a VAE with a Bernoulli decoder (a "
-                                  f"likelihood); this config has model.name={config.model.name!r}, "
-                                  f"loss.reconstruction={config.loss.reconstruction!r}")
+                    config.model.name != "vae" or config.loss.reconstruction != "bce" or config.data.binarize == "none"):
+                raise ConfigError(f"{field}={checks.get(config, field)} is for a VAE with a Bernoulli decoder of binary "
+                                  f"images (a likelihood); this config has model.name={config.model.name!r}, "
+                                  f"loss.reconstruction={config.loss.reconstruction!r}, "
+                                  f"data.binarize={config.data.binarize!r}")
         checks.choice(config, "noise.kind", ("none", *corruptions.CORRUPTIONS))
         if config.noise.kind == "gaussian":
             checks.number(config, "noise.level", low=0)

@@ -94,9 +94,11 @@ class TrainedAutoencoder:
     def log_likelihood(self, images, samples: int = 1000) -> np.ndarray:
         """images [n, H, W, C] -> [n] a VAE's importance-weighted estimate of log p(x) in nats, from
         `samples` posterior draws per image (`jaxae.likelihood`; a lower bound that tightens as
-        `samples` grows). For a Bernoulli decoder only."""
-        if not self.variational or self.config.loss.reconstruction != "bce":
-            raise DataError("log_likelihood needs a VAE with a Bernoulli decoder (model.name='vae', loss.reconstruction='bce')")
+        `samples` grows), of the images binarised at the run's threshold. For a Bernoulli decoder
+        of a statically binarised run: only then are the model's inputs binary."""
+        if not self.variational or self.config.loss.reconstruction != "bce" or self._binarize != "static":
+            raise DataError("log_likelihood needs a VAE with a Bernoulli decoder trained on statically binarised "
+                            "images (model.name='vae', loss.reconstruction='bce', data.binarize='static')")
         if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
             raise DataError(f"samples={samples!r} must be a positive integer")
         # One function per K, kept, so that each K compiles once (WholeSplit caches by function).

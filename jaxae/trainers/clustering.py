@@ -47,6 +47,10 @@ class ClusteringTrainer(AutoencoderTrainer):
 
     @classmethod
     def validate_config(cls, config) -> None:
+        for field, off in (("loss.iw_samples", 1), ("loss.eval_iw_samples", 0)):
+            if config.loss.get(field.split(".")[1], off) != off:
+                raise ConfigError(f"{field}={checks.get(config, field)}: importance weighting is for the autoencoder "
+                                  f"family's VAEs, not trainer={config.trainer!r}; leave it at {off}")
         super().validate_config(config)  # The autoencoder's fields and the clustering phase's length.
         if config.model.name != cls.model_name:
             raise ConfigError(f"model.name={config.model.name!r}: trainer={config.trainer!r} clusters the codes of "

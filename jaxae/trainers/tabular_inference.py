@@ -35,14 +35,15 @@ class TrainedTableAutoencoder:
         if categorical is None:
             categorical = np.zeros((len(numeric), 0), np.int32)
         categorical = np.asarray(categorical)
-        if categorical.shape != (len(numeric), len(self.cardinalities)):
-            raise DataError(f"categorical must be [{len(numeric)}, {len(self.cardinalities)}] ids; got shape "
-                            f"{categorical.shape}")
-        too_big = categorical >= np.asarray(self.cardinalities, np.int64)
-        if too_big.any():
-            row, column = map(int, np.argwhere(too_big)[0])
-            raise DataError(f"categorical[{row}, {column}]={categorical[row, column]} is not below that column's "
-                            f"{self.cardinalities[column]} ids")
+        if categorical.shape != (len(numeric), len(self.cardinalities)) or not (
+                categorical.size == 0 or np.issubdtype(categorical.dtype, np.integer)):
+            raise DataError(f"categorical must be [{len(numeric)}, {len(self.cardinalities)}] integer ids; got "
+                            f"shape {categorical.shape}, dtype {categorical.dtype}")
+        outside = (categorical < 0) | (categorical >= np.asarray(self.cardinalities, np.int64))
+        if outside.any():
+            row, column = map(int, np.argwhere(outside)[0])
+            raise DataError(f"categorical[{row}, {column}]={categorical[row, column]} is not in [0, "
+                            f"{self.cardinalities[column]}), that column's ids")
         fields = {"numeric": numeric, "categorical": categorical.astype(np.int32)}
         source = ArraySource(fields, kinds={"numeric": "dense", "categorical": "ids"}, name="rows")
         return WholeSplit(source, self.mesh, self.batch_size)
