@@ -42,3 +42,31 @@ def save_png(path: str, grid: np.ndarray, *, scale: int = 2) -> None:
     if scale > 1:
         pixels = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
     Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(path)
+
+
+# Ten colours that stay apart for the ten digit classes (Tableau's palette, as matplotlib's 'tab10').
+PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+
+
+def scatter_png(path: str, points: np.ndarray, labels: np.ndarray | None = None, *, size: int = 640,
+                radius: int = 2) -> None:
+    """Writes points [n, 2] as a scatter plot PNG, coloured by integer labels [n] (with a legend of
+    the label values) or all one colour. Axes are scaled to the points' range; no axis ticks."""
+    from PIL import Image, ImageDraw
+
+    points = np.asarray(points, np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points must be [n, 2]; got shape {points.shape}")
+    low, high = points.min(0), points.max(0)
+    margin = 10 * radius
+    xy = margin + (points - low) / np.where(high > low, high - low, 1.0) * (size - 2 * margin)
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    labels = np.zeros(len(points), np.int64) if labels is None else np.asarray(labels).astype(np.int64)
+    for (x, y), label in zip(xy, labels):
+        draw.ellipse([x - radius, size - y - radius, x + radius, size - y + radius], fill=PALETTE[label % len(PALETTE)])
+    for row, label in enumerate(np.unique(labels) if len(np.unique(labels)) > 1 else []):
+        draw.rectangle([6, 6 + 14 * row, 16, 16 + 14 * row], fill=PALETTE[label % len(PALETTE)])
+        draw.text((20, 5 + 14 * row), str(label), fill="black")
+    image.save(path)

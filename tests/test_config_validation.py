@@ -17,7 +17,13 @@ POSITIVE_INTS = ["batch_size", "eval_batch_size", "log_every", "checkpoint_every
 
 
 def test_every_shipped_config_is_valid(tiny_config):
-    for name in ["vae_mnist", "ae_mnist", "dae_mnist", "sparse_ae_mnist", "conv_vae_mnist"]:
+    import pkgutil
+
+    import configs
+
+    names = [module.name for module in pkgutil.iter_modules(configs.__path__) if module.name != "common"]
+    assert {"vae_mnist", "iwae_mnist", "tabular_breast_cancer", "dcgan_mnist"} <= set(names)
+    for name in names:
         validate_config(tiny_config(name))
         validate_config(__import__(f"configs.{name}", fromlist=["get_config"]).get_config())
 

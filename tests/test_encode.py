@@ -64,3 +64,31 @@ def test_bad_arguments_are_one_line_and_write_nothing(runs, tmp_path, capsys):
         error = capsys.readouterr().err
         assert message in error and error.startswith("jaxae.encode: error:") and len(error.strip().splitlines()) == 1
     assert taken.read_bytes() == b"keep" and sorted(p.name for p in tmp_path.iterdir()) == ["taken.npz"]
+
+
+def test_plot_writes_the_code_map_interpolations_and_traversals(runs, tmp_path, capsys):
+    from PIL import Image
+
+    from jaxae import plot
+
+    out = tmp_path / "plots"
+    assert plot.main(["--workdir", runs["vae"].workdir, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["codes.png", "interpolations.png", "traversals.png"]
+    with Image.open(out / "traversals.png") as image:  # 4 code dimensions of the tiny VAE by 8 steps of 28x28.
+        assert image.size == (2 * (8 * 29 + 1), 2 * (4 * 29 + 1))
+    assert plot.main(["--workdir", runs["vae"].workdir, "--out", str(out)]) == 2
+    assert "exists; choose a new folder" in capsys.readouterr().err
+    assert plot.main(["--workdir", runs["ae"].workdir, "--out", str(tmp_path / "ae")]) == 0
+    assert sorted(p.name for p in (tmp_path / "ae").iterdir()) == ["codes.png", "interpolations.png"]
+
+
+def test_the_scatter_plot_colours_each_point_by_its_label(tmp_path):
+    from PIL import Image
+
+    from jaxae import viz
+
+    viz.scatter_png(str(tmp_path / "s.png"), np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 3]), size=100, radius=2)
+    with Image.open(tmp_path / "s.png") as image:
+        pixels = np.asarray(image.convert("RGB"))
+    assert tuple(pixels[100 - 20, 20]) == viz.PALETTE[0]  # (0, 0) at the lower-left margin (10 * radius).
+    assert tuple(pixels[20, 100 - 20]) == viz.PALETTE[3]  # (1, 1) at the upper right.

@@ -34,7 +34,8 @@ def test_every_tiny_config_trains_end_to_end(tiny_config, tmp_path, name):
     assert set(result.eval_metrics) == expected_eval
     names = sorted(os.listdir(tmp_path / "images"))
     assert "reconstructions_0000020.png" in names
-    assert ("samples_0000020.png" in names) == ("vae" in name)
+    assert ("samples_0000020.png" in names) == ("traversals_0000020.png" in names) == ("vae" in name)
+    assert "interpolations_0000020.png" in names
     with Image.open(tmp_path / "images" / "reconstructions_0000020.png") as image:
         assert image.size[0] > 28 and image.size[1] > 2 * 28
     assert os.listdir(tmp_path / "tensorboard")

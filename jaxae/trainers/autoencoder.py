@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxae import config_checks as checks
-from jaxae import corruptions, frechet, likelihood, loss_scaling, losses, optimizers, parallel, rng
+from jaxae import corruptions, frechet, latent_pictures, likelihood, loss_scaling, losses, optimizers, parallel, rng
 from jaxae.data.transforms import BINARIZATIONS, binarize, random_shift, to_unit_interval
 from jaxae.errors import ConfigError
 from jaxae.models import architecture_fields, build_model, validate_model_config
@@ -292,20 +292,24 @@ class AutoencoderTrainer(Trainer):
         return report | (frechet.report(samples["real"], samples["fake"]) if samples else {})
 
     def pictures(self, state: TrainState, batch, num_samples: int):
-        """Originals over their reconstructions [2, n, H, W, C]; for a VAE, prior samples [num_samples, H, W, C]."""
+        """Originals over their reconstructions [2, n, H, W, C]; decoded straight lines between the
+        codes of pairs of them [n // 2, 8, H, W, C]; for a VAE, prior samples [num_samples, H, W, C]
+        and each of the first 10 code dimensions moved over +-3 around the first image's code
+        [10, 8, H, W, C] (`jaxae.latent_pictures`)."""
         key = jax.random.fold_in(state.key, IMAGES_STREAM)
         images = batch["image"]
         targets = self.model_inputs(images, rng.example_keys(key, images.shape[0]))
         variables = {"params": state.params}
+        codes = self.model.apply(variables, targets, method="encode")
+        codes = codes[0] if self.variational else codes  # A VAE's posterior mean.
+        decode = lambda z: self.model.apply(variables, z, method="decode")  # noqa: E731
+        pictures = {"reconstructions": jnp.stack([targets, decode(codes)])}
+        if codes.shape[0] >= 2:
+            pictures["interpolations"] = latent_pictures.interpolations(decode, codes)
         if self.variational:
-            mu, _ = self.model.apply(variables, targets, method="encode")
-            recon = self.model.apply(variables, mu, method="decode")
-        else:
-            recon, _ = self.model.apply(variables, targets, train=False)
-        pictures = {"reconstructions": jnp.stack([targets, recon])}
-        if self.variational and num_samples:
-            z = jax.random.normal(key, (num_samples, self.config.model.latent_dim))
-            pictures["samples"] = self.model.apply(variables, z, method="decode")
+            pictures["traversals"] = latent_pictures.traversals(decode, codes[0])
+            if num_samples:
+                pictures["samples"] = decode(jax.random.normal(key, (num_samples, self.config.model.latent_dim)))
         return pictures
 
     def inference(self, state, mesh):
