@@ -4,9 +4,9 @@
     python -m jaxae.encode --workdir runs/vae_mnist --split train --out train.npz
     python -m jaxae.encode --workdir runs/ae --images digits.npy --out codes.npz  # [n, H, W(, C)] images
 
-The .npz holds 'codes' [n, latent], 'scores' [n] (each example's reconstruction loss, the anomaly
-score of `jaxae.AnomalyDetector`; a VAE's negative ELBO) and, when the split has them, 'labels'
-[n]. An existing --out is not overwritten, and the file appears whole or not at all.
+The .npz holds 'codes' [n, latent], 'scores' [n] where the run's model offers them (each
+example's reconstruction loss, the anomaly score of `jaxae.AnomalyDetector`; a VAE's negative
+ELBO) and, when the split has them, 'labels' [n]. An existing --out is not overwritten, and the file appears whole or not at all.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def inputs_of(model, args) -> tuple[list[np.ndarray], np.ndarray | None]:
     """The arrays the model's encode takes, read from --images or a split, and the split's labels."""
     from jaxae.data import host, sources
 
-    fields = list(model.input_fields)
+    fields = list(getattr(model, "input_fields", ("image",)))  # Image families unless the model says otherwise.
     if args.images:
         if fields != ["image"]:
             raise JaxaeError(f"--images is for image models; this run takes {fields}: use --split")
@@ -66,7 +66,9 @@ def main(argv=None) -> int:
         if not hasattr(model, "encode"):
             raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) has no encoder to encode with")
         arrays, labels = inputs_of(model, args)
-        results = {"codes": model.encode(*arrays), "scores": model.scores(*arrays)}
+        results = {"codes": model.encode(*arrays)}
+        if hasattr(model, "scores"):  # Families with a reconstruction loss (not the adversarial autoencoder's).
+            results["scores"] = model.scores(*arrays)
         if labels is not None:
             results["labels"] = labels
         partial = out + ".partial"
@@ -76,8 +78,7 @@ def main(argv=None) -> int:
     except (JaxaeError, OSError) as error:
         print(f"jaxae.encode: error: {error}", file=sys.stderr)
         return 2
-    print(f"codes {results['codes'].shape} and scores of {len(results['scores'])} examples"
-          f"{' with labels' if labels is not None else ''} (step {model.step}): {out}")
+    print(f"{', '.join(results)} of {len(results['codes'])} examples (step {model.step}): {out}")
     return 0
 
 
