@@ -21,19 +21,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from jaxae.estimators.base import Inputs, TrainedEstimator, devices_batch, eval_batch
+from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch
 from jaxae.errors import DataError
 
 KINDS = ("ae", "vae")
-
-
-def cadence(config, steps_per_epoch: int):
-    """Logs every epoch, saves about every 500 steps and at the end, evaluates at the end only,
-    draws no pictures: an estimator's run is a means, not something to watch."""
-    config.eval_every, config.num_image_examples = 0, 0
-    config.log_every = steps_per_epoch
-    config.checkpoint_every = steps_per_epoch * max(1, 500 // steps_per_epoch)
-    return config
 
 
 def config_for(inputs: Inputs, num_examples: int, *, kind: str, n_components: int, hidden, epochs: int,

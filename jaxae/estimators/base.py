@@ -36,8 +36,17 @@ def checked_array(X, *, min_samples: int = 1) -> np.ndarray:
     return X
 
 
+def cadence(config, steps_per_epoch: int):
+    """Logs every epoch, saves about every 500 steps and at the end, evaluates at the end only,
+    draws no pictures: an estimator's run is a means, not something to watch."""
+    config.eval_every, config.num_image_examples = 0, 0
+    config.log_every = steps_per_epoch
+    config.checkpoint_every = steps_per_epoch * max(1, 500 // steps_per_epoch)
+    return config
+
+
 def eval_batch(num_examples: int, most: int = 512) -> int:
-    """Examples per eval batch: up to `most`, at least the data, rounded up to a multiple of the devices."""
+    """Examples per eval batch: `most`, or fewer for a smaller data set, rounded up to a multiple of the devices."""
     import jax
 
     devices = jax.device_count()

@@ -24,8 +24,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from jaxae.data.sources import ArraySource
-from jaxae.estimators.autoencoders import cadence
-from jaxae.estimators.base import Inputs, TrainedEstimator, devices_batch, eval_batch
+from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch
 
 METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule", "n2d")
 
