@@ -40,6 +40,20 @@ def column_kind(series) -> str:
     return "categorical"
 
 
+def _as_text(values) -> np.ndarray:
+    """values [n] -> their str() forms [n] (categories are compared as text)."""
+    import pandas as pd
+
+    return pd.Series(values).astype(str).to_numpy()
+
+
+def _codes(values, names: list[str]) -> np.ndarray:
+    """[n] int64: the position of each value's text in `names`, -1 where it is not there."""
+    import pandas as pd
+
+    return pd.Categorical(_as_text(values), categories=names).codes.astype(np.int64)
+
+
 class TableEncoder:
     """Fitted on one table; then turns tables of the same columns into model inputs and back.
 
@@ -94,7 +108,7 @@ class TableEncoder:
                 column["levels"] = [str(level) for level in X.iloc[:, len(self.columns)].cat.categories]
                 values = self._ranks(column, values)
             if kind == "categorical":
-                column["categories"] = sorted({str(value) for value in values})
+                column["categories"] = sorted(set(_as_text(values)))
             else:
                 numbers = values.astype(np.float64)
                 std = float(numbers.std())
@@ -108,13 +122,12 @@ class TableEncoder:
 
     @staticmethod
     def _ranks(column: dict, values) -> np.ndarray:
-        position = {level: rank for rank, level in enumerate(column["levels"])}
-        ranks = [position.get(str(value), -1) for value in values]
-        if min(ranks) < 0:
-            row = ranks.index(-1)
+        ranks = _codes(values, column["levels"])
+        if (ranks < 0).any():
+            row = int(np.flatnonzero(ranks < 0)[0])
             raise DataError(f"ordinal column {column['name']!r} row {row} holds {values[row]!r}, not one of its "
                             f"levels {column['levels']}")
-        return np.asarray(ranks, np.float64)
+        return ranks.astype(np.float64)
 
     # ------------------------------------------------------------------ using it
 
@@ -146,8 +159,8 @@ class TableEncoder:
         numeric, categorical = [], []
         for column, (name, kind, values) in zip(self.columns, found):
             if column["kind"] == "categorical":
-                ids = {category: i for i, category in enumerate(column["categories"])}
-                categorical.append([ids.get(str(value), len(ids)) for value in values])
+                ids = _codes(values, column["categories"])
+                categorical.append(np.where(ids < 0, len(column["categories"]), ids))  # Unseen: the last id.
                 continue
             if kind == "categorical" or (kind == "ordinal") != (column["kind"] == "ordinal"):
                 raise DataError(f"column {name!r} was {column['kind']} in fit; it is {kind} here")
