@@ -93,6 +93,14 @@ def of_images(images, image_shape, mesh, batch_size: int) -> WholeSplit:
     return WholeSplit(source, mesh, batch_size)
 
 
+def of_codes(codes, latent_dim: int, mesh, batch_size: int) -> WholeSplit:
+    """Codes [n, latent_dim] as a split (field 'code'); DataError for any other shape."""
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != latent_dim:
+        raise DataError(f"codes must be [n, {latent_dim}]; got shape {codes.shape}")
+    return WholeSplit(ArraySource({"code": codes}, kinds={"code": "dense"}, name="codes"), mesh, batch_size)
+
+
 def of_size(num: int, mesh, batch_size: int) -> WholeSplit:
     """A split of `num` examples with no fields, only their 'index' (e.g. one draw from a prior each)."""
     if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num <= 0:

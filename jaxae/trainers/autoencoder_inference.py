@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxae import likelihood, losses, rng, whole_split
-from jaxae.data.sources import ArraySource
 from jaxae.data.transforms import binarize, to_unit_interval
 from jaxae.errors import DataError
 from jaxae.whole_split import WholeSplit
@@ -111,12 +110,8 @@ class TrainedAutoencoder:
 
     def decode(self, codes) -> np.ndarray:
         """codes [n, latent] -> images [n, H, W, C] in [0, 1] (the decoder's mean)."""
-        codes = np.asarray(codes)
-        latent = self.config.model.latent_dim
-        if codes.ndim != 2 or codes.shape[1] != latent:
-            raise DataError(f"codes must be [n, {latent}]; got shape {codes.shape}")
-        source = ArraySource({"code": codes}, kinds={"code": "dense"}, name="codes")
-        return WholeSplit(source, self.mesh, self.batch_size).map(self._decode, self.params)["image"]
+        split = whole_split.of_codes(codes, self.config.model.latent_dim, self.mesh, self.batch_size)
+        return split.map(self._decode, self.params)["image"]
 
     def reconstruct(self, images) -> np.ndarray:
         """images [n, H, W, C] -> reconstructions [n, H, W, C] in [0, 1], through the code's mean."""

@@ -16,7 +16,7 @@ class TrainedClustering(TrainedAutoencoder):
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
         super().__init__(trainer, state, mesh, batch_size)
-        self.trainer, self.state = trainer, state
+        self.state = state
         self.params = state.params["autoencoder"]
         self.centroids = np.asarray(trainer.centroids(state))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from jaxae import whole_split
 from jaxae.data.sources import ArraySource
 from jaxae.errors import DataError
 from jaxae.whole_split import WholeSplit
@@ -64,11 +65,8 @@ class TrainedTableAutoencoder:
 
     def decode(self, codes) -> tuple[np.ndarray, np.ndarray]:
         """codes [n, latent_dim] -> (numeric [n, num_numeric], probabilities [n, columns, max_categories])."""
-        codes = np.asarray(codes, np.float32)
-        if codes.ndim != 2 or codes.shape[1] != self.model.latent_dim:
-            raise DataError(f"codes must be [n, {self.model.latent_dim}]; got shape {codes.shape}")
-        source = ArraySource({"code": codes}, kinds={"code": "dense"}, name="codes")
-        out = WholeSplit(source, self.mesh, self.batch_size).map(self._decode, self.params)
+        split = whole_split.of_codes(np.asarray(codes, np.float32), self.model.latent_dim, self.mesh, self.batch_size)
+        out = split.map(self._decode, self.params)
         return out["numeric"], out["probabilities"]
 
     def scores(self, numeric, categorical=None) -> np.ndarray:
