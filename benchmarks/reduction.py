@@ -27,17 +27,10 @@ from sklearn.svm import LinearSVC
 
 from benchmarks.anomaly import digit_splits
 from benchmarks.measure import write_report
+from jaxae.labels import balanced_draw
 
 PROBES = {"logistic": lambda: LogisticRegression(max_iter=3000),
           "linear SVM": lambda: LinearSVC(C=0.1, max_iter=20000)}
-
-
-def balanced_draw(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """`count` indices with count / 10 of each class (all of them when count >= len(labels))."""
-    if count >= len(labels):
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    return np.concatenate([rng.choice(np.flatnonzero(labels == c), count // 10, replace=False) for c in range(10)])
 
 
 def probe_scores(train_x, train_y, test_x, test_y, budgets, draws: int) -> dict:

@@ -62,6 +62,15 @@ class AutoencoderTrainer(Trainer):
         optimizers.validate(config)
 
     @classmethod
+    def refuse_importance_weighting(cls, config) -> None:
+        """For families built on this one that train and evaluate without importance weighting:
+        ConfigError when the config asks for it (fields absent from older runs' configs are off)."""
+        for field, off in (("loss.iw_samples", 1), ("loss.eval_iw_samples", 0)):
+            if config.loss.get(field.split(".")[1], off) != off:
+                raise ConfigError(f"{field}={checks.get(config, field)}: importance weighting is for the autoencoder "
+                                  f"family's VAEs, not trainer={config.trainer!r}; leave it at {off}")
+
+    @classmethod
     def train_fields(cls, config) -> dict[str, str]:
         return {"image": "image"}
 
@@ -239,6 +248,20 @@ class AutoencoderTrainer(Trainer):
             self.tx, state.params, state.opt_state, grads, metrics, state.extra,
             loss_scaling_on=self.loss_scaling, skip_nonfinite=self.config.nonfinite == "skip")
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state, extra=extra), metrics
+
+    def pretrain_step(self, state: TrainState, batch):
+        """`train_step` for families that pretrain an autoencoder inside a larger state: on
+        params['autoencoder'] with opt_state['pretrain'] (this trainer's `tx`); the rest is kept."""
+        inner = state.replace(params=state.params["autoencoder"], opt_state=state.opt_state["pretrain"], extra={})
+        inner, metrics = AutoencoderTrainer.train_step(self, inner, batch)
+        return state.replace(step=inner.step, params={**state.params, "autoencoder": inner.params},
+                             opt_state={**state.opt_state, "pretrain": inner.opt_state}), metrics
+
+    def code_of(self, params, x):
+        """The code [batch, latent] of inputs x [batch, H, W, C] in [0, 1]: the encoder's output (a
+        VAE's posterior mean)."""
+        code = self.model.apply({"params": params}, x, method="encode")
+        return code[0] if self.variational else code
 
     def eval_inputs(self, state, images, index):
         """Eval targets of raw images [batch, H, W, C] and each example's VAE noise (or None).

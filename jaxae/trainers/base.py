@@ -1,9 +1,9 @@
 """The Trainer contract: everything the shared loop may rely on, and the registry of families.
 
-A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan, aae, tabular; later autorec, sgns, ...) is one
-module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered by name in `FAMILIES`; a
-config picks it with ``config.trainer``. The loop, runners and evaluator only call what this
-module declares:
+A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan, aae, tabular, classifier; later
+autorec, sgns, ...) is one module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered
+by name in `FAMILIES`; a config picks it with ``config.trainer``. The loop, runners and evaluator
+only call what this module declares:
 
 * from the config alone, before data is read: `validate_config`, `train_fields`/`eval_fields`
   (the typed data it needs, {name: kind}, see `data.spec`);
@@ -26,8 +26,11 @@ import importlib
 import json
 from typing import Any, Callable
 
+import jax
+
 from jaxae import config_checks as checks
 from jaxae.errors import ConfigError
+from jaxae.updates import guarded_update
 
 Step = Callable[[Any, dict], tuple[Any, dict]]  # (state, batch) -> (state, metrics)
 Hook = Callable[[Any, Any], tuple[Any, dict]]  # (state, whole training split) -> (state, metrics)
@@ -127,6 +130,19 @@ class Trainer:
     def train_step(self, state, batch):
         raise NotImplementedError
 
+    def gradient_step(self, tx, params, opt_state, loss_fn):
+        """One guarded step of `tx` on `params`.
+
+        loss_fn(params) -> (scalar loss, (metrics with 'loss', aux)). Returns (params, opt_state,
+        metrics, aux); under `pmap` gradients and metrics are averaged over devices.
+        """
+        (_, (metrics, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        if self.axis_name is not None:
+            grads, metrics = jax.lax.pmean((grads, metrics), self.axis_name)
+        params, opt_state, _, metrics = guarded_update(tx, params, opt_state, grads, metrics, {}, loss_scaling_on=False,
+                                                       skip_nonfinite=self.config.nonfinite == "skip")
+        return params, opt_state, metrics, aux
+
     def init(self, key):
         """key -> a fresh train state: a pytree of arrays with an int32 scalar `step`, which every
         train step increments by one. Pure: the loop runs it under `jit`."""
@@ -181,6 +197,7 @@ FAMILIES = {
     "gan": "jaxae.trainers.gan:GANTrainer",
     "aae": "jaxae.trainers.aae:AAETrainer",
     "tabular": "jaxae.trainers.tabular:TabularTrainer",
+    "classifier": "jaxae.trainers.classifier:ClassifierTrainer",
 }
 
 

@@ -34,7 +34,6 @@ from jaxae.models import architecture_fields
 from jaxae.train_state import TrainState
 from jaxae.trainers.autoencoder import AutoencoderTrainer
 from jaxae.trainers.base import Phase
-from jaxae.updates import guarded_update
 
 KMEANS_STREAM = 2**32 - 3  # Folded into the run's key for the K-means seeding: beyond any step.
 
@@ -47,10 +46,7 @@ class ClusteringTrainer(AutoencoderTrainer):
 
     @classmethod
     def validate_config(cls, config) -> None:
-        for field, off in (("loss.iw_samples", 1), ("loss.eval_iw_samples", 0)):
-            if config.loss.get(field.split(".")[1], off) != off:
-                raise ConfigError(f"{field}={checks.get(config, field)}: importance weighting is for the autoencoder "
-                                  f"family's VAEs, not trainer={config.trainer!r}; leave it at {off}")
+        cls.refuse_importance_weighting(config)
         super().validate_config(config)  # The autoencoder's fields and the clustering phase's length.
         if config.model.name != cls.model_name:
             raise ConfigError(f"model.name={config.model.name!r}: trainer={config.trainer!r} clusters the codes of "
@@ -129,15 +125,6 @@ class ClusteringTrainer(AutoencoderTrainer):
                           opt_state={"pretrain": self.tx.init(autoencoder), "cluster": self.cluster_tx.init(params)},
                           extra=extra)
 
-    # ------------------------------------------------------------------ pretraining
-
-    def pretrain_step(self, state: TrainState, batch):
-        """The autoencoder family's step on params['autoencoder'] with the pretraining optimizer."""
-        inner = state.replace(params=state.params["autoencoder"], opt_state=state.opt_state["pretrain"], extra={})
-        inner, metrics = AutoencoderTrainer.train_step(self, inner, batch)
-        return state.replace(step=inner.step, params={**state.params, "autoencoder": inner.params},
-                             opt_state={**state.opt_state, "pretrain": inner.opt_state}), metrics
-
     # ------------------------------------------------------------------ the clustering phase
 
     def cluster_step(self, state: TrainState, batch):
@@ -148,30 +135,12 @@ class ClusteringTrainer(AutoencoderTrainer):
         `cluster.augment`."""
         return self.train_inputs(state, images, augment=self.config.cluster.augment)
 
-    def gradient_step(self, tx, params, opt_state, loss_fn):
-        """One guarded step of `tx` on `params`.
-
-        loss_fn(params) -> (scalar loss, (metrics with 'loss', aux)). Returns (params, opt_state,
-        metrics, aux); under `pmap` gradients and metrics are averaged over devices.
-        """
-        (_, (metrics, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        if self.axis_name is not None:
-            grads, metrics = jax.lax.pmean((grads, metrics), self.axis_name)
-        params, opt_state, _, metrics = guarded_update(tx, params, opt_state, grads, metrics, {}, loss_scaling_on=False,
-                                                       skip_nonfinite=self.config.nonfinite == "skip")
-        return params, opt_state, metrics, aux
-
     def update(self, state: TrainState, loss_fn):
         """One step of the clustering optimizer on all of params (see `gradient_step`): (state, metrics, aux)."""
         params, opt_state, metrics, aux = self.gradient_step(self.cluster_tx, state.params, state.opt_state["cluster"],
                                                              loss_fn)
         state = state.replace(step=state.step + 1, params=params, opt_state={**state.opt_state, "cluster": opt_state})
         return state, metrics, aux
-
-    def code_of(self, autoencoder_params, x):
-        """The code [batch, latent] of inputs x [batch, H, W, C]: the encoder's output (a VAE's mean)."""
-        code = self.model.apply({"params": autoencoder_params}, x, method="encode")
-        return code[0] if self.variational else code
 
     def codes(self, state: TrainState, batch):
         """{'code': [batch, latent]} of a batch's clean images (a map over a whole split)."""

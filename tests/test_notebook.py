@@ -1,0 +1,34 @@
+"""The quickstart notebook (examples/quickstart.ipynb) runs top to bottom, offline, in a fresh
+kernel, and its figures are those of a model that learnt something."""
+
+import pathlib
+import re
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb"
+
+
+def printed(notebook) -> str:
+    return "\n".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                     for output in cell.get("outputs", []) if output.get("output_type") == "stream")
+
+
+def number_after(label: str, text: str) -> float:
+    return float(re.search(re.escape(label) + r"\s*:?\s*([-0-9.]+)", text).group(1))
+
+
+def test_the_quickstart_notebook_runs_offline_and_learns(tmp_path):
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    # A cell that raises fails the test (CellExecutionError), naming the cell.
+    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = printed(notebook)
+    assert number_after("test negative ELBO (nats):", text) < 160  # An untrained VAE: about 545.
+    assert number_after("NMI", text) > 0.3
+    assert number_after("AUROC of the turned digits:", text) > 0.8
+    zeros, others = number_after("flagged: zeros", text), number_after("the other digits", text)
+    assert zeros > 2 * others
+    images = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
+              if "image/png" in output.get("data", {})]
+    assert len(images) == 3
