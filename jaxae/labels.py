@@ -19,17 +19,17 @@ def balanced_draw(labels, count: int, seed: int, num_classes: int | None = None)
       seed: the draw's seed: the same labels, count and seed give the same indices.
       num_classes: the number of classes (default: the largest label + 1).
     Returns:
-      [count] int64 indices into `labels`, class by class.
+      [min(count, n)] int64 indices into `labels`, class by class.
     Raises:
-      DataError: a class has fewer examples than its share, or a label lies outside the classes.
+      DataError: a label lies outside the classes, or a class has fewer examples than its share.
     """
     labels = np.asarray(labels)
-    if count >= len(labels):
-        return np.arange(len(labels))
     num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
     if labels.min() < 0 or labels.max() >= num_classes:
         raise DataError(f"labels lie in [{labels.min()}, {labels.max()}], outside the {num_classes} classes "
                         f"[0, {num_classes})")
+    if count >= len(labels):
+        return np.arange(len(labels))
     rng = np.random.default_rng(seed)
     shares = np.full(num_classes, count // num_classes)
     if count % num_classes:

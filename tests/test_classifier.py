@@ -57,38 +57,64 @@ def test_the_draw_is_class_balanced_seeded_and_refuses_a_class_too_small():
         balanced_draw(labels, 260, seed=0)
 
 
-@pytest.mark.parametrize("mode", ["scratch", "frozen", "finetune", "regularised"])
-def test_each_mode_draws_its_labels_trains_and_predicts_as_it_evaluates(tmp_path, digits, mode):
-    config = config_for(mode, num_steps=150, log_every=50, checkpoint_every=50, model__hidden=(64,), data__augment_shift=0,
-                        model__latent_dim=16, classifier__optimizer__learning_rate=3e-3)
+# Which parts of the network the classifying phase moves, by mode.
+MOVES = {"scratch": {"encoder": True, "decoder": False, "head": True},
+         "frozen": {"encoder": False, "decoder": False, "head": True},
+         "finetune": {"encoder": True, "decoder": False, "head": True},
+         "regularised": {"encoder": True, "decoder": True, "head": True}}
+
+
+@pytest.mark.parametrize("mode", list(MOVES))
+def test_each_mode_draws_its_labels_trains_what_it_should_and_predicts_as_it_evaluates(tmp_path, digits, mode):
+    pretrain_steps = 50 if mode in ("frozen", "finetune") else 0
+    config = config_for(mode, num_steps=150, log_every=50, checkpoint_every=50, keep_checkpoints=10,
+                        pretrain__num_steps=50, model__hidden=(64,), data__augment_shift=0, model__latent_dim=16,
+                        classifier__optimizer__learning_rate=3e-3)
     result = train(tmp_path, config, digits)
-    records = read_metrics(str(tmp_path))
-    drawn = next(r for r in records if "classify/labelled" in r)
-    pretrain_steps = 8 if mode in ("frozen", "finetune") else 0
-    assert drawn["step"] == pretrain_steps and drawn["classify/labelled"] == NUM_LABELS
-    assert drawn["classify/classes"] == 10
+    drawn = read_metrics(str(tmp_path))[0]
+    phase = "pretrain" if pretrain_steps else "classify"
+    assert drawn["step"] == 0 and drawn[f"{phase}/labelled"] == NUM_LABELS and drawn[f"{phase}/classes"] == 10
     assert result.step == pretrain_steps + 150
     # 50 labels of 8x8 digits, a few seconds of training: well above chance (0.1); a linear head
-    # on the codes of 8 pretraining steps learns slowest.
+    # on fixed codes learns slowest.
     assert result.eval_metrics["eval/accuracy"] > (0.3 if mode == "frozen" else 0.5)
+
+    # The labelled examples are the draw's, images with their own labels.
+    train_images, train_labels = (np.asarray(a) for a in (digits[0].arrays["image"], digits[0].arrays["label"]))
+    chosen = balanced_draw(train_labels, NUM_LABELS, seed=0, num_classes=10)
+    labelled = jax.device_get(result.state.extra)
+    np.testing.assert_array_equal(labelled["images"], train_images[chosen])
+    np.testing.assert_array_equal(labelled["labels"], train_labels[chosen])
+
+    # The classifying phase moved what the mode trains, and nothing else.
+    before = jaxae.load(str(tmp_path), step=pretrain_steps).classifier_params
+    final = jax.device_get(result.state.params)
+    parts = {"encoder": lambda p: p["autoencoder"]["encoder"], "decoder": lambda p: p["autoencoder"]["decoder"],
+             "head": lambda p: p["head"]}
+    moved = {name: any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(part(final)),
+                                                                jax.tree.leaves(part(before))))
+             for name, part in parts.items()}
+    assert moved == MOVES[mode]
+
     test_images, test_labels = load_sklearn_digits_arrays()
     test = split_masks(test_labels, every_fifth_is_test)["test"]
     model = jaxae.load(str(tmp_path))
-    probabilities = model.predict_proba(test_images[test])
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(model.predict_proba(test_images[test]).sum(axis=1), 1, rtol=1e-5)
     accuracy = np.mean(model.predict(test_images[test]) == test_labels[test])
     assert accuracy == pytest.approx(result.eval_metrics["eval/accuracy"], abs=1e-6)
-    labelled = jax.device_get(result.state.extra)
-    assert np.bincount(labelled["labels"], minlength=10).tolist() == [5] * 10
 
 
-def test_a_frozen_encoder_stays_as_pretrained(tmp_path, digits):
-    config = config_for("frozen", pretrain__num_steps=4, checkpoint_every=4, log_every=4)
-    result = train(tmp_path, config, digits)
-    pretrained = jaxae.load(str(tmp_path), step=4).classifier_params
-    chex.assert_trees_all_equal(jax.device_get(result.state.params["autoencoder"]), pretrained["autoencoder"])
-    assert not np.array_equal(jax.device_get(result.state.params["head"]["out"]["kernel"]),
-                              pretrained["head"]["out"]["kernel"])
+def test_a_vae_in_bfloat16_trains_regularised(tmp_path, digits):
+    result = train(tmp_path, config_for("regularised", model__name="vae", compute_dtype="bfloat16"), digits)
+    assert result.step == 8 and all(np.isfinite(value) for value in result.eval_metrics.values())
+    last = next(r for r in reversed(read_metrics(str(tmp_path))) if "train/loss" in r)
+    assert last["train/autoencoder_loss"] > 0 and np.isfinite(last["train/loss"])  # The VAE's negative ELBO.
+
+
+def test_a_split_too_small_for_the_draw_is_refused_before_training(tmp_path, digits):
+    with pytest.raises(DataError, match=r"class 10 has 0 examples.*classifier.num_classes=12"):
+        train(tmp_path, config_for("finetune", classifier__num_classes=12), digits)
+    assert not os.path.exists(tmp_path / "checkpoints" / "0")
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +156,7 @@ def test_a_killed_run_resumes_bit_exactly_around_the_draw(tmp_path, digits, fine
     ({"classifier__mode": "frozen", "pretrain__num_steps": 0, "pretrain__num_epochs": 0}, "pretrains the autoencoder"),
     ({"classifier__num_labels": 5}, "classifier.num_labels"),
     ({"loss__eval_iw_samples": 10}, "importance weighting"),
+    ({"compute_dtype": "float16"}, "float16"),
 ])
 def test_wrong_fields_are_refused_before_training(tmp_path, digits, fields, message):
     with pytest.raises(ConfigError, match=message):

@@ -86,6 +86,10 @@ class AutoencoderTrainer(Trainer):
         self.eval_iw_samples = config.loss.get("eval_iw_samples", 0)
 
     def identity(self):
+        return self.identity_of(*self.objective_fields()) | optimizers.identity(self.config, self.num_steps)
+
+    def objective_fields(self) -> list[str]:
+        """The config fields that set the model and the autoencoder's training objective."""
         config = self.config
         fields = [f"model.{name}" for name in architecture_fields(config.model)]
         fields += ["loss.reconstruction", "loss.l1_weight", "loss.l2_weight", "loss.activity_l1",
@@ -102,7 +106,7 @@ class AutoencoderTrainer(Trainer):
             fields.append("data.binarize_threshold")
         if config.data.augment_shift:
             fields.append("data.augment_shift")
-        return self.identity_of(*fields) | optimizers.identity(config, self.num_steps)
+        return fields
 
     # ----------------------------------------------------------------------------- state
 

@@ -3,14 +3,15 @@ layers.
 
 A classifier is the autoencoder's encoder (images -> code) followed by a dense head (code ->
 class logits). Only `classifier.num_labels` training examples keep their labels, drawn class by
-class at the start of the classifying phase (`jaxae.labels.balanced_draw`, seeded by
-`classifier.label_seed`); the rest of the training split is unlabelled. `classifier.mode` says
-how the unlabelled images are used:
+class when the run starts (`jaxae.labels.balanced_draw`, seeded by `classifier.label_seed`, so the
+seeds of `num_seeds` > 1 share one labelled set); the rest of the training split is unlabelled.
+`classifier.mode` says how the unlabelled images are used:
 
   scratch      not at all: encoder and head trained from random weights on the labelled examples;
   frozen       the autoencoder is pretrained on all training images, then only the head is trained
                (a probe on the codes, learnt by gradient descent);
-  finetune     pretrained likewise, then encoder and head trained together;
+  finetune     pretrained likewise, then encoder and head trained together (the decoder is left as
+               pretrained; from scratch, as initialised);
   regularised  encoder, decoder and head trained together from random weights on the labelled
                examples' cross-entropy plus `classifier.reconstruction_weight` times the
                autoencoder's loss on batches of all training images (Le et al., 2018).
@@ -22,10 +23,11 @@ state:
 
   params:    {'autoencoder': the autoencoder's parameters, 'head': the head's}
   opt_state: {'pretrain': config.optimizer's, for params['autoencoder'],
-              'classify': classifier.optimizer's, for what the mode trains}
-  extra:     {'images', 'labels'}: the labelled examples (zeros until the draw)
+              'classify': classifier.optimizer's, for what the mode trains (`trainable`)}
+  extra:     {'images', 'labels'}: the labelled examples
 
-Train batches carry labels, but steps never read them: only the draw does.
+The training split must have labels (the draw reads them from it), but steps never read a batch's
+labels: a step's labels are those of the labelled examples it draws.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from jaxae.data import pipeline
 from jaxae.data.transforms import random_shift
 from jaxae.errors import ConfigError, DataError
 from jaxae.labels import balanced_draw
-from jaxae.models import COMPUTE_DTYPES, MLPEncoder, architecture_fields
+from jaxae.models import COMPUTE_DTYPES, MLPEncoder
 from jaxae.train_state import TrainState
 from jaxae.trainers.autoencoder import SHIFT_STREAM, AutoencoderTrainer
 from jaxae.trainers.base import Phase
@@ -97,14 +99,11 @@ class ClassifierTrainer(AutoencoderTrainer):
         self.classify_tx = optimizers.build_optimizer(settings.optimizer, self.classify_steps)
 
     def identity(self):
-        fields = [f"model.{name}" for name in architecture_fields(self.config.model)]
-        fields += ["loss.reconstruction", "noise.kind", "data.binarize", "compute_dtype", "classifier.mode",
-                   "classifier.num_classes", "classifier.num_labels", "classifier.label_seed",
-                   "classifier.head_hidden", "classifier.reconstruction_weight"]
-        if self.config.noise.kind != "none":
-            fields.append("noise.level")
+        fields = self.objective_fields() + [
+            "classifier.mode", "classifier.num_classes", "classifier.num_labels", "classifier.label_seed",
+            "classifier.head_hidden", "classifier.reconstruction_weight"]
         if self.config.data.augment_shift:
-            fields += ["data.augment_shift", "classifier.augment"]
+            fields.append("classifier.augment")
         return (self.identity_of(*fields) | optimizers.identity(self.config, self.pretrain_steps)
                 | optimizers.identity(self.config, self.classify_steps, "classifier.optimizer")
                 | {"pretrain_steps": self.pretrain_steps})
@@ -120,9 +119,12 @@ class ClassifierTrainer(AutoencoderTrainer):
         return self.epochs_or_steps()
 
     def phases(self):
-        classify = Phase("classify", self.classify_steps, self.classify_step, on_start=self.draw_labelled)
-        return (Phase("pretrain", self.pretrain_steps, self.pretrain_step), classify) if self.pretrain_steps else (
-            classify,)
+        """`pretrain` (frozen, finetune) and `classify`; the first starts with the draw of the labelled
+        examples, so a split too small for it fails before any training."""
+        if not self.pretrain_steps:
+            return (Phase("classify", self.classify_steps, self.classify_step, on_start=self.draw_labelled),)
+        return (Phase("pretrain", self.pretrain_steps, self.pretrain_step, on_start=self.draw_labelled),
+                Phase("classify", self.classify_steps, self.classify_step))
 
     # ------------------------------------------------------------------ state
 
@@ -139,18 +141,30 @@ class ClassifierTrainer(AutoencoderTrainer):
                                      "classify": self.classify_tx.init(self.trainable(params))},
                           extra=labelled)
 
-    def trainable(self, params):
-        """The part of params that the classifying phase trains: the head alone when frozen."""
-        return params["head"] if self.mode == "frozen" else params
+    def trainable(self, params) -> dict:
+        """What the classifying phase trains: {'head'} when frozen, {'encoder', 'head'} from scratch
+        or fine-tuned, and all of params, decoder included, when regularised."""
+        if self.mode == "regularised":
+            return params
+        return {"head": params["head"]} | ({} if self.mode == "frozen" else {"encoder": params["autoencoder"]["encoder"]})
+
+    @staticmethod
+    def with_trainable(params, trainable) -> dict:
+        """params with the parts in `trainable` (as `trainable` gives them) replaced."""
+        params = {**params, "head": trainable["head"]}
+        if "encoder" in trainable:
+            params["autoencoder"] = {**params["autoencoder"], "encoder": trainable["encoder"]}
+        return params | ({"autoencoder": trainable["autoencoder"]} if "autoencoder" in trainable else {})
 
     def draw_labelled(self, state: TrainState, split):
-        """Hook at the classifying phase's start: the class-balanced labelled examples into the state."""
+        """Hook at the first phase's start: the class-balanced labelled examples into the state."""
         everything = np.arange(len(split))
         labels = pipeline.read_batch(split.source, everything, ["label"])["label"]
-        if labels.max() >= self.num_classes:
-            raise DataError(f"{split.source.where}: label {labels.max()} is beyond classifier.num_classes="
-                            f"{self.num_classes}")
-        chosen = balanced_draw(labels, self.num_labels, self.config.classifier.label_seed, self.num_classes)
+        try:
+            chosen = balanced_draw(labels, self.num_labels, self.config.classifier.label_seed, self.num_classes)
+        except DataError as error:
+            raise DataError(f"{split.source.where}: {error} (classifier.num_labels={self.num_labels}, "
+                            f"classifier.num_classes={self.num_classes})") from None
         labelled = pipeline.read_batch(split.source, chosen, ["image", "label"])
         extra = {"images": jnp.asarray(labelled["image"], self.image_dtype),
                  "labels": jnp.asarray(labelled["label"], jnp.int32)}
@@ -161,7 +175,8 @@ class ClassifierTrainer(AutoencoderTrainer):
 
     def logits(self, params, x):
         """Inputs x [batch, H, W, C] in [0, 1] -> class logits [batch, num_classes]."""
-        return self.head.apply({"params": params["head"]}, self.code_of(params["autoencoder"], x))
+        logits = self.head.apply({"params": params["head"]}, self.code_of(params["autoencoder"], x))
+        return logits.astype(jnp.float32)  # The softmax in float32 under bfloat16 compute.
 
     def labelled_batch(self, state: TrainState, batch_size: int):
         """(inputs [batch, H, W, C], labels [batch]) drawn with replacement from the labelled
@@ -186,7 +201,7 @@ class ClassifierTrainer(AutoencoderTrainer):
             targets, noisy, eps = self.train_inputs(state, batch["image"])
 
         def loss_fn(trainable):
-            params = {**state.params, "head": trainable} if self.mode == "frozen" else trainable
+            params = self.with_trainable(state.params, trainable)
             logits = self.logits(params, inputs)
             cross_entropy = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
             metrics = {"cross_entropy": cross_entropy,
@@ -200,8 +215,7 @@ class ClassifierTrainer(AutoencoderTrainer):
 
         trainable, opt_state, metrics, _ = self.gradient_step(self.classify_tx, self.trainable(state.params),
                                                               state.opt_state["classify"], loss_fn)
-        params = {**state.params, "head": trainable} if self.mode == "frozen" else trainable
-        return state.replace(step=state.step + 1, params=params,
+        return state.replace(step=state.step + 1, params=self.with_trainable(state.params, trainable),
                              opt_state={**state.opt_state, "classify": opt_state}), metrics
 
     # ------------------------------------------------------------------ evaluation
@@ -211,7 +225,7 @@ class ClassifierTrainer(AutoencoderTrainer):
         self._check_images(batch["image"])
         targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
         codes = self.code_of(state.params["autoencoder"], targets)
-        logits = self.head.apply({"params": state.params["head"]}, codes)
+        logits = self.head.apply({"params": state.params["head"]}, codes).astype(jnp.float32)
         labels = batch["label"].astype(jnp.int32)
         reconstruction = self.model.apply({"params": state.params["autoencoder"]}, codes, method="decode")
         per_example = {"accuracy": (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32),
@@ -221,7 +235,9 @@ class ClassifierTrainer(AutoencoderTrainer):
 
     def eval_report(self, sums) -> dict[str, float]:
         """Means per eval example: 'accuracy' and 'cross_entropy' of the classifier (the head is
-        untrained before the classifying phase), and 'mse' of the autoencoder's reconstruction."""
+        untrained before the classifying phase), and 'mse' of the autoencoder's reconstruction
+        (meaningless from scratch, whose decoder is never trained). Eval labels must lie below
+        `classifier.num_classes`."""
         return {name: float(value / sums["count"]) for name, value in sums.items() if name != "count"}
 
     def pictures(self, state: TrainState, batch, num_samples: int):
