@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from benchmarks.measure import write_report
+from benchmarks.measure import add_run_arguments, publish
 
 MODES = ("scratch", "frozen", "finetune", "regularised")
 # The frozen head is a linear probe on fixed codes: shifted digits move their codes (1,000 labels,
@@ -74,16 +74,11 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", default="100,1000", help="labelled training digits, comma-separated")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true", help="tiny runs: checks the script runs")
-    parser.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
-    parser.add_argument("--out", default="")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     root = args.workdir or tempfile.mkdtemp(prefix="jaxae-few-labels-")
     report = run([int(count) for count in args.labels.split(",")], args.seeds, args.smoke, root)
-    result = {"data": "mnist_5k", "report": report, "table": markdown(report)}
-    write_report(result, args.out)
-    print(result["table"])
-    return result
+    return publish(report, markdown(report), args.out, data="mnist_5k")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,21 @@ def write_report(report: dict, path: str) -> None:
             json.dump(report, out, indent=1)
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """--smoke, --workdir and --out: the flags of benchmarks that train runs into folders."""
+    parser.add_argument("--smoke", action="store_true", help="tiny runs: checks the script runs")
+    parser.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
+    parser.add_argument("--out", default="", help="a JSON file for the report")
+
+
+def publish(report: dict, table: str, path: str, **fields) -> dict:
+    """{**fields, 'report', 'table'} printed as JSON and written to `path`; the Markdown table printed."""
+    result = {**fields, "report": report, "table": table}
+    write_report(result, path)
+    print(table)
+    return result
+
+
 def median_seconds(run, *, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
     """Median wall time of `run()` (which must block until its result is ready) and all samples."""
     for _ in range(warmup):

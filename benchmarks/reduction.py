@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from benchmarks.anomaly import digit_splits
-from benchmarks.measure import write_report
+from benchmarks.measure import add_run_arguments, publish
 from jaxae.labels import balanced_draw
 
 PROBES = {"logistic": lambda: LogisticRegression(max_iter=3000),
@@ -97,16 +97,11 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="2,8,32", help="code sizes, comma-separated")
     parser.add_argument("--draws", type=int, default=5, help="label draws per budget below the whole split")
-    parser.add_argument("--smoke", action="store_true", help="tiny autoencoders: checks the script runs")
-    parser.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
-    parser.add_argument("--out", default="")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     root = args.workdir or tempfile.mkdtemp(prefix="jaxae-reduction-")
     report = run([int(size) for size in args.sizes.split(",")], args.draws, args.smoke, root)
-    result = {"data": "mnist_5k", "report": report, "table": markdown(report)}
-    write_report(result, args.out)
-    print(result["table"])
-    return result
+    return publish(report, markdown(report), args.out, data="mnist_5k")
 
 
 if __name__ == "__main__":

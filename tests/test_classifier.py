@@ -12,8 +12,8 @@ import pytest
 
 import jaxae
 from jaxae import loop, parallel
+from jaxae.data import host, sources
 from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
-from jaxae.data.sources import ArraySource
 from jaxae.errors import ConfigError, DataError
 from jaxae.labels import balanced_draw
 from jaxae.metric_writers import read_metrics
@@ -24,10 +24,7 @@ NUM_LABELS = 50
 
 @pytest.fixture(scope="module")
 def digits():
-    images, labels = load_sklearn_digits_arrays()
-    masks = split_masks(labels, every_fifth_is_test)
-    return tuple(ArraySource.from_images(images[masks[s]], labels[masks[s]], name=f"digits {s}")
-                 for s in ("train", "test"))
+    return tuple(sources.open_tfds("sklearn_digits", split) for split in ("train", "test"))
 
 
 def config_for(mode, parallel_mode="jit", **fields):
@@ -80,7 +77,7 @@ def test_each_mode_draws_its_labels_trains_what_it_should_and_predicts_as_it_eva
     assert result.eval_metrics["eval/accuracy"] > (0.3 if mode == "frozen" else 0.5)
 
     # The labelled examples are the draw's, images with their own labels.
-    train_images, train_labels = (np.asarray(a) for a in (digits[0].arrays["image"], digits[0].arrays["label"]))
+    train_images, train_labels = (host.read_all(digits[0], ["image", "label"])[name] for name in ("image", "label"))
     chosen = balanced_draw(train_labels, NUM_LABELS, seed=0, num_classes=10)
     labelled = jax.device_get(result.state.extra)
     np.testing.assert_array_equal(labelled["images"], train_images[chosen])
