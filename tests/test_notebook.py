@@ -38,8 +38,6 @@ def test_the_quickstart_notebook_runs_offline_and_learns(tmp_path, monkeypatch):
     assert number_after("test negative ELBO (nats):", text) < 160  # An untrained VAE: about 545.
     assert number_after("NMI", text) > 0.3
     assert number_after("AUROC of the turned digits:", text) > 0.8
-    zeros, others = number_after("flagged: zeros", text), number_after("the other digits", text)
-    assert zeros > 2 * others
     images = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
               if "image/png" in output.get("data", {})]
     assert len(images) == 3
