@@ -12,6 +12,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_COMPILE_CACHE = os.environ.get("JAX_COMPILATION_CACHE_DIR") or "none"
 
 
+def as_a_user_runs() -> dict:
+    """The environment less conftest's cheap-compile XLA flag, for code run as users run it (README
+    snippets, the notebook), which trains long enough for the default optimisation level to pay."""
+    return {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "").replace(" --xla_backend_optimization_level=0", "")}
+
+
 def tiny(config_name="vae_mnist", **fields):
     """The config's tiny variant with `fields` set; 'a__b' names the field a.b."""
     import importlib

@@ -32,7 +32,9 @@ def command(workdir, *extra):
 
 
 def env(devices: int):
-    return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    # The level of XLA's CPU back end as in conftest: these runs, too, mostly compile.
+    return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices} "
+                                       "--xla_backend_optimization_level=0"}
 
 
 def run_pair(workdir, *extra, timeout_s=30):

@@ -9,6 +9,8 @@ import sys
 import nbformat
 from nbclient import NotebookClient
 
+from reliability_helpers import as_a_user_runs
+
 NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb"
 
 
@@ -30,6 +32,7 @@ def test_the_quickstart_notebook_runs_offline_and_learns(tmp_path, monkeypatch):
                                                            "{connection_file}"],
                                                   "display_name": "jaxae tests", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("XLA_FLAGS", as_a_user_runs()["XLA_FLAGS"])
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     # A cell that raises fails the test (CellExecutionError), naming the cell.
     NotebookClient(notebook, timeout=600, kernel_name="jaxae-tests",

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from reliability_helpers import as_a_user_runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -23,7 +25,7 @@ def test_the_readme_has_python_snippets():
 def test_readme_snippet_runs_from_a_file_in_another_directory(tmp_path, number):
     script = tmp_path / f"snippet_{number}.py"
     script.write_text(python_snippets()[number])
-    environment = {**os.environ, "PYTHONPATH": ""}  # Nothing from the checkout but what the install provides.
+    environment = {**as_a_user_runs(), "PYTHONPATH": ""}  # Nothing from the checkout but what the install provides.
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           env=environment)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -92,6 +92,7 @@ class ClassifierTrainer(AutoencoderTrainer):
             raise ConfigError(f"classifier.num_labels={self.num_labels} is more than the {num_examples} training "
                               "examples")
         self.image_dtype = spec["image"].dtype
+        # The head is a dense stack on the code [batch, latent] (MLPEncoder flattens whatever it is given).
         self.head = MLPEncoder(hidden=tuple(settings.head_hidden), features=self.num_classes,
                                activation=config.model.activation, dtype=COMPUTE_DTYPES[config.compute_dtype],
                                weight_init=config.model.weight_init)
