@@ -261,6 +261,13 @@ class AutoencoderTrainer(Trainer):
         return state.replace(step=inner.step, params={**state.params, "autoencoder": inner.params},
                              opt_state={**state.opt_state, "pretrain": inner.opt_state}), metrics
 
+    def clean_pass(self, state: TrainState, batch):
+        """(targets, codes, reconstructions) of a batch's clean images through the mean code of
+        params['autoencoder'] (the layout of `pretrain_step`)."""
+        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
+        codes = self.code_of(state.params["autoencoder"], targets)
+        return targets, codes, self.model.apply({"params": state.params["autoencoder"]}, codes, method="decode")
+
     def code_of(self, params, x):
         """The code [batch, latent] of inputs x [batch, H, W, C] in [0, 1]: the encoder's output (a
         VAE's posterior mean)."""

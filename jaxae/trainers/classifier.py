@@ -224,11 +224,9 @@ class ClassifierTrainer(AutoencoderTrainer):
     def eval_step(self, state: TrainState, batch, mask):
         """Sums of each eval example's correctness, cross-entropy and reconstruction error, and the count."""
         self._check_images(batch["image"])
-        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
-        codes = self.code_of(state.params["autoencoder"], targets)
+        targets, codes, reconstruction = self.clean_pass(state, batch)
         logits = self.head.apply({"params": state.params["head"]}, codes).astype(jnp.float32)
         labels = batch["label"].astype(jnp.int32)
-        reconstruction = self.model.apply({"params": state.params["autoencoder"]}, codes, method="decode")
         per_example = {"accuracy": (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32),
                        "cross_entropy": optax.softmax_cross_entropy_with_integer_labels(logits, labels),
                        "mse": losses.mse(reconstruction, targets)}
@@ -244,10 +242,8 @@ class ClassifierTrainer(AutoencoderTrainer):
     def pictures(self, state: TrainState, batch, num_samples: int):
         """A few eval images over their reconstructions [2, n, H, W, C]."""
         del num_samples
-        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
-        codes = self.code_of(state.params["autoencoder"], targets)
-        return {"reconstructions": jnp.stack([
-            targets, self.model.apply({"params": state.params["autoencoder"]}, codes, method="decode")])}
+        targets, _, reconstruction = self.clean_pass(state, batch)
+        return {"reconstructions": jnp.stack([targets, reconstruction])}
 
     def inference(self, state, mesh):
         from jaxae.trainers.classifier_inference import TrainedClassifier

@@ -195,12 +195,6 @@ class ClusteringTrainer(AutoencoderTrainer):
         """codes [n, latent] -> [n] int32 clusters."""
         return kmeans.assign(codes, self.centroids(state))
 
-    def clean_pass(self, state: TrainState, batch):
-        """(targets, codes, reconstructions) of a batch's clean images, through the mean code."""
-        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
-        codes = self.code_of(state.params["autoencoder"], targets)
-        return targets, codes, self.model.apply({"params": state.params["autoencoder"]}, codes, method="decode")
-
     def clustered(self, state: TrainState):
         """Whether the state holds the n_clusters clusters to score (not before the clustering phase)."""
         return state.step >= self.pretrain_steps
