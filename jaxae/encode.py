@@ -46,7 +46,7 @@ def inputs_of(model, args) -> tuple[list[np.ndarray], np.ndarray | None]:
         except ValueError as error:  # e.g. an array of Python objects, which would need pickle.
             raise JaxaeError(f"--images={args.images!r} cannot be read without pickle: {error}") from None
     data = model.config.data
-    split = sources.open_tfds(data.name, args.split or data.eval_split, data.tfds_data_dir or None)
+    split = sources.open_tfds(data.name, args.split or data.eval_split, data.tfds_data_dir or None, data)
     present = [field for field in fields if field in split.spec]
     arrays = host.read_all(split, present + (["label"] if "label" in split.spec else []))
     return [arrays.get(field) for field in fields], arrays.get("label")

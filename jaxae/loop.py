@@ -59,9 +59,9 @@ def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
     _check_devices(config, parallel.make_mesh(config.parallel.num_devices))
     data_dir = config.data.tfds_data_dir or None
     # One writer: process 0 prepares an embedded data set; the others learn whether that failed.
-    parallel.on_lead(lambda: sources.prepare_embedded(config.data.name, data_dir), "preparing the data set")
-    train_source = sources.open_tfds(config.data.name, config.data.train_split, data_dir)
-    eval_source = sources.open_tfds(config.data.name, config.data.eval_split, data_dir)
+    parallel.on_lead(lambda: sources.prepare_embedded(config.data.name, data_dir, config.data), "preparing the data set")
+    train_source = sources.open_tfds(config.data.name, config.data.train_split, data_dir, config.data)
+    eval_source = sources.open_tfds(config.data.name, config.data.eval_split, data_dir, config.data)
     return train(config, workdir, train_source, eval_source, on_mismatch=on_mismatch)
 
 

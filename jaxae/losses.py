@@ -55,6 +55,24 @@ def squared_error(predictions, targets):
     return jnp.sum(jnp.square(predictions - targets), axis=-1)
 
 
+def masked_squared_error(predictions, targets, observed):
+    """Sum of squared differences per example over the observed entries only (AutoRec's loss).
+
+    Args:
+      predictions, targets: [batch, ...] with equal shapes.
+      observed: [batch, ...] 1 (or True) where the target exists, 0 elsewhere. An unobserved
+        entry contributes exactly nothing, to the value and to the gradient, whatever its target.
+    Returns:
+      [batch]: sum over the observed entries of (predictions - targets)**2.
+    """
+    _check_same_shape(predictions, targets, "masked_squared_error")
+    _check_same_shape(predictions, observed, "masked_squared_error (observed)")
+    _check_batched(predictions, "masked_squared_error")
+    predictions, targets, observed = _per_example_rows(predictions, targets, observed)
+    # where(), not a product: an unobserved entry is left out of the sum whatever its value.
+    return jnp.sum(jnp.where(observed.astype(bool), jnp.square(predictions - targets), 0.0), axis=-1)
+
+
 def mse(predictions, targets):
     """Mean squared error per example: [batch, ...] x2 -> [batch], the mean over non-batch axes."""
     _check_same_shape(predictions, targets, "mse")

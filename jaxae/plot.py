@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         if not hasattr(model, "encode") or getattr(model, "input_fields", None) != ("image",):
             raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) is not an image autoencoder")
         data = model.config.data
-        split = sources.open_tfds(data.name, args.split or data.eval_split, data.tfds_data_dir or None)
+        split = sources.open_tfds(data.name, args.split or data.eval_split, data.tfds_data_dir or None, data)
         arrays = host.read_all(split, ["image"] + (["label"] if "label" in split.spec else []))
         codes = model.encode(arrays["image"])
         os.makedirs(out)

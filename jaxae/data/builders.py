@@ -13,6 +13,10 @@ and both keep a fixed, documented train/test split:
   of 30 numeric features ('numeric', float32, standardised by the train split's mean and standard
   deviation) and a 'label' (0 malignant, 1 benign). Every fifth row of a class is ``test`` (113
   rows), the rest ``train`` (456 rows).
+* ``ratings``: a rating matrix's rows for AutoRec (`jaxae.data.ratings`), made from the config's
+  ``data.ratings`` section (source, rows, split_seed, test_fraction); each choice of those is a tfds
+  builder config of its own, named like ``ml-100k-items-seed0-test0.1`` (a CSV source by a hash of
+  its content, so an edited file is prepared anew).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import logging
 
 _MNIST_FILE = "mnist_5k.csv.gz"
 MNIST_TRAIN_PER_CLASS = 400
@@ -156,4 +161,89 @@ class SklearnBreastCancer(tfds.core.GeneratorBasedBuilder):
             yield int(index), {"numeric": rows[index], "label": int(labels[index])}
 
 
-EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigits, SklearnBreastCancer)}
+class RatingsConfig(tfds.core.BuilderConfig):
+    """One source, orientation and split of a ratings builder (`data.ratings` in a config)."""
+
+    def __init__(self, *, source: str, rows: str, split_seed: int, test_fraction: float):
+        from jaxae.data import ratings
+
+        name = f"{ratings.source_tag(source)}-{rows}-seed{split_seed}-test{test_fraction:g}"
+        super().__init__(name=name, version=tfds.core.Version("1.0.0"), release_notes={"1.0.0": "First release."})
+        self.source, self.rows, self.split_seed, self.test_fraction = source, rows, split_seed, test_fraction
+
+
+class Ratings(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A rating matrix's rows (items or users) with a seeded held-out tenth: see `jaxae.data.ratings`.
+
+    The train split's 'held_out' fields are all zero (every held-out rating is in the test split),
+    and both splits hold every row in the same order. The metadata keeps the rows' and columns'
+    raw ids and the ratings' range.
+    """
+
+    name = "ratings"
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _table(self):
+        if getattr(self, "_cached_table", None) is None:
+            from jaxae.data import ratings
+
+            self._cached_table = ratings.load_table(self.builder_config.source)
+        return self._cached_table
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        table, rows = self._table(), self.builder_config.rows
+        row_ids, column_ids = (table.items, table.users) if rows == "items" else (table.users, table.items)
+        row = (len(column_ids),)
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.__doc__,
+            features=tfds.features.FeaturesDict({
+                "ratings": tfds.features.Tensor(shape=row, dtype=np.float32),
+                "observed": tfds.features.Tensor(shape=row, dtype=np.bool_),
+                "held_out": tfds.features.Tensor(shape=row, dtype=np.float32),
+                "held_out_observed": tfds.features.Tensor(shape=row, dtype=np.bool_),
+            }),
+            metadata=tfds.core.MetadataDict(row_ids=row_ids.tolist(), column_ids=column_ids.tolist(),
+                                            rating_min=float(table.rating.min()),
+                                            rating_max=float(table.rating.max())),
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager
+        from jaxae.data import ratings
+
+        config = self.builder_config
+        parts = ratings.splits(self._table(), rows=config.rows, seed=config.split_seed,
+                               test_fraction=config.test_fraction)
+        empty = {"held_out": np.zeros_like(parts["train"]["ratings"]),
+                 "held_out_observed": np.zeros_like(parts["train"]["observed"])}
+        return {"train": self._generate_examples(parts["train"] | empty),
+                "test": self._generate_examples(parts["test"])}
+
+    def _generate_examples(self, fields) -> Iterator[tuple[int, dict]]:
+        for index in range(len(fields["ratings"])):
+            yield index, {name: values[index] for name, values in fields.items()}
+
+
+EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigits, SklearnBreastCancer, Ratings)}
+
+
+def make_builder(name: str, data_dir: str, data_config=None):
+    """The embedded builder `name` writing to `data_dir`, configured from the config's data section
+    where it takes options (``ratings``: `data_config.ratings`)."""
+    builder = EMBEDDED_BUILDERS[name]
+    if builder is Ratings:
+        if data_config is None or "ratings" not in data_config:
+            from jaxae.errors import DataError
+
+            raise DataError("data.name='ratings' needs a data.ratings section (source, rows, split_seed, test_fraction)")
+        options = data_config.ratings
+        config = RatingsConfig(source=options.source, rows=options.rows, split_seed=int(options.split_seed),
+                               test_fraction=float(options.test_fraction))
+        verbosity = logging.get_verbosity()
+        logging.set_verbosity(logging.ERROR)  # tfds warns of every config not listed in the class: all of ours.
+        try:
+            return builder(config=config, data_dir=data_dir, file_format="array_record")
+        finally:
+            logging.set_verbosity(verbosity)
+    return builder(data_dir=data_dir, file_format="array_record")

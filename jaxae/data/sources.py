@@ -138,10 +138,11 @@ def default_data_dir() -> str:
     return os.environ.get("TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
 
 
-def prepare_embedded(name: str, data_dir: str | None = None) -> None:
+def prepare_embedded(name: str, data_dir: str | None = None, data_config=None) -> None:
     """Writes an embedded data set's array_record files into `data_dir` unless they are there.
 
     In a multi-process run only process 0 calls this, before the others open the data set.
+    data_config: the config's data section, for builders that take options (`builders.make_builder`).
 
     Raises:
       DataError: `data_dir` cannot be written (it is checked before tfds starts writing).
@@ -153,7 +154,7 @@ def prepare_embedded(name: str, data_dir: str | None = None) -> None:
     data_dir = data_dir or default_data_dir()
     if not os.path.isdir(os.path.join(data_dir, name)):  # Not prepared here yet: the folder must take it.
         _check_writable(data_dir, name)
-    builder = builders.EMBEDDED_BUILDERS[name](data_dir=data_dir, file_format="array_record")
+    builder = builders.make_builder(name, data_dir, data_config)
     if not builder.is_prepared():
         _check_writable(data_dir, name)
         builder.download_and_prepare()
@@ -170,8 +171,9 @@ def _check_writable(data_dir: str, name: str) -> None:
                         f"so {name!r} cannot be prepared there: {error.strerror or error}") from None
 
 
-def open_tfds(name: str, split: str, data_dir: str | None = None) -> TfdsSource:
-    """Opens `split` of the tfds data set `name`, preparing the embedded ones on first use.
+def open_tfds(name: str, split: str, data_dir: str | None = None, data_config=None) -> TfdsSource:
+    """Opens `split` of the tfds data set `name`, preparing the embedded ones on first use (with the
+    options `data_config`, the config's data section, gives them).
 
     Raises:
       DataError: the data set is neither embedded nor prepared in `data_dir`, with how to prepare it.
@@ -182,8 +184,11 @@ def open_tfds(name: str, split: str, data_dir: str | None = None) -> TfdsSource:
 
     data_dir = data_dir or default_data_dir()
     if name in builders.EMBEDDED_BUILDERS:
-        prepare_embedded(name, data_dir)
-        sources = builders.EMBEDDED_BUILDERS[name](data_dir=data_dir, file_format="array_record").as_data_source()
+        prepare_embedded(name, data_dir, data_config)
+        builder = builders.make_builder(name, data_dir, data_config)
+        if builder.builder_config is not None:  # The config's name says which options made the data.
+            name = f"{name}/{builder.builder_config.name}"
+        sources = builder.as_data_source()
     else:
         try:
             sources = tfds.data_source(name, data_dir=data_dir, download=False)

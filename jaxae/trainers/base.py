@@ -1,7 +1,7 @@
 """The Trainer contract: everything the shared loop may rely on, and the registry of families.
 
-A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan, aae, tabular, classifier; later
-autorec, sgns, ...) is one module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered
+A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan, aae, tabular, classifier,
+autorec; later sgns) is one module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered
 by name in `FAMILIES`; a config picks it with ``config.trainer``. The loop, runners and evaluator
 only call what this module declares:
 
@@ -198,6 +198,7 @@ FAMILIES = {
     "aae": "jaxae.trainers.aae:AAETrainer",
     "tabular": "jaxae.trainers.tabular:TabularTrainer",
     "classifier": "jaxae.trainers.classifier:ClassifierTrainer",
+    "autorec": "jaxae.trainers.autorec:AutoRecTrainer",
 }
 
 
