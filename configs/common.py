@@ -283,9 +283,9 @@ def get_tabular_config() -> ml_collections.ConfigDict:
 
 def get_autorec_config() -> ml_collections.ConfigDict:
     """AutoRec's defaults (jaxae/trainers/autorec.py): I-AutoRec on MovieLens-100K with 500 sigmoid
-    units and an identity output, as the paper and its code (NNRec) have it; Adam rather than the
-    paper's L-BFGS (our L-BFGS runs, with optax.lbfgs, reached the same test RMSE in four times the
-    time)."""
+    units and an identity output, as the paper and its code (NNRec) have it; Adam in minibatches
+    rather than the paper's full-batch L-BFGS, which reached no better test RMSE in our runs and took
+    longer (README, "Recommendation with AutoRec")."""
     config = _without_autoencoder_sections(get_base_config())
     config.trainer = "autorec"
     config.optimizer = get_base_config().optimizer

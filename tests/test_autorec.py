@@ -171,6 +171,13 @@ def test_a_users_csv_trains_u_autorec_and_an_edited_file_is_new_data(tmp_path):
     assert np.isfinite(result.eval_metrics["eval/rmse"])
     train_split = sources.open_tfds("ratings", "train", str(tmp_path / "tfds"), config.data)
     assert len(train_split) == 40 and train_split.spec["ratings"].shape == (24,)
+    # Stored in row order, so the ids of the rows (users here) and columns recorded beside the data
+    # name each example and each column.
+    expected = ratings.splits(table, rows="users", seed=0, test_fraction=0.1)["train"]
+    np.testing.assert_array_equal(host.read_all(train_split, ["ratings"])["ratings"], expected["ratings"])
+    assert train_split.metadata["row_ids"] == table.users.tolist()
+    assert train_split.metadata["column_ids"] == table.items.tolist()
+    assert (train_split.metadata["rating_min"], train_split.metadata["rating_max"]) == (1.0, 5.0)
     before = train_split.fingerprint()
     assert ratings.source_tag(path) in before and "users" in before
     write_csv(tmp_path / "mine.csv", ratings.synthetic(num_users=40, num_items=24, density=0.5, seed=1))
@@ -194,3 +201,27 @@ def test_config_and_data_errors_are_one_line_before_training(tmp_path, synthetic
     # Ratings on another scale than the config's range are refused at the start, before any step.
     with pytest.raises(DataError, match=r"ratings lie in \[1, 5\] but autorec.rating_range=\(1, 4\)"):
         train(tmp_path / "scale", autorec_config(autorec__rating_range=(1.0, 4.0), autorec__default_rating=2.0), synthetic)
+
+
+def test_the_benchmarks_numpy_reference_has_the_familys_objective_and_gradient():
+    from benchmarks.autorec import reference_objective
+    from jaxae.models.autorec import AutoRec
+
+    rng = np.random.default_rng(0)
+    ratings = np.where(rng.random((7, 5)) < 0.5, rng.integers(1, 6, (7, 5)), 0).astype(np.float32)
+    observed = (ratings > 0).astype(np.float32)
+    model = AutoRec(num_columns=5, hidden_units=3)
+    params = model.init(jax.random.key(0), jnp.zeros((1, 5)))["params"]
+
+    def objective(params):  # The family's terms, summed over rows rather than averaged (the paper's scale).
+        predictions, _ = model.apply({"params": params}, ratings)
+        return losses.masked_squared_error(predictions, ratings, observed).sum() + 4.0 * losses.l2_penalty(params)
+
+    flat = np.concatenate([np.ravel(params[layer][name]) for layer, name in
+                           [("encoder", "kernel"), ("encoder", "bias"), ("decoder", "kernel"), ("decoder", "bias")]])
+    value, gradient = reference_objective(flat, ratings, observed, 3, 4.0)
+    grads = jax.grad(objective)(params)
+    expected = np.concatenate([np.ravel(grads[layer][name]) for layer, name in
+                               [("encoder", "kernel"), ("encoder", "bias"), ("decoder", "kernel"), ("decoder", "bias")]])
+    np.testing.assert_allclose(value, objective(params), rtol=1e-5)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-5)

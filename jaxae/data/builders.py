@@ -206,6 +206,9 @@ class Ratings(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             metadata=tfds.core.MetadataDict(row_ids=row_ids.tolist(), column_ids=column_ids.tolist(),
                                             rating_min=float(table.rating.min()),
                                             rating_max=float(table.rating.max())),
+            # Written in row order (tfds otherwise shuffles by key): an example's index is its row
+            # id, the position of its name in the metadata's row_ids.
+            disable_shuffling=True,
         )
 
     def _split_generators(self, dl_manager):

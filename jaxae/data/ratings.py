@@ -120,6 +120,14 @@ def movielens_100k_path() -> str:
     return str(path)
 
 
+def movielens_100k_titles() -> dict[str, str]:
+    """{item id: 'Title (year)'} of MovieLens-100K's films, from RecBole's wheel."""
+    path = movielens_100k_path().replace("ml-100k.inter", "ml-100k.item")
+    with open(path, newline="", encoding="latin-1") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))[1:]
+    return {row[0]: f"{row[1]} ({row[2]})" if row[2] else row[1] for row in rows if len(row) >= 3}
+
+
 def synthetic(num_users: int = 240, num_items: int = 160, rank: int = 3, density: float = 0.2,
               seed: int = 0) -> RatingsTable:
     """Ratings 1-5 from a rank-`rank` model plus noise, each (user, item) pair rated with probability

@@ -115,6 +115,7 @@ class TfdsSource:
         self.where = f"tfds data set {name!r} split {split!r}"
         info = data_source.dataset_info
         self._fingerprint = f"tfds {name} {info.version} split={split} n={len(data_source)}"
+        self.metadata = dict(info.metadata or {})  # What a builder recorded beside the data (ratings: the ids).
         self.spec = {}
         for key, feature in info.features.items():
             field = _field_of_feature(key, feature)

@@ -66,12 +66,11 @@ class AutoRecTrainer(Trainer):
         self.num_columns = shape[0]
         self.low, self.high = (float(bound) for bound in config.autorec.rating_range)
         self.model = AutoRec(num_columns=self.num_columns, hidden_units=config.model.hidden_units,
-                             activation=config.model.activation, weight_init=config.model.weight_init,
-                             output_bias=(self.low + self.high) / 2)
+                             activation=config.model.activation, weight_init=config.model.weight_init)
         self.tx = optimizers.build_optimizer(config.optimizer, self.num_steps)
 
     def identity(self):
-        fields = ["model.hidden_units", "model.activation", "model.weight_init", "autorec.l2", "autorec.rating_range"]
+        fields = ["model.hidden_units", "model.activation", "model.weight_init", "autorec.l2"]
         return self.identity_of(*fields) | optimizers.identity(self.config, self.num_steps)
 
     def phases(self):
