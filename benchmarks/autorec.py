@@ -78,7 +78,7 @@ def reference_run(split: int, iterations: int, smoke: bool, root: str) -> dict:
     hidden, l2 = config.model.hidden_units, config.autorec.l2
     rng = np.random.default_rng(split)
     start = np.concatenate([rng.uniform(-1, 1, d * hidden) / np.sqrt(d), np.zeros(hidden),
-                            rng.uniform(-1, 1, hidden * d) / np.sqrt(hidden), np.full(d, 3.0)])
+                            rng.uniform(-1, 1, hidden * d) / np.sqrt(hidden), np.zeros(d)])
     began = time.perf_counter()
     fit = minimize(reference_objective, start, args=(ratings, observed, hidden, l2), jac=True, method="L-BFGS-B",
                    options={"maxiter": iterations})

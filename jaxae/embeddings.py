@@ -39,7 +39,9 @@ class Embeddings:
             raise DataError(f"embedding {self.names[int(np.argwhere(~np.isfinite(self.vectors))[0, 0])]!r} is not finite")
         self.index = {name: row for row, name in enumerate(self.names)}
         if len(self.index) != len(self.names):
-            raise DataError("embedding names must be distinct; some repeat")
+            seen = set()
+            repeated = next(name for name in self.names if name in seen or seen.add(name))
+            raise DataError(f"embedding names must be distinct; {repeated!r} repeats")
         bad = next((name for name in self.names if not name or any(c.isspace() for c in name)), None)
         if bad is not None:
             raise DataError(f"embedding name {bad!r} is empty or holds whitespace, which the text format cannot store")
@@ -74,7 +76,8 @@ class Embeddings:
     def most_similar(self, positive=(), negative=(), topn: int = 10) -> list[tuple[str, float]]:
         """The `topn` names nearest by cosine to the mean of the positive unit vectors minus the
         negative ones (3CosAdd for an analogy: a is to b as c is to ? is positive=[b, c],
-        negative=[a]), the query's names left out. A single vector may stand for a name."""
+        negative=[a]), the query's names left out. A vector may stand for a name; as in gensim, it
+        enters as given, not scaled to unit length."""
         positive, negative = _as_list(positive), _as_list(negative)
         if not positive and not negative:
             raise ValueError("most_similar needs at least one positive or negative name or vector")
@@ -86,7 +89,8 @@ class Embeddings:
 
     def most_similar_cosmul(self, positive=(), negative=(), topn: int = 10) -> list[tuple[str, float]]:
         """3CosMul: the names b* that maximise prod cos'(b*, p) / (prod cos'(b*, n) + 1e-6) over the
-        positive p and negative n, with cos' = (1 + cos) / 2 in [0, 1]; the query's names left out."""
+        positive p and negative n, with cos' = (1 + cos) / 2 in [0, 1]; the query's names left out.
+        A vector may stand for a name (as given, as in gensim: then cos is b* . v / |b*|)."""
         positive, negative = _as_list(positive), _as_list(negative)
         if not positive:
             raise ValueError("most_similar_cosmul needs at least one positive name or vector")
@@ -129,22 +133,28 @@ class Embeddings:
         return float(x @ matrix @ y / norms) if norms > 0 else 0.0
 
     def _unit_of(self, item) -> np.ndarray:
+        """A name's unit vector, or a query vector as given."""
         if isinstance(item, str):
             return self.unit[self.row(item)]
         vector = np.asarray(item, np.float32)
         if vector.shape != self.vectors.shape[1:]:
             raise ValueError(f"a query vector must have {self.vectors.shape[1]} dimensions; got shape {vector.shape}")
-        return vector / max(np.linalg.norm(vector), 1e-12)
+        return vector
 
     def save_word2vec_format(self, path: str) -> None:
         """Writes the word2vec text format to `path` (through a temporary file, so a failed write
         leaves no half file): a header line, then each name and its numbers to float32 precision."""
         temporary = f"{path}.tmp-{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as out:
-            out.write(f"{len(self)} {self.vectors.shape[1]}\n")
-            for name, vector in zip(self.names, self.vectors):
-                out.write(name + " " + " ".join(f"{value:.9g}" for value in vector) + "\n")
-        os.replace(temporary, path)
+        try:
+            with open(temporary, "w", encoding="utf-8") as out:
+                out.write(f"{len(self)} {self.vectors.shape[1]}\n")
+                for name, vector in zip(self.names, self.vectors):
+                    out.write(name + " " + " ".join(f"{value:.9g}" for value in vector) + "\n")
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise
 
     @classmethod
     def load_word2vec_format(cls, path: str) -> "Embeddings":
@@ -157,7 +167,7 @@ class Embeddings:
                 count, dimensions = map(int, header)
                 names, vectors = [], np.zeros((count, dimensions), np.float32)
                 for row, line in enumerate(handle):
-                    parts = line.rstrip("\n").rstrip(" ").split(" ")
+                    parts = line.rstrip().split(" ")
                     if row >= count or len(parts) != dimensions + 1:
                         raise DataError(f"{path} line {row + 2}: expected a name and {dimensions} numbers "
                                         f"({count} lines in all); got {len(parts)} fields")
@@ -166,8 +176,8 @@ class Embeddings:
                         vectors[row] = np.asarray(parts[1:], np.float32)
                     except ValueError:
                         raise DataError(f"{path} line {row + 2}: a value of {parts[0]!r} is not a number") from None
-        except OSError as error:
-            raise DataError(f"cannot read the embeddings file {path!r}: {error.strerror or error}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise DataError(f"cannot read the embeddings file {path!r}: {getattr(error, 'strerror', None) or error}") from None
         if len(names) != count:
             raise DataError(f"{path} announces {count} vectors but holds {len(names)}")
         return cls(names, vectors)

@@ -69,5 +69,8 @@ def test_autorec_benchmark_smoke(tmp_path):
 
     report = autorec.main(["--smoke", "--workdir", str(tmp_path)])["report"]
     assert set(report["models"]) == {"I-AutoRec (jaxae)", "U-AutoRec (jaxae)", "I-AutoRec, NumPy + L-BFGS-B (5 iterations)"}
-    # Ratings 1-5 on the synthetic set: a trained model is off by about one star, not by several.
-    assert all(0 < row["rmse_mean"] < 1.5 and row["seconds_mean"] > 0 for row in report["models"].values())
+    rows = report["models"]
+    # The synthetic held-out ratings: predicting the training mean gives an RMSE of about 1.1; the
+    # tiny jaxae runs learn below it, the reference makes only 5 iterations.
+    assert rows["I-AutoRec (jaxae)"]["rmse_mean"] < 1.0 and rows["U-AutoRec (jaxae)"]["rmse_mean"] < 1.0
+    assert all(0 < row["rmse_mean"] < 4 and row["seconds_mean"] > 0 for row in rows.values())

@@ -38,6 +38,10 @@ def test_most_similar_and_3cosmul_agree_with_gensim(space):
                             theirs.most_similar_cosmul(positive, negative, topn=7))
     vector = ours["w23"] + ours["w24"]
     assert_same_ranking(ours.most_similar(vector, topn=5), theirs.most_similar([vector], topn=5))
+    # A vector beside names enters as given (not scaled to unit length), in both.
+    assert_same_ranking(ours.most_similar(["w30", vector], ["w31"], topn=5), theirs.most_similar(["w30", vector], ["w31"], topn=5))
+    assert_same_ranking(ours.most_similar_cosmul(["w30", vector], ["w31"], topn=5),
+                        theirs.most_similar_cosmul(["w30", vector], ["w31"], topn=5))
     assert ours.similarity("w21", "w22") == pytest.approx(theirs.similarity("w21", "w22"), abs=1e-6)
     assert ours.analogy("man", "king", "woman") == "queen"
     clean = Embeddings(["man", "king", "woman", "queen", "apple", "car"],
@@ -80,7 +84,7 @@ def test_the_word2vec_text_format_round_trips_through_gensim(tmp_path, space):
 def test_bad_names_vectors_and_files_are_refused(tmp_path):
     with pytest.raises(DataError, match="holds whitespace"):
         Embeddings(["new york"], np.ones((1, 2)))
-    with pytest.raises(DataError, match="must be distinct"):
+    with pytest.raises(DataError, match="must be distinct; 'a' repeats"):
         Embeddings(["a", "a"], np.ones((2, 2)))
     with pytest.raises(DataError, match="embedding 'b' is not finite"):
         Embeddings(["a", "b"], [[1, 2], [np.nan, 0]])

@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxae import config_checks as checks
 from jaxae import losses, optimizers
-from jaxae.data import pipeline
+from jaxae.data import host
 from jaxae.errors import ConfigError, DataError
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.autorec import AutoRec
@@ -42,11 +42,12 @@ class AutoRecTrainer(Trainer):
         checks.choice(config, "model.activation", ACTIVATIONS)
         checks.choice(config, "model.weight_init", KERNEL_INITS)
         checks.number(config, "autorec.l2", low=0)
-        low, high = checks.get(config, "autorec.rating_range")
-        if not (np.isfinite(low) and np.isfinite(high) and low < high):
-            raise ConfigError(f"autorec.rating_range={tuple(config.autorec.rating_range)} must be (lowest, highest) "
-                              "with lowest < highest")
-        checks.number(config, "autorec.default_rating", low=low, high=high)
+        bounds = checks.get(config, "autorec.rating_range")
+        if not (isinstance(bounds, (tuple, list)) and len(bounds) == 2
+                and all(isinstance(b, (int, float)) and np.isfinite(b) for b in bounds) and 0 < bounds[0] < bounds[1]):
+            raise ConfigError(f"autorec.rating_range={bounds!r} must be (lowest, highest) with 0 < lowest < highest "
+                              "(a 0 in the input means 'no rating': shift a scale that starts at 0)")
+        checks.number(config, "autorec.default_rating", low=bounds[0], high=bounds[1])
         optimizers.validate(config)
 
     @classmethod
@@ -86,7 +87,7 @@ class AutoRecTrainer(Trainer):
     def find_rated_columns(self, state: TrainState, split):
         """Start hook: which columns have a training rating ('column_rated' [columns], 1 or 0), after
         checking that every rating lies in `autorec.rating_range` (clipping would hide it otherwise)."""
-        rows = pipeline.read_batch(split.source, np.arange(len(split)), ["ratings", "observed"])
+        rows = host.read_all(split.source, ["ratings", "observed"])
         rated = rows["ratings"][rows["observed"].astype(bool)]
         if rated.size and (rated.min() < self.low or rated.max() > self.high):
             raise DataError(f"{split.source.where}: ratings lie in [{rated.min():g}, {rated.max():g}] but "
@@ -111,9 +112,7 @@ class AutoRecTrainer(Trainer):
             predictions, _ = self.model.apply({"params": params}, ratings)
             squared = losses.masked_squared_error(predictions, ratings, observed)
             penalty = self.config.autorec.l2 / self.num_examples * losses.l2_penalty(params)
-            count = jnp.maximum(jnp.sum(observed), 1)
-            metrics = {"loss": jnp.mean(squared) + penalty, "squared_error": jnp.mean(squared),
-                       "observed_rmse": jnp.sqrt(jnp.sum(squared) / count)}
+            metrics = {"loss": jnp.mean(squared) + penalty, "squared_error": jnp.mean(squared)}
             return metrics["loss"], (metrics, None)
 
         params, opt_state, metrics, _ = self.gradient_step(self.tx, state.params, state.opt_state, loss_fn)

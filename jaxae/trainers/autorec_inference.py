@@ -23,6 +23,8 @@ class TrainedAutoRec:
       training rating (the others are predicted as `autorec.default_rating`).
     """
 
+    input_fields = ("ratings", "observed")  # What encode and predict take (python -m jaxae.encode reads them).
+
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
         self.trainer, self.config, self.model, self.mesh = trainer, trainer.config, trainer.model, mesh
         self.params, self.step = state.params, int(state.step)
