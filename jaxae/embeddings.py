@@ -82,7 +82,7 @@ class Embeddings:
         if not positive and not negative:
             raise ValueError("most_similar needs at least one positive or negative name or vector")
         terms = [(item, 1.0) for item in positive] + [(item, -1.0) for item in negative]
-        query = np.mean([weight * self._unit_of(item) for item, weight in terms], axis=0)
+        query = np.mean([weight * self._query_vector(item) for item, weight in terms], axis=0)
         query /= max(np.linalg.norm(query), 1e-12)
         exclude = [self.row(item) for item, _ in terms if isinstance(item, str)]
         return self._ranked(self.unit @ query, exclude, topn)
@@ -94,7 +94,7 @@ class Embeddings:
         positive, negative = _as_list(positive), _as_list(negative)
         if not positive:
             raise ValueError("most_similar_cosmul needs at least one positive name or vector")
-        shifted = lambda item: (1 + self.unit @ self._unit_of(item)) / 2
+        shifted = lambda item: (1 + self.unit @ self._query_vector(item)) / 2
         numerator = np.prod([shifted(item) for item in positive], axis=0)
         denominator = np.prod([shifted(item) for item in negative], axis=0) if negative else 1.0
         exclude = [self.row(item) for item in positive + negative if isinstance(item, str)]
@@ -132,7 +132,7 @@ class Embeddings:
         norms = np.sqrt((x @ matrix @ x) * (y @ matrix @ y))
         return float(x @ matrix @ y / norms) if norms > 0 else 0.0
 
-    def _unit_of(self, item) -> np.ndarray:
+    def _query_vector(self, item) -> np.ndarray:
         """A name's unit vector, or a query vector as given."""
         if isinstance(item, str):
             return self.unit[self.row(item)]

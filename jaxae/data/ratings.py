@@ -8,7 +8,8 @@ Three sources, all offline:
   jaxae does not ship it.
 * a ``user,item,rating`` CSV file of your own (a path): comma- or tab-separated, an optional
   header line, any further columns ignored.
-* ``synthetic``: a small low-rank set generated here (tests and tiny configs).
+* ``synthetic``: a small set generated here from item and user biases and a low-rank interaction
+  (tests and tiny configs).
 
 A seeded split holds out `test_fraction` of the ratings (drawn uniformly, as in the AutoRec paper's
 90/10 protocol). Rows are items (I-AutoRec: each item's ratings over users) or users (U-AutoRec).
