@@ -20,6 +20,7 @@ import tempfile
 import time
 
 import numpy as np
+from scipy.special import expit
 
 from benchmarks.measure import add_run_arguments, matmul_gflops, publish
 
@@ -55,7 +56,7 @@ def reference_objective(params, ratings, observed, hidden: int, l2: float):
     n, d = ratings.shape
     w, b, v, c = np.split(params.astype(np.float32), np.cumsum([d * hidden, hidden, hidden * d]))
     w, v = w.reshape(d, hidden), v.reshape(hidden, d)
-    codes = 1 / (1 + np.exp(-(ratings @ w + b)))
+    codes = expit(ratings @ w + b)
     error = observed * (codes @ v + c - ratings)
     value = np.sum(error ** 2) + l2 / 2 * (np.sum(w ** 2) + np.sum(v ** 2))
     d_out = 2 * error
@@ -84,7 +85,7 @@ def reference_run(split: int, iterations: int, smoke: bool, root: str) -> dict:
                    options={"maxiter": iterations})
     seconds = time.perf_counter() - began
     w, b, v, c = np.split(fit.x.astype(np.float32), np.cumsum([d * hidden, hidden, hidden * d]))
-    predictions = np.clip((1 / (1 + np.exp(-(ratings @ w.reshape(d, hidden) + b)))) @ v.reshape(hidden, d) + c, 1, 5)
+    predictions = np.clip(expit(ratings @ w.reshape(d, hidden) + b) @ v.reshape(hidden, d) + c, 1, 5)
     known = observed.any(1, keepdims=True) & observed.any(0, keepdims=True)
     predictions = np.where(known, predictions, 3.0)
     held = rows["held_out_observed"]
