@@ -62,4 +62,3 @@ def test_gan_step_models_equal_pytorch_peers():
 
     gaps = gan_step.largest_differences(gan_step.initial_state(), gan_step.real_images())
     assert max(gaps) < 1e-4, gaps
-

@@ -139,8 +139,9 @@ def default_data_dir() -> str:
     return os.environ.get("TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
 
 
-def prepare_embedded(name: str, data_dir: str | None = None, data_config=None) -> None:
-    """Writes an embedded data set's array_record files into `data_dir` unless they are there.
+def prepare_embedded(name: str, data_dir: str | None = None, data_config=None):
+    """Writes an embedded data set's array_record files into `data_dir` unless they are there, and
+    returns its builder (None for a name that is not embedded).
 
     In a multi-process run only process 0 calls this, before the others open the data set.
     data_config: the config's data section, for builders that take options (`builders.make_builder`).
@@ -151,7 +152,7 @@ def prepare_embedded(name: str, data_dir: str | None = None, data_config=None) -
     from jaxae.data import builders
 
     if name not in builders.EMBEDDED_BUILDERS:
-        return
+        return None
     data_dir = data_dir or default_data_dir()
     if not os.path.isdir(os.path.join(data_dir, name)):  # Not prepared here yet: the folder must take it.
         _check_writable(data_dir, name)
@@ -159,6 +160,7 @@ def prepare_embedded(name: str, data_dir: str | None = None, data_config=None) -
     if not builder.is_prepared():
         _check_writable(data_dir, name)
         builder.download_and_prepare()
+    return builder
 
 
 def _check_writable(data_dir: str, name: str) -> None:
@@ -185,8 +187,7 @@ def open_tfds(name: str, split: str, data_dir: str | None = None, data_config=No
 
     data_dir = data_dir or default_data_dir()
     if name in builders.EMBEDDED_BUILDERS:
-        prepare_embedded(name, data_dir, data_config)
-        builder = builders.make_builder(name, data_dir, data_config)
+        builder = prepare_embedded(name, data_dir, data_config)  # One builder: a ratings source is read once.
         if builder.builder_config is not None:  # The config's name says which options made the data.
             name = f"{name}/{builder.builder_config.name}"
         sources = builder.as_data_source()
