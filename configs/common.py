@@ -309,3 +309,32 @@ def get_autorec_config() -> ml_collections.ConfigDict:
     config.num_image_examples = 0
     config.num_samples = 0
     return config
+
+
+def get_sgns_config() -> ml_collections.ConfigDict:
+    """Skip-gram with negative sampling's defaults (jaxae/trainers/sgns.py): word2vec's and gensim's
+    (d=100, window 5, 5 negatives, sample 1e-3, learning rate 0.025 falling to 1e-4, min_count 5)."""
+    config = _without_autoencoder_sections(get_base_config())
+    config.trainer = "sgns"
+    config.model = ml_collections.ConfigDict()
+    config.model.embedding_dim = 100
+    config.sgns = ml_collections.ConfigDict()
+    config.sgns.window = 5  # the widest window a side; each centre draws its own from 1..window.
+    config.sgns.negatives = 5  # per pair, from the unigram distribution to the 3/4.
+    config.sgns.shared_negatives = True  # TEMP
+    config.sgns.sample = 1e-3  # word2vec's subsampling threshold (0: keep every word).
+    config.sgns.learning_rate = 0.025  # plain SGD on the sum of the pairs' losses, as word2vec's.
+    config.sgns.final_learning_rate = 1e-4  # reached linearly at the last step.
+    config.sgns.max_summed_uses = 16.0  # a row used more often in a batch is scaled to this many average uses (0: off).
+    config.sgns.updates = "rows"  # rows: add each gathered row's gradient | dense: gradients of whole tables
+    config.sgns.tables = "replicated"  # replicated | sharded: rows split over the devices (jit only)
+    config.data.name = "corpus"
+    config.data.corpus = ml_collections.ConfigDict()
+    config.data.corpus.source = "gensim-wiki"  # gensim-wiki | gensim-lee | synthetic | a text file (a document a line)
+    config.data.corpus.min_count = 5
+    config.data.corpus.chunk_length = 1024  # tokens a chunk (word2vec.c cuts sentences at 1,000 words).
+    config.batch_size = 8  # chunks a step: about 8,000 words, 45,000 pairs.
+    config.eval_batch_size = 8
+    config.num_image_examples = 0
+    config.num_samples = 0
+    return config

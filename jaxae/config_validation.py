@@ -4,7 +4,7 @@ family's own (`Trainer.validate_config`). Every error names the field and its va
 from __future__ import annotations
 
 from jaxae import config_checks as checks
-from jaxae.data import ratings
+from jaxae.data import corpus, ratings
 from jaxae.errors import ConfigError
 from jaxae.models import COMPUTE_DTYPES
 from jaxae.parallel import MODES
@@ -23,6 +23,7 @@ def validate_loop_config(config) -> None:
     checks.text(config, "data.tfds_data_dir", allow_empty=True)
     checks.text(config, "compile_cache_dir", allow_empty=True)
     ratings.validate_options(config)
+    corpus.validate_options(config)
     checks.choice(config, "data.placement", PLACEMENTS)
     checks.number(config, "data.device_memory_budget_mb", low=0)
     checks.number(config, "data.host_memory_budget_mb", low=0)

@@ -204,7 +204,7 @@ class Session:
         for hook in self.plan.hooks_at(step):
             before = layout(state)
             state, metrics = hook.run(state, self.training_split)
-            state = parallel.place_replicated(state, self.mesh)
+            state = parallel.place(state, parallel.shardings_of(self.abstract))
             if layout(state) != before:  # A family's mistake: its checkpoints could not be resumed.
                 raise ValueError(f"the {hook.kind} hook of phase {hook.phase!r} returned a state of another layout "
                                  f"(shapes, dtypes or structure) than it was given")
@@ -231,6 +231,14 @@ class Session:
                                  prefetch=config.data.prefetch, mode=mode)
         return runner, math.inf
 
+    def _export(self, state) -> dict[str, float]:
+        """The family's files beside the checkpoints (`Trainer.export`), written by process 0; its
+        measures as 'export/<name>' (which only process 0 records)."""
+        host_state = parallel.fetch_to_host(state)  # Every process takes part in gathering a split table.
+        measures = parallel.on_lead(lambda: self.trainer.export(host_state, self.train_source, self.workdir),
+                                    "exporting the run's files")
+        return {f"export/{name}": float(value) for name, value in (measures or {}).items()}  # {} beside process 0.
+
     def _finish(self, state, *, resumed_complete: bool) -> RunResult:
         """The final checkpoint first (nothing after it can lose the training), then the final eval,
         its record and pictures (written once, also when a complete run is started again)."""
@@ -242,6 +250,7 @@ class Session:
         image_paths = []
         # Every process takes the same branch: the pictures are a program all of them run.
         if not parallel.max_over_processes(int(self.writer.has_record(end, "eval/"))):
+            final |= self._export(state)  # Before the eval record, which marks the run's end as done.
             self.writer.write(end, final)
             image_paths = self.evaluator.write_pictures(state, end, self.image_dir, self.writer)
         bad = {name: value for name, value in final.items() if not math.isfinite(value)}

@@ -164,17 +164,35 @@ def on_lead(action, what: str):
     return result
 
 
-def place_replicated(tree, mesh: Mesh):
-    """Every leaf replicated over the mesh: leaves already so placed stay, others (NumPy arrays a
-    hook computed on the host, arrays on one device) are copied. The values must agree across processes."""
-    target = replicated(mesh)
+def shardings_of(abstract_tree):
+    """The `sharding` of each leaf of a tree of placed ShapeDtypeStructs or arrays."""
+    return jax.tree.map(lambda leaf: leaf.sharding, abstract_tree)
 
-    def place(leaf):
-        if isinstance(leaf, jax.Array) and leaf.sharding.is_equivalent_to(target, leaf.ndim):
+
+def place(tree, shardings):
+    """Each leaf placed by its sharding in `shardings` (a tree like `tree`): leaves already so placed
+    stay, others (NumPy arrays a hook computed on the host, arrays placed otherwise) are copied.
+    The values must agree across processes."""
+
+    def place_leaf(leaf, sharding):
+        if isinstance(leaf, jax.Array) and leaf.sharding.is_equivalent_to(sharding, leaf.ndim):
             return leaf
-        return global_from_full(np.asarray(jax.device_get(leaf)), target)
+        return global_from_full(np.asarray(fetch_to_host(leaf)), sharding)
 
-    return jax.tree.map(place, tree)
+    return jax.tree.map(place_leaf, tree, shardings)
+
+
+def fetch_to_host(tree):
+    """Every leaf whole as NumPy, in every process: a leaf split over several processes' devices
+    is gathered first (all processes must call this together)."""
+    from jax.experimental import multihost_utils
+
+    def fetch(leaf):
+        if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable and not leaf.is_fully_replicated:
+            return np.asarray(multihost_utils.process_allgather(leaf, tiled=True))
+        return np.asarray(jax.device_get(leaf))
+
+    return jax.tree.map(fetch, tree)
 
 
 def global_from_full(array: np.ndarray, sharding: NamedSharding) -> jax.Array:

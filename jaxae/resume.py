@@ -33,10 +33,10 @@ def initial_state(trainer, key):
 
 
 def abstract_state(trainer, mesh, seed: int):
-    """The state's shapes, dtypes and (replicated) shardings, without computing it."""
-    sharding = parallel.replicated(mesh)
-    return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
-                        jax.eval_shape(functools.partial(initial_state, trainer), jax.random.PRNGKey(seed)))
+    """The state's shapes, dtypes and shardings (`Trainer.state_sharding`), without computing it."""
+    shapes = jax.eval_shape(functools.partial(initial_state, trainer), jax.random.PRNGKey(seed))
+    return jax.tree.map(lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
+                        shapes, trainer.state_sharding(shapes, mesh))
 
 
 def newest_intact(checkpointer: Checkpointer, target, steps=None):
@@ -102,7 +102,7 @@ def restore_or_init(trainer, checkpointer: Checkpointer, mesh, seed: int, abstra
     state = restore_newest_intact(checkpointer, abstract, identity, config_json)
     if state is not None:
         return state, True
-    fresh = jax.jit(functools.partial(initial_state, trainer), out_shardings=parallel.replicated(mesh))
+    fresh = jax.jit(functools.partial(initial_state, trainer), out_shardings=parallel.shardings_of(abstract))
     return fresh(jax.random.PRNGKey(seed)), False
 
 

@@ -17,6 +17,10 @@ and both keep a fixed, documented train/test split:
   ``data.ratings`` section (source, rows, split_seed, test_fraction); each choice of those is a tfds
   builder config of its own, named like ``ml-100k-items-seed0-test0.1`` (a CSV source by a hash of
   its content, so an edited file is prepared anew).
+* ``corpus``: a text corpus for skip-gram (`jaxae.data.corpus`), made from the config's
+  ``data.corpus`` section (source, min_count, chunk_length), named like ``wiki-mc5-len1024``. Both
+  splits hold every chunk (word2vec evaluates on the corpus it trains on); the metadata keeps the
+  vocabulary's words and counts.
 """
 
 from __future__ import annotations
@@ -228,21 +232,82 @@ class Ratings(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             yield index, {name: values[index] for name, values in fields.items()}
 
 
-EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigits, SklearnBreastCancer, Ratings)}
+class CorpusConfig(tfds.core.BuilderConfig):
+    """One source, vocabulary cut and chunk length of the corpus builder (`data.corpus` in a config)."""
+
+    def __init__(self, *, source: str, min_count: int, chunk_length: int):
+        from jaxae.data import corpus
+
+        name = f"{corpus.source_tag(source)}-mc{min_count}-len{chunk_length}"
+        super().__init__(name=name, version=tfds.core.Version("1.0.0"), release_notes={"1.0.0": "First release."})
+        self.source, self.min_count, self.chunk_length = source, min_count, chunk_length
+
+
+class Corpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A corpus's in-vocabulary tokens in chunks, with the vocabulary in the metadata: see `jaxae.data.corpus`."""
+
+    name = "corpus"
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _prepared(self):
+        """(vocabulary, {'tokens', 'segment'} [chunks, chunk_length]), read and packed once."""
+        if getattr(self, "_cached", None) is None:
+            from jaxae.data import corpus
+
+            config = self.builder_config
+            documents = corpus.read_documents(config.source)
+            vocabulary = corpus.build_vocabulary(documents, min_count=config.min_count)
+            chunks = corpus.pack_chunks([vocabulary.ids(document) for document in documents], config.chunk_length)
+            self._cached = vocabulary, chunks
+        return self._cached
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        vocabulary, chunks = self._prepared()
+        row = (self.builder_config.chunk_length,)
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.__doc__,
+            features=tfds.features.FeaturesDict({"tokens": tfds.features.Tensor(shape=row, dtype=np.int32),
+                                                 "segment": tfds.features.Tensor(shape=row, dtype=np.int32)}),
+            metadata=tfds.core.MetadataDict(words=vocabulary.words.tolist(), counts=vocabulary.counts.tolist(),
+                                            vocab_sizes={"tokens": len(vocabulary)},
+                                            num_tokens=int(np.count_nonzero(chunks["segment"]))),
+            disable_shuffling=True,  # Chunks in corpus order.
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager
+        _, chunks = self._prepared()
+        return {"train": self._generate_examples(chunks), "test": self._generate_examples(chunks)}
+
+    def _generate_examples(self, chunks) -> Iterator[tuple[int, dict]]:
+        for index in range(len(chunks["tokens"])):
+            yield index, {name: values[index] for name, values in chunks.items()}
+
+
+EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigits, SklearnBreastCancer, Ratings, Corpus)}
+
+
+def _builder_config(builder, data_config):
+    """The tfds builder config that the config's data section asks of a builder that takes options."""
+    section = {Ratings: "ratings", Corpus: "corpus"}[builder]
+    if data_config is None or section not in data_config:
+        from jaxae.errors import DataError
+
+        raise DataError(f"data.name={builder.name!r} needs a data.{section} section")
+    options = data_config[section]
+    if builder is Ratings:
+        return RatingsConfig(source=options.source, rows=options.rows, split_seed=int(options.split_seed),
+                             test_fraction=float(options.test_fraction))
+    return CorpusConfig(source=options.source, min_count=int(options.min_count), chunk_length=int(options.chunk_length))
 
 
 def make_builder(name: str, data_dir: str, data_config=None):
     """The embedded builder `name` writing to `data_dir`, configured from the config's data section
-    where it takes options (``ratings``: `data_config.ratings`)."""
+    where it takes options (``ratings``: `data_config.ratings`; ``corpus``: `data_config.corpus`)."""
     builder = EMBEDDED_BUILDERS[name]
-    if builder is Ratings:
-        if data_config is None or "ratings" not in data_config:
-            from jaxae.errors import DataError
-
-            raise DataError("data.name='ratings' needs a data.ratings section (source, rows, split_seed, test_fraction)")
-        options = data_config.ratings
-        config = RatingsConfig(source=options.source, rows=options.rows, split_seed=int(options.split_seed),
-                               test_fraction=float(options.test_fraction))
+    if builder in (Ratings, Corpus):
+        config = _builder_config(builder, data_config)
         verbosity = logging.get_verbosity()
         logging.set_verbosity(logging.ERROR)  # tfds warns of every config not listed in the class: all of ours.
         try:

@@ -44,4 +44,5 @@ def in_host_memory(source, budget_mb: float, fields=None):
     spec = {name: source.spec[name] for name in fields}
     return ArraySource(read_all(source, fields), kinds={name: field.kind for name, field in spec.items()},
                        vocab_sizes={name: field.vocab_size for name, field in spec.items() if field.vocab_size},
-                       name=source.where, fingerprint=source.fingerprint())
+                       name=source.where, fingerprint=source.fingerprint(),
+                       metadata=getattr(source, "metadata", None))

@@ -8,6 +8,7 @@ evaluator only ever use those.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from typing import Mapping
@@ -30,11 +31,14 @@ class ArraySource:
       vocab_sizes: {name: size} for 'ids' fields (and class counts for 'label' fields), when known.
       name: how messages refer to this source.
       fingerprint: of the data these arrays were read from (default: a hash of their content).
+      metadata: what the data's maker recorded beside it (a corpus: its vocabulary), as `TfdsSource.metadata`.
     """
 
     def __init__(self, fields: Mapping[str, np.ndarray], kinds: Mapping[str, str] | None = None,
-                 vocab_sizes: Mapping[str, int] | None = None, *, name: str = "arrays", fingerprint: str | None = None):
+                 vocab_sizes: Mapping[str, int] | None = None, *, name: str = "arrays", fingerprint: str | None = None,
+                 metadata: Mapping | None = None):
         kinds, vocab_sizes = dict(kinds or {}), dict(vocab_sizes or {})
+        self.metadata = dict(metadata or {})
         self.where, self._fingerprint = name, fingerprint
         if not fields:
             raise DataError(f"{name} has no fields")
@@ -121,6 +125,10 @@ class TfdsSource:
             field = _field_of_feature(key, feature)
             if field is not None:
                 self.spec[key] = field
+        # tfds' Tensor features carry no vocabulary; a builder records it as metadata 'vocab_sizes'.
+        for key, size in self.metadata.get("vocab_sizes", {}).items():
+            if key in self.spec and self.spec[key].kind == "ids":
+                self.spec[key] = dataclasses.replace(self.spec[key], vocab_size=int(size))
 
     def __len__(self) -> int:
         return len(self._source)

@@ -1,7 +1,7 @@
 """The Trainer contract: everything the shared loop may rely on, and the registry of families.
 
 A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan, aae, tabular, classifier,
-autorec; later sgns) is one module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered
+autorec, sgns) is one module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered
 by name in `FAMILIES`; a config picks it with ``config.trainer``. The loop, runners and evaluator
 only call what this module declares:
 
@@ -9,8 +9,8 @@ only call what this module declares:
   (the typed data it needs, {name: kind}, see `data.spec`);
 * built with the training split's spec and size: `identity` (what a resume must match),
   `phases` (name, length, step, optional hook at the start and refresh every T steps),
-  `init`, `eval_step` + `eval_report`, `pictures`, `guarded_metrics`, `diagnose`, and
-  `inference` for `jaxae.load`.
+  `init`, `state_sharding`, `eval_step` + `eval_report`, `pictures`, `guarded_metrics`,
+  `diagnose`, `export` (files a finished run leaves) and `inference` for `jaxae.load`.
 
 Steps are pure ``(state, batch) -> (state, metrics)``; a batch is {field: [batch, ...]} for
 each field asked for, plus 'index' [batch] int32, each example's index in its split. Hooks run
@@ -29,6 +29,7 @@ from typing import Any, Callable
 import jax
 
 from jaxae import config_checks as checks
+from jaxae import parallel
 from jaxae.errors import ConfigError
 from jaxae.updates import guarded_update
 
@@ -179,6 +180,24 @@ class Trainer:
         del means
         return None
 
+    def state_sharding(self, abstract_state, mesh):
+        """How the state lies on `mesh`: a tree like `abstract_state` (its ShapeDtypeStructs) of
+        NamedShardings. Default: every leaf replicated. A family may split a large table over the
+        devices (skip-gram's embedding tables along the vocabulary); steps then run under sharded
+        `jit` only, since `pmap` replicates the state."""
+        return jax.tree.map(lambda _: parallel.replicated(mesh), abstract_state)
+
+    def export(self, state, source, workdir: str) -> dict[str, float]:
+        """Writes what a finished run leaves beside its checkpoints, and returns scalar measures of it.
+
+        Called once a run has ended and its final checkpoint is saved, on process 0 only, with the
+        state fetched to the host (NumPy leaves), the training split's source (its `metadata`: a
+        corpus's vocabulary) and the workdir. The measures are recorded as 'export/<name>' beside
+        the final eval. Default: nothing. Skip-gram writes `<workdir>/embeddings.txt`.
+        """
+        del state, source, workdir
+        return {}
+
     def inference(self, state, mesh):
         """The trained model that `jaxae.load` returns, for this family."""
         raise NotImplementedError(f"{type(self).__name__} offers no inference API yet")
@@ -199,6 +218,7 @@ FAMILIES = {
     "tabular": "jaxae.trainers.tabular:TabularTrainer",
     "classifier": "jaxae.trainers.classifier:ClassifierTrainer",
     "autorec": "jaxae.trainers.autorec:AutoRecTrainer",
+    "sgns": "jaxae.trainers.sgns:SkipGramTrainer",
 }
 
 
