@@ -2,6 +2,7 @@
 
   pip install -e '.[text]'   # gensim: the corpus, the benchmark files and the peer
   python -m benchmarks.sgns --seeds 3 --out docs/sgns_wiki.json
+  python -m benchmarks.sgns --step_profile --out docs/sgns_step.json   # one step and its parts
 
 The corpus is gensim's shortened English Wikipedia extract plus the Lee corpus (`gensim-wiki`,
 511,096 tokens, 9,733 words at min_count 5). Each setting trains `configs/sgns_wiki.py` (with the
@@ -83,6 +84,43 @@ def gensim_run(documents, config, seed: int, epochs: float) -> dict:
     return {name: measures[name] for name in MEASURES} | {"seconds": seconds, "epochs": float(max(1, round(epochs)))}
 
 
+def step_profile(data_dir: str, repeats: int = 10) -> dict:
+    """Milliseconds of one step on 8 chunks of the corpus and of its parts, jitted, for each way of
+    drawing negatives and of updating: {'shared rows': {'pairs': ms, ...}, ...}."""
+    import jax
+
+    from benchmarks.measure import median_seconds
+    from jaxae.data import host, sources
+    from jaxae.trainers.sgns import SkipGramTrainer
+
+    profile = {}
+    for shared in (True, False):
+        for updates in ("rows", "dense"):
+            config = sgns_config({"sgns.shared_negatives": shared, "sgns.updates": updates}, 0, False, data_dir)
+            source = sources.open_tfds("corpus", "train", data_dir, config.data)
+            trainer = SkipGramTrainer(config, source.spec, len(source))
+            state, _ = trainer.count_words(trainer.init(jax.random.PRNGKey(0)), type("Split", (), {"source": source}))
+            chunks = host.read_all(source, ["tokens", "segment"])
+            batch = {name: values[: config.batch_size] for name, values in chunks.items()}
+            batch["index"] = np.arange(config.batch_size, dtype=np.int32)
+            keys = jax.random.split(jax.random.PRNGKey(1), config.batch_size)
+            pairs = jax.jit(trainer.pairs)(state, batch, keys)
+            rows = jax.jit(trainer.gather)(state.params, pairs)
+            parts = {"pairs": (trainer.pairs, state, batch, keys), "gather rows": (trainer.gather, state.params, pairs),
+                     "loss": (trainer.pair_loss_sum, rows, pairs),
+                     "loss and gradient": (jax.grad(trainer.pair_loss_sum), rows, pairs),
+                     "row scale": (trainer.row_scale, pairs), "whole step": (trainer.train_step, state, batch)}
+            row = {}
+            for name, (fn, *args) in parts.items():
+                jitted = jax.jit(fn)
+                seconds, _ = median_seconds(lambda: jax.block_until_ready(jitted(*args)), repeats=repeats)
+                row[name] = 1e3 * seconds
+            row["words_per_second"] = config.batch_size * config.data.corpus.chunk_length / (row["whole step"] / 1e3)
+            profile[f"{'shared' if shared else 'per-pair'} negatives, {updates} updates"] = row
+            print(profile, flush=True)
+    return profile
+
+
 def summary(runs: list[dict], tokens: int) -> dict:
     row = {}
     for name in MEASURES:
@@ -103,15 +141,30 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def profile_markdown(report: dict) -> str:
+    rows = report["milliseconds"]
+    parts = [name for name in next(iter(rows.values())) if name != "words_per_second"]
+    lines = ["| step on 8 chunks (8,192 words) | " + " | ".join(f"{part} (ms)" for part in parts) + " | words/s |",
+             "|---" * (len(parts) + 2) + "|"]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[part]:.1f}" for part in parts) + f" | {row['words_per_second']:,.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated names of SETTINGS")
+    parser.add_argument("--step_profile", action="store_true",
+                        help="time one step on 8 chunks and its parts, per way of drawing negatives and updating")
     add_run_arguments(parser)
     args = parser.parse_args(argv)
     from jaxae.data import corpus
 
     root = args.workdir or tempfile.mkdtemp(prefix="jaxae-sgns-")
+    if args.step_profile:
+        report = {"milliseconds": step_profile(os.path.join(root, "tfds")), "host_matmul_gflops": matmul_gflops()}
+        return publish(report, profile_markdown(report), args.out, corpus=corpus.GENSIM_WIKI)
     settings = {}
     for setting in args.settings.split(","):
         fields = SETTINGS[setting] | ({"sgns.negatives": 2} if args.smoke else {})

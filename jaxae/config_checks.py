@@ -6,6 +6,7 @@ Each raises ConfigError with one line naming the dotted field and its value.
 from __future__ import annotations
 
 import math
+import os
 import numbers
 
 from jaxae.errors import ConfigError
@@ -64,3 +65,12 @@ def text(config, field: str, *, allow_empty: bool = False) -> None:
     value = get(config, field)
     if not isinstance(value, str) or not (value or allow_empty):
         raise ConfigError(f"{field}={value!r} must be a {'' if allow_empty else 'non-empty '}string")
+
+
+def named_or_file(config, field: str, names, *, what: str = "a file's path") -> None:
+    """One of `names`, or the path of an existing file."""
+    value = get(config, field)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{field}={value!r} must be one of {list(names)} or {what}")
+    if value not in names and not os.path.isfile(value):
+        raise ConfigError(f"{field}={value!r} is neither one of {list(names)} nor a file")

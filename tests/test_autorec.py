@@ -207,7 +207,7 @@ def test_config_and_data_errors_are_one_line_before_training(tmp_path, synthetic
     for field, value, message in [("autorec.rating_range", (5.0, 1.0), r"rating_range=\(5.0, 1.0\) must be"),
                                   ("autorec.default_rating", 6.0, "default_rating"),
                                   ("data.ratings.rows", "films", "data.ratings.rows"),
-                                  ("data.ratings.source", str(tmp_path / "nowhere.csv"), "neither 'ml-100k'"),
+                                  ("data.ratings.source", str(tmp_path / "nowhere.csv"), r"neither one of \['ml-100k'"),
                                   ("autorec.rating_range", (0.0, 5.0), "0 < lowest < highest"),
                                   ("autorec.rating_range", (1.0,), "must be"),
                                   ("data.ratings.test_fraction", 1.0, "test_fraction=1.0 must be < 1")]:

@@ -3,7 +3,6 @@
 gensim's vocabulary, the family through the loop (what it learns, embeddings.txt read by gensim),
 1 against 8 devices with replicated and sharded tables, bit-exact resume, and config errors."""
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -26,14 +26,13 @@ documents packed one after another:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import os
 import re
 
 import numpy as np
 
 from jaxae import config_checks as checks
-from jaxae.errors import ConfigError, DataError
+from jaxae.data.sources import content_hash
+from jaxae.errors import DataError
 
 GENSIM_WIKI = "gensim-wiki"
 GENSIM_LEE = "gensim-lee"
@@ -214,21 +213,13 @@ def source_tag(source: str) -> str:
     """A short name for `source`: 'wiki', 'lee', 'synthetic', or 'text-<sha of the file>'."""
     if source in NAMED_SOURCES:
         return source.removeprefix("gensim-")
-    try:
-        with open(source, "rb") as handle:
-            return "text-" + hashlib.sha256(handle.read()).hexdigest()[:12]
-    except OSError as error:
-        raise DataError(f"cannot read the corpus file {source!r}: {error.strerror or error}") from None
+    return "text-" + content_hash(source, "the corpus file")
 
 
 def validate_options(config) -> None:
     """Checks `data.corpus` (when the data section has one): source, min_count, chunk_length."""
     if "corpus" not in config.data:
         return
-    source = checks.get(config, "data.corpus.source")
-    if not isinstance(source, str) or not source:
-        raise ConfigError(f"data.corpus.source={source!r} must be one of {list(NAMED_SOURCES)} or a text file's path")
-    if source not in NAMED_SOURCES and not os.path.isfile(source):
-        raise ConfigError(f"data.corpus.source={source!r} is neither one of {list(NAMED_SOURCES)} nor a file")
+    checks.named_or_file(config, "data.corpus.source", NAMED_SOURCES, what="a text file's path")
     checks.number(config, "data.corpus.min_count", low=1, integer=True)
     checks.number(config, "data.corpus.chunk_length", low=2, integer=True)

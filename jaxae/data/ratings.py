@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
-import os
 from importlib import resources
 
 import numpy as np
 
 from jaxae import config_checks as checks
-from jaxae.errors import ConfigError, DataError
+from jaxae.data.sources import content_hash
+from jaxae.errors import DataError
 
 MOVIELENS_100K = "ml-100k"
 SYNTHETIC = "synthetic"
@@ -156,11 +155,7 @@ def source_tag(source: str) -> str:
     """A short name for `source` that changes with a CSV file's content: 'ml-100k', 'synthetic', 'csv-<sha>'."""
     if source in (MOVIELENS_100K, SYNTHETIC):
         return source
-    try:
-        with open(source, "rb") as handle:
-            return "csv-" + hashlib.sha256(handle.read()).hexdigest()[:12]
-    except OSError as error:
-        raise DataError(f"cannot read the ratings file {source!r}: {error.strerror or error}") from None
+    return "csv-" + content_hash(source, "the ratings file")
 
 
 def held_out_mask(num_ratings: int, *, seed: int, test_fraction: float) -> np.ndarray:
@@ -193,11 +188,7 @@ def validate_options(config) -> None:
     """Checks `data.ratings` (when the data section has one): source, rows, split_seed, test_fraction."""
     if "ratings" not in config.data:
         return
-    source = checks.get(config, "data.ratings.source")
-    if not isinstance(source, str) or not source:
-        raise ConfigError(f"data.ratings.source={source!r} must be {MOVIELENS_100K!r}, {SYNTHETIC!r} or a CSV path")
-    if source not in (MOVIELENS_100K, SYNTHETIC) and not os.path.isfile(source):
-        raise ConfigError(f"data.ratings.source={source!r} is neither {MOVIELENS_100K!r}, {SYNTHETIC!r} nor a file")
+    checks.named_or_file(config, "data.ratings.source", (MOVIELENS_100K, SYNTHETIC), what="a CSV path")
     checks.choice(config, "data.ratings.rows", ROWS)
     checks.number(config, "data.ratings.split_seed", low=0, high=2**32 - 1, integer=True)
     checks.number(config, "data.ratings.test_fraction", low=0, high=1, low_open=True, high_open=True)

@@ -2,9 +2,11 @@
 
 A batch holds chunks of the token stream (`jaxae.data.corpus`: 'tokens' and 'segment'). Each step
 draws word2vec's training pairs from them on the device (`jaxae.data.skipgram`: subsampling, a
-dynamic window, k negatives per pair) and takes one plain SGD step on the *sum* of the pairs'
-losses (`losses.skipgram_negative_sampling`), as word2vec's per-pair updates add up, with its
-learning rate falling linearly from `sgns.learning_rate` to `sgns.final_learning_rate`.
+dynamic window, k negatives per centre word, or per pair with `sgns.shared_negatives=False`) and
+takes one plain SGD step on the *sum* of the pairs' losses (`losses.skipgram_negative_sampling`),
+as word2vec's per-pair updates add up, with its learning rate falling linearly from
+`sgns.learning_rate` to `sgns.final_learning_rate`. Where a row is used more than
+`sgns.max_summed_uses` times in one batch, its summed gradient is scaled down (`row_scale`).
 
 The state holds two tables [rows, d]: 'input' (the word vectors written out, starting uniform in
 +-0.5/d as in word2vec) and 'output' (starting at zero). `sgns.updates` chooses how a step changes
@@ -103,6 +105,9 @@ class SkipGramTrainer(Trainer):
     def state_sharding(self, abstract_state, mesh):
         shardings = super().state_sharding(abstract_state, mesh)
         if self.config.sgns.tables == "sharded":
+            if self.table_rows % mesh.devices.size:
+                raise ConfigError(f"sgns.tables='sharded': the tables' {self.table_rows} rows do not split over "
+                                  f"{mesh.devices.size} devices; set parallel.num_devices={mesh.devices.size}")
             rows = NamedSharding(mesh, P(parallel.DATA_AXIS, None))
             shardings = shardings.replace(params={"input": rows, "output": rows})
         return shardings
@@ -188,7 +193,7 @@ class SkipGramTrainer(Trainer):
         cap = self.config.sgns.max_summed_uses
         negative_uses = pairs["negative_weight"]
         if pairs["negative"].ndim != negative_uses.ndim:  # Shared negatives: each is used by its centre's pairs.
-            negative_uses = jnp.sum(negative_uses, axis=-2, keepdims=True)
+            negative_uses = jnp.sum(negative_uses, axis=-2)
         count = lambda ids, weights: jax.ops.segment_sum(weights.reshape(-1), ids.reshape(-1), self.table_rows)
         as_context = jax.vmap(skipgram.scatter_offsets, in_axes=(0, None))(pairs["pair"], self.window)
         uses = {"input": count(pairs["tokens"], as_context),
