@@ -320,7 +320,7 @@ def get_sgns_config() -> ml_collections.ConfigDict:
     config.model.embedding_dim = 100
     config.sgns = ml_collections.ConfigDict()
     config.sgns.window = 5  # the widest window a side; each centre draws its own from 1..window.
-    config.sgns.negatives = 5  # per pair, from the unigram distribution to the 3/4.
+    config.sgns.negatives = 5  # k, from the unigram distribution to the 3/4 (per centre word, or per pair).
     config.sgns.shared_negatives = True  # k per centre word, shared by its window's pairs; False: k per pair, as word2vec.
     config.sgns.sample = 1e-3  # word2vec's subsampling threshold (0: keep every word).
     config.sgns.learning_rate = 0.025  # plain SGD on the sum of the pairs' losses, as word2vec's.

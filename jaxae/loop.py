@@ -28,7 +28,7 @@ from jaxae.iteration import Iteration
 from jaxae.metric_writers import MetricWriter
 from jaxae.runners import DeviceResidentRunner, StreamingRunner
 from jaxae.stops import Stopped
-from jaxae.trainers.base import create_trainer, trainer_class
+from jaxae.trainers.base import Trainer, create_trainer, trainer_class
 from jaxae.whole_split import WholeSplit
 from jaxae.workdir import WorkdirLock, prepare_workdir, workdir_path
 
@@ -234,6 +234,8 @@ class Session:
     def _export(self, state) -> dict[str, float]:
         """The family's files beside the checkpoints (`Trainer.export`), written by process 0; its
         measures as 'export/<name>' (which only process 0 records)."""
+        if type(self.trainer).export is Trainer.export:  # Nothing to write: no copy of the state either.
+            return {}
         host_state = parallel.fetch_to_host(state)  # Every process takes part in gathering a split table.
         measures = parallel.on_lead(lambda: self.trainer.export(host_state, self.train_source, self.workdir),
                                     "exporting the run's files")
@@ -241,7 +243,8 @@ class Session:
 
     def _finish(self, state, *, resumed_complete: bool) -> RunResult:
         """The final checkpoint first (nothing after it can lose the training), then the final eval,
-        its record and pictures (written once, also when a complete run is started again)."""
+        the family's export, the eval record and pictures (written once, also when a complete run is
+        started again)."""
         end = self.plan.end
         if not resumed_complete:
             self.save(end, state)
@@ -250,7 +253,8 @@ class Session:
         image_paths = []
         # Every process takes the same branch: the pictures are a program all of them run.
         if not parallel.max_over_processes(int(self.writer.has_record(end, "eval/"))):
-            final |= self._export(state)  # Before the eval record, which marks the run's end as done.
+            if all(math.isfinite(value) for value in final.values()):  # Else the error below says why.
+                final |= self._export(state)  # Before the eval record, which marks the run's end as done.
             self.writer.write(end, final)
             image_paths = self.evaluator.write_pictures(state, end, self.image_dir, self.writer)
         bad = {name: value for name, value in final.items() if not math.isfinite(value)}

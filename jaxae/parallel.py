@@ -46,9 +46,14 @@ def check_platform(config, platform: str, process_count: int, device_count: int)
                           f"multi-process run uses every device (0 or {device_count}), so each process holds its share")
 
 
-def tree_bytes(tree) -> int:
-    """Bytes of every array (or ShapeDtypeStruct) of a pytree."""
-    return sum(int(np.prod(leaf.shape, dtype=np.int64)) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(tree))
+def tree_bytes(tree, *, per_device: bool = False) -> int:
+    """Bytes of every array (or ShapeDtypeStruct) of a pytree; with `per_device`, of one device's
+    shard of each leaf placed by a sharding (a leaf split over the devices counts its part)."""
+    def shape(leaf):
+        sharding = getattr(leaf, "sharding", None)
+        return sharding.shard_shape(leaf.shape) if per_device and sharding is not None else leaf.shape
+
+    return sum(int(np.prod(shape(leaf), dtype=np.int64)) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(tree))
 
 
 def memory_per_device(mesh: Mesh) -> tuple[int | None, str]:
@@ -75,14 +80,15 @@ def memory_per_device(mesh: Mesh) -> tuple[int | None, str]:
 
 
 def check_state_fits(abstract_state, mesh: Mesh) -> None:
-    """Raises ConfigError, with the estimate, when a replicated train state cannot fit one device.
+    """Raises ConfigError, with the estimate, when one device's part of the train state cannot fit it.
 
-    The estimate: the state (parameters, optimizer state, the rest) plus a gradient and an update
-    the size of the parameters; activations come on top, so passing is necessary, not sufficient.
+    The estimate: the device's share of the state (parameters, optimizer state, the rest: whole
+    where replicated, its rows where split) plus a gradient and an update the size of its
+    parameters; activations come on top, so passing is necessary, not sufficient.
     """
     limit, where = memory_per_device(mesh)
-    params = tree_bytes(getattr(abstract_state, "params", {}))
-    state = tree_bytes(abstract_state)
+    params = tree_bytes(getattr(abstract_state, "params", {}), per_device=True)
+    state = tree_bytes(abstract_state, per_device=True)
     needed = state + 2 * params
     if limit is not None and needed > limit:
         gib = lambda n: f"{n / 2**30:.1f} GiB"

@@ -85,7 +85,7 @@ def evaluate_word_analogies(embeddings: Embeddings, path: str, *, restrict_vocab
     known = _known(embeddings, restrict_vocab, case_insensitive)
     questions, total = [], 0
     for number, line in enumerate(_read_lines(path), 1):
-        if line.startswith(":") or not line.strip():
+        if line.startswith(": ") or not line.strip():
             continue
         words = [word.upper() if case_insensitive else word for word in line.split()]
         if len(words) != 4:
@@ -96,15 +96,17 @@ def evaluate_word_analogies(embeddings: Embeddings, path: str, *, restrict_vocab
     if not questions:
         return {"accuracy": float("nan"), "correct": 0.0, "questions": 0.0, "total": float(total)}
     unit = _unit(embeddings.vectors[: min(restrict_vocab, len(embeddings))])
+    # Each row's word as matched: the row that answers for its upper-cased name (itself, or a more
+    # frequent spelling), so a case variant of a, b or c is never the answer and one of d is right.
+    canonical = np.asarray([known[name.upper() if case_insensitive else name] for name in embeddings.names[: len(unit)]])
     questions = np.asarray(questions)
     correct = 0
     for start in range(0, len(questions), chunk):
         a, b, c, expected = questions[start:start + chunk].T
         scores = (unit[b] - unit[a] + unit[c]) @ unit.T  # Ranks as gensim's normalised mean does.
-        rows = np.arange(len(a))
         for words in (a, b, c):
-            scores[rows, words] = -np.inf
-        correct += int(np.sum(np.argmax(scores, axis=1) == expected))
+            scores[canonical[None, :] == words[:, None]] = -np.inf
+        correct += int(np.sum(canonical[np.argmax(scores, axis=1)] == expected))
     return {"accuracy": correct / len(questions), "correct": float(correct), "questions": float(len(questions)),
             "total": float(total)}
 

@@ -185,6 +185,8 @@ def test_eight_devices_match_one(tmp_path, synthetic, short, fields):
     if config.sgns.tables == "sharded":  # Split along the vocabulary over the eight devices.
         assert eight.state.params["input"].sharding.spec[0] == parallel.DATA_AXIS
         assert len(eight.state.params["input"].addressable_shards) == 8
+        # The memory check counts a device's rows, not the whole table.
+        assert 8 * parallel.tree_bytes(eight.state.params, per_device=True) == parallel.tree_bytes(eight.state.params)
     tables = jax.device_get(parallel.fetch_to_host(eight.state.params))
     vocab_size = synthetic[0].spec["tokens"].vocab_size
     for name, table in jax.device_get(short.state.params).items():

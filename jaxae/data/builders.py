@@ -262,22 +262,24 @@ class Corpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return self._cached
 
     def _info(self) -> tfds.core.DatasetInfo:
-        vocabulary, chunks = self._prepared()
         row = (self.builder_config.chunk_length,)
         return tfds.core.DatasetInfo(
             builder=self,
             description=self.__doc__,
             features=tfds.features.FeaturesDict({"tokens": tfds.features.Tensor(shape=row, dtype=np.int32),
                                                  "segment": tfds.features.Tensor(shape=row, dtype=np.int32)}),
-            metadata=tfds.core.MetadataDict(words=vocabulary.words.tolist(), counts=vocabulary.counts.tolist(),
-                                            vocab_sizes={"tokens": len(vocabulary)},
-                                            num_tokens=int(np.count_nonzero(chunks["segment"]))),
+            # Filled when the data is made and read back from disk after: opening a prepared corpus
+            # does not read and tokenise the text again.
+            metadata=tfds.core.MetadataDict(),
             disable_shuffling=True,  # Chunks in corpus order.
         )
 
     def _split_generators(self, dl_manager):
         del dl_manager
-        _, chunks = self._prepared()
+        vocabulary, chunks = self._prepared()
+        self.info.metadata.update(words=vocabulary.words.tolist(), counts=vocabulary.counts.tolist(),
+                                  vocab_sizes={"tokens": len(vocabulary)},
+                                  num_tokens=int(np.count_nonzero(chunks["segment"])))
         return {"train": self._generate_examples(chunks), "test": self._generate_examples(chunks)}
 
     def _generate_examples(self, chunks) -> Iterator[tuple[int, dict]]:

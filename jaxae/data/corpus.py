@@ -4,7 +4,7 @@ Sources, all offline:
 
 * ``gensim-wiki``: the shortened English Wikipedia dump in gensim's wheel (106 articles, 452,944
   tokens by gensim's `WikiCorpus`) followed by the Lee background corpus (300 documents, 58,152
-  tokens): the corpus `docs/sgns_wiki.md` compares against gensim's `Word2Vec` on.
+  tokens): the corpus `benchmarks/sgns.py` compares against gensim's `Word2Vec` on.
 * ``gensim-lee``: the Lee background corpus alone.
 * ``synthetic``: documents drawn here from a few topics of words (tests and tiny configs).
 * a text file of your own (a path): one document per line, tokenised by `tokenize`.

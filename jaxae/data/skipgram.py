@@ -6,8 +6,9 @@ word2vec's sampling, as jitted array code over one chunk at a time (vmap it over
    (`corpus.keep_probabilities`), and the kept words close ranks, so a window reaches past the
    dropped ones, as in word2vec;
 2. a dynamic window: each centre word's window is drawn uniformly from 1..window words a side;
-3. negatives: k words per pair from the unigram^0.75 distribution (`corpus.negative_table`); a
-   negative that is the pair's output word is left out, as word2vec skips it.
+3. negatives: k words from the unigram^0.75 distribution (`corpus.negative_table`) for each pair,
+   as word2vec draws them, or for each centre word, shared by its window's pairs; a negative that
+   is the pair's output word is left out, as word2vec skips it.
 
 Following word2vec.c and gensim, the *context* word is the input (its row of the input table) and
 the centre word the output, with the negatives. Pairs are not listed: a chunk's words sit at

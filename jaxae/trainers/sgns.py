@@ -11,7 +11,8 @@ as word2vec's per-pair updates add up, with its learning rate falling linearly f
 The state holds two tables [rows, d]: 'input' (the word vectors written out, starting uniform in
 +-0.5/d as in word2vec) and 'output' (starting at zero). `sgns.updates` chooses how a step changes
 them: 'rows' adds each gathered row's gradient into its table (touching only the rows a batch
-uses), 'dense' takes the gradient of whole tables. `sgns.tables='sharded'` splits both tables'
+uses; under pmap each device adds its rows into a zero table, which one all-reduce sums, so the
+replicas stay equal), 'dense' takes the gradient of whole tables. `sgns.tables='sharded'` splits both tables'
 rows over the mesh's devices (the vocabulary axis), for vocabularies too large to replicate;
 'replicated' keeps a copy on every device. The start hook counts the words of the training split
 and stores word2vec's keep probabilities and the negatives' cumulative table in the state.
@@ -35,13 +36,14 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from jaxae import config_checks as checks
 from jaxae import losses, parallel, rng
 from jaxae.data import corpus, host, skipgram
-from jaxae.errors import ConfigError, DataError
+from jaxae.errors import ConfigError, DataError, writing
 from jaxae.train_state import TrainState
 from jaxae.trainers.base import Phase, Trainer
 
 UPDATES = ("rows", "dense")
 TABLES = ("replicated", "sharded")
 EMBEDDINGS_FILE = "embeddings.txt"
+SHARDED_ROWS_MULTIPLE = 1024  # Split tables have a multiple of this many rows: any power-of-two device count up to it.
 
 
 class SkipGramTrainer(Trainer):
@@ -79,9 +81,10 @@ class SkipGramTrainer(Trainer):
         self.vocab_size = spec["tokens"].vocab_size
         self.dim = config.model.embedding_dim
         self.window, self.negatives = config.sgns.window, config.sgns.negatives
-        # Sharded tables get rows for every device; the extra rows are never drawn or written out.
-        devices = config.parallel.num_devices or jax.device_count()
-        self.table_rows = self.vocab_size if config.sgns.tables == "replicated" else -(-self.vocab_size // devices) * devices
+        # Sharded tables get rows for up to SHARDED_ROWS_MULTIPLE devices whatever the run's count, so a
+        # checkpoint resumes on another count; the extra rows are never drawn or written out.
+        self.table_rows = (self.vocab_size if config.sgns.tables == "replicated"
+                           else -(-self.vocab_size // SHARDED_ROWS_MULTIPLE) * SHARDED_ROWS_MULTIPLE)
 
     def identity(self):
         return self.identity_of("model.embedding_dim", "sgns.window", "sgns.negatives", "sgns.sample", "sgns.updates",
@@ -107,7 +110,8 @@ class SkipGramTrainer(Trainer):
         if self.config.sgns.tables == "sharded":
             if self.table_rows % mesh.devices.size:
                 raise ConfigError(f"sgns.tables='sharded': the tables' {self.table_rows} rows do not split over "
-                                  f"{mesh.devices.size} devices; set parallel.num_devices={mesh.devices.size}")
+                                  f"{mesh.devices.size} devices; use a device count that divides "
+                                  f"{SHARDED_ROWS_MULTIPLE} (parallel.num_devices)")
             rows = NamedSharding(mesh, P(parallel.DATA_AXIS, None))
             shardings = shardings.replace(params={"input": rows, "output": rows})
         return shardings
@@ -166,11 +170,13 @@ class SkipGramTrainer(Trainer):
         else:
             loss, grads = jax.value_and_grad(self.pair_loss_sum)(self.gather(state.params, pairs), pairs)
             ids = self.row_ids(pairs)
-            if self.axis_name is not None:  # Every device applies every device's rows.
-                ids, grads = jax.lax.all_gather((ids, grads), self.axis_name, tiled=True)
             table_of = {"input": "input", "output": "output", "negative": "output"}
             updates = {name: -rate * scale[table_of[name]][ids[name]][..., None] * grad for name, grad in grads.items()}
-            params = self.add_rows(state.params, ids, updates)
+            if self.axis_name is None:
+                params = self.add_rows(state.params, ids, updates)
+            else:  # Each device adds its own rows into a zero table, then one all-reduce: replicas stay equal.
+                local = self.add_rows(jax.tree.map(jnp.zeros_like, state.params), ids, updates)
+                params = jax.tree.map(jnp.add, state.params, jax.lax.psum(local, self.axis_name))
         count = jnp.sum(pairs["pair"])
         if self.axis_name is not None:
             loss, count = jax.lax.psum((loss, count), self.axis_name)
@@ -231,7 +237,9 @@ class SkipGramTrainer(Trainer):
         from jaxae.embeddings import Embeddings
 
         embeddings = Embeddings(self.words(source), np.asarray(state.params["input"])[: self.vocab_size])
-        embeddings.save_word2vec_format(os.path.join(workdir, EMBEDDINGS_FILE))
+        path = os.path.join(workdir, EMBEDDINGS_FILE)
+        with writing(path):
+            embeddings.save_word2vec_format(path)
         if "words" not in getattr(source, "metadata", {}):
             return {}
         from jaxae import word_benchmarks
