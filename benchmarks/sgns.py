@@ -57,10 +57,11 @@ def jaxae_run(setting: str, fields: dict, seed: int, smoke: bool, root: str) -> 
     result = loop.run(config, os.path.join(root, f"{setting.replace(' ', '_')}_seed{seed}"))
     seconds = time.perf_counter() - start
     measures = {name: result.eval_metrics[f"export/{name}"] for name in MEASURES}
-    return measures | {"seconds": seconds, "epochs": result.step / max(1, _steps_per_epoch(config, root))}
+    return measures | {"seconds": seconds, "epochs": result.step / max(1, _steps_per_epoch(config))}
 
 
-def _steps_per_epoch(config, root: str) -> int:
+def _steps_per_epoch(config) -> int:
+    """Batches of an epoch of the prepared corpus (opening it reads only its metadata)."""
     from jaxae.data import sources
 
     return len(sources.open_tfds("corpus", "train", config.data.tfds_data_dir, config.data)) // config.batch_size
