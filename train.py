@@ -48,7 +48,7 @@ def main(parsed):
     from jaxae import distributed
     from jaxae.compile_cache import enable_compile_cache
     from jaxae.config_loading import config_from_command_line
-    from jaxae.errors import JaxaeError
+    from jaxae.errors import JaxaeError, from_the_command_line
     from jaxae.loop import Stopped, run
 
     try:
@@ -57,7 +57,8 @@ def main(parsed):
                                process_id=_PROCESS_ID.value, timeout_s=_TIMEOUT.value,
                                auto=_DISTRIBUTED.value == "auto")
         enable_compile_cache(config.get("compile_cache_dir", ""))
-        result = run(config, _WORKDIR.value, on_mismatch=_ON_MISMATCH.value)
+        with from_the_command_line():  # Errors name this launcher's flags.
+            result = run(config, _WORKDIR.value, on_mismatch=_ON_MISMATCH.value)
     except JaxaeError as error:
         sys.exit(f"jaxae: error: {error}")
     except Stopped as stop:
@@ -74,6 +75,8 @@ def main(parsed):
     print(f"checkpoints: {result.checkpoint_dir}")
     print(f"metrics:     {result.metrics_path}")
     print(f"tensorboard: {result.workdir}/tensorboard")
+    for path in result.export_paths:
+        print(f"exported:    {path}")
     for path in result.image_paths:
         print(f"image:       {path}")
 

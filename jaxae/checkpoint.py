@@ -20,7 +20,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from jaxae import run_record
-from jaxae.errors import CheckpointError, CheckpointWriteError, WorkdirError
+from jaxae.errors import CheckpointError, CheckpointWriteError, WorkdirError, another_workdir, option
 
 
 def layout(tree) -> dict[str, str]:
@@ -76,12 +76,17 @@ class Checkpointer:
 
     def check_identity(self, step: int, meta: dict, identity: dict) -> None:
         """Raises CheckpointError, listing the differing fields, if `step` belongs to another run."""
+        advice = (f"Nothing was changed: use {another_workdir()}, or "
+                  f"{option('--on_checkpoint_mismatch=new_workdir', 'on_mismatch=' + repr('new_workdir'))}")
+        saved_family, family = meta["identity"].get("trainer"), identity.get("trainer")
+        if saved_family != family:  # The one difference that matters: the other fields are another family's.
+            raise CheckpointError(f"{self.directory} holds step {step} of a trainer={saved_family!r} run; this run is "
+                                  f"trainer={family!r}. {advice}")
         diffs = run_record.differences(meta["identity"], identity)
         if diffs:
             raise CheckpointError(
                 f"{self.directory} holds step {step} of a different model, data or config, so it cannot be resumed: "
-                + "; ".join(diffs) + ". Nothing was changed: use another --workdir, or "
-                "--on_checkpoint_mismatch=new_workdir (see the README's table of what a resume may change)")
+                + "; ".join(diffs) + f". {advice} (see the README's table of what a resume may change)")
 
     def check_layout(self, step: int, meta: dict, state_layout: dict, config_json: dict) -> None:
         """Raises CheckpointError if the arrays of `step` differ in shape or dtype from `state_layout`,
@@ -92,7 +97,7 @@ class Checkpointer:
             raise CheckpointError(
                 f"{self.directory} step {step} holds arrays of other shapes than this run's state ("
                 + "; ".join(arrays) + "); config fields that differ: " + ("; ".join(fields) or "none")
-                + ". Nothing was changed: use another --workdir")
+                + f". Nothing was changed: use {another_workdir()}")
 
     def restore(self, step: int, abstract_state):
         """Restores `step` into the layout (shapes, dtypes, shardings) of `abstract_state`.

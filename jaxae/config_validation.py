@@ -3,6 +3,11 @@ family's own (`Trainer.validate_config`). Every error names the field and its va
 
 from __future__ import annotations
 
+import difflib
+import functools
+import importlib
+import pkgutil
+
 from jaxae import config_checks as checks
 from jaxae.data import corpus, ratings
 from jaxae.errors import ConfigError
@@ -41,7 +46,45 @@ def validate_loop_config(config) -> None:
 
 
 def validate_config(config) -> None:
-    """The loop's checks, then those of the family named by `config.trainer`."""
+    """No unknown fields, then the loop's checks, then those of the family named by `config.trainer`."""
     family = trainer_class(checks.get(config, "trainer"))
+    check_known_fields(config)
     validate_loop_config(config)
     family.validate_config(config)
+
+
+@functools.lru_cache(maxsize=None)
+def known_fields(trainer: str) -> frozenset[str] | None:
+    """Every dotted field that a shipped config of the family `trainer` sets (`configs/*.py`, both
+    variants): the fields the family and the loop read. None for a family no shipped config trains
+    (one registered by a user), whose fields are not checked by name."""
+    import configs
+
+    fields = set()
+    for module_info in pkgutil.iter_modules(configs.__path__):
+        get_config = getattr(importlib.import_module(f"configs.{module_info.name}"), "get_config", None)
+        for variant in ("", "tiny") if get_config else ():
+            config = get_config(variant)
+            if config.get("trainer") == trainer:
+                fields |= set(_dotted(config))
+    return frozenset(fields) or None
+
+
+def check_known_fields(config) -> None:
+    """ConfigError naming the first field no shipped config of this family has (a typo such as
+    `model.latnt_dim`, which would otherwise be stored and ignored), with the nearest known one."""
+    known = known_fields(config.trainer)
+    for field in _dotted(config) if known else ():
+        if field not in known:
+            close = difflib.get_close_matches(field, sorted(known), n=1, cutoff=0.6)
+            raise ConfigError(f"config has no field {field!r} for trainer={config.trainer!r}"
+                              + (f"; did you mean {close[0]!r}?" if close else "; it would be ignored"))
+
+
+def _dotted(config, prefix: str = ""):
+    """The dotted names of a ConfigDict's leaves ('model.latent_dim', ...), in order."""
+    for key, value in config.items():
+        if hasattr(value, "items"):
+            yield from _dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"

@@ -4,9 +4,12 @@
     python -m jaxae.encode --workdir runs/vae_mnist --split train --out train.npz
     python -m jaxae.encode --workdir runs/ae --images digits.npy --out codes.npz  # [n, H, W(, C)] images
 
-The .npz holds 'codes' [n, latent], 'scores' [n] where the run's model offers them (each
-example's reconstruction loss, the anomaly score of `jaxae.AnomalyDetector`; a VAE's negative
-ELBO) and, when the split has them, 'labels' [n]. An existing --out is not overwritten, and the file appears whole or not at all.
+The split is read from the tfds data set the run recorded (its name, split and data dir); a run
+trained on arrays of the caller's has none, and asks for --images. The .npz holds 'codes' [n,
+latent], 'scores' [n] where the run's model offers them (each example's reconstruction loss, the
+anomaly score of `jaxae.AnomalyDetector`; a VAE's negative ELBO), 'clusters' [n] for clustering
+runs or 'classes' [n] for classifiers, and, when the split has them, 'labels' [n]. An existing
+--out is not overwritten, and the file appears whole or not at all.
 """
 
 from __future__ import annotations
@@ -32,21 +35,16 @@ def parse(argv):
 
 
 def inputs_of(model, args) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """The arrays the model's encode takes, read from --images or a split, and the split's labels."""
-    from jaxae.data import host, sources
+    """The arrays the model's encode takes, read from --images or the run's recorded data, and the split's labels."""
+    from jaxae.data import host
+    from jaxae.run_data import read_images, recorded_split
 
-    fields = list(getattr(model, "input_fields", ("image",)))  # Image families unless the model says otherwise.
+    fields = list(model.input_fields)
     if args.images:
         if fields != ["image"]:
             raise JaxaeError(f"--images is for image models; this run takes {fields}: use --split")
-        if not args.images.endswith(".npy") or not os.path.isfile(args.images):
-            raise JaxaeError(f"--images={args.images!r} is not a .npy file")
-        try:
-            return [np.load(args.images, allow_pickle=False)], None
-        except ValueError as error:  # e.g. an array of Python objects, which would need pickle.
-            raise JaxaeError(f"--images={args.images!r} cannot be read without pickle: {error}") from None
-    data = model.config.data
-    split = sources.open_tfds(data.name, args.split or data.eval_split, data.tfds_data_dir or None, data)
+        return [read_images(args.images)], None
+    split = recorded_split(model, args.split, workdir=args.workdir)
     present = [field for field in fields if field in split.spec]
     arrays = host.read_all(split, present + (["label"] if "label" in split.spec else []))
     return [arrays.get(field) for field in fields], arrays.get("label")
@@ -67,8 +65,10 @@ def main(argv=None) -> int:
             raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) has no encoder to encode with")
         arrays, labels = inputs_of(model, args)
         results = {"codes": model.encode(*arrays)}
-        if hasattr(model, "scores"):  # Families with a reconstruction loss (not the adversarial autoencoder's).
+        if hasattr(model, "scores"):  # Families with a reconstruction loss.
             results["scores"] = model.scores(*arrays)
+        if getattr(model, "predicts", None):  # A clustering's clusters, a classifier's classes.
+            results[model.predicts] = model.predict(*arrays)
         if labels is not None:
             results["labels"] = labels
         partial = out + ".partial"

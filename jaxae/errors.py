@@ -1,6 +1,11 @@
 """The errors a user can cause. Each message names the field or array and the offending value."""
 
 import contextlib
+import contextvars
+
+# Set while train.py runs: messages then name its flags (--workdir) rather than the Python API's
+# arguments (workdir=), so each caller is told what to change in its own words.
+_COMMAND_LINE = contextvars.ContextVar("jaxae_command_line", default=False)
 
 
 class JaxaeError(ValueError):
@@ -44,3 +49,23 @@ def writing(what: str):
         yield
     except OSError as error:
         raise WorkdirError(f"could not write {what}: {error.strerror or error}") from error
+
+
+@contextlib.contextmanager
+def from_the_command_line():
+    """Within it, `option` names train.py's flags."""
+    token = _COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
+
+
+def option(flag: str, argument: str) -> str:
+    """How a message names an option: `flag` under train.py, `argument` in the Python API."""
+    return flag if _COMMAND_LINE.get() else argument
+
+
+def another_workdir() -> str:
+    """'another --workdir' or 'another workdir', in the caller's words."""
+    return "another " + option("--workdir", "workdir")

@@ -17,7 +17,8 @@ def load(workdir: str, *, step: int | None = None, mesh=None):
 
     For the autoencoder family: `encode`, `decode` and `reconstruct` taking raw images (uint8 or
     [0, 1], the run's own input transform applied) and returning NumPy arrays, plus `config`,
-    `params`, `model` and `step`.
+    `params`, `model` and `step`. Every family's model also carries `record`, the run record
+    (config, the data's spec, fingerprint and origin, versions; `jaxae.run_record`).
 
     Args:
       workdir: the folder a run trained in (it holds `checkpoints/`).
@@ -50,7 +51,9 @@ def load(workdir: str, *, step: int | None = None, mesh=None):
             raise CheckpointError(f"{directory} holds no checkpoint that can be read"
                                   + (f" ({'; '.join(f'step {bad}: {why}' for bad, why in unreadable)})"
                                      if unreadable else " (it is empty)"))
-        return _trainer_of(meta).inference(state, mesh)
+        model = _trainer_of(meta).inference(state, mesh)
+        model.record = meta["record"]
+        return model
     finally:
         checkpointer.close()
 

@@ -139,7 +139,7 @@ class Iteration:
         if self.timed_steps:
             metrics["train/examples_per_sec"] = self.timed_steps * self.config.batch_size / (time.perf_counter() - self.timer)
         session.writer.write(step, metrics)
-        if session.lead:
+        if session.lead and metrics:  # A hook-only phase's step records nothing.
             self.progress.write(f"step {step}: {format_metrics(metrics)}")
         self.window, self.window_steps = None, 0
         self.timed_steps, self.timer = 0, time.perf_counter()

@@ -16,12 +16,14 @@ import math
 import os
 
 import jax
+import numpy as np
 
 from jaxae import parallel, resume, run_record
 from jaxae.checkpoint import Checkpointer, layout
 from jaxae.config_validation import validate_config
 from jaxae.data import host, pipeline, sources, spec as specs
-from jaxae.errors import CheckpointWriteError, ConfigError, DataError, NonFiniteLossError, WorkdirError, writing
+from jaxae.errors import (CheckpointWriteError, ConfigError, DataError, NonFiniteLossError, WorkdirError, another_workdir,
+                          writing)
 from jaxae.evaluation import Evaluator
 from jaxae.events import EventPlan
 from jaxae.iteration import Iteration
@@ -46,6 +48,7 @@ class RunResult:
     metrics_path: str
     image_paths: list[str]
     state: object = None
+    export_paths: list[str] = dataclasses.field(default_factory=list)  # Files the family exported (embeddings.txt).
 
 
 def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
@@ -82,12 +85,14 @@ def train(config, workdir: str, train_source, eval_source, mesh=None, *, on_mism
     order = pipeline.BatchOrder(len(train_source), config.batch_size, config.seed)
     pmap = config.parallel.mode == "pmap"
     trainer = create_trainer(config, train_source.spec, len(train_source), axis_name=parallel.DATA_AXIS if pmap else None)
+    _check_labels(trainer, train_source, eval_source)
+    trainer.check_data(train_source)
     plan = EventPlan(trainer.phases(), log_every=config.log_every, eval_every=config.eval_every,
                      checkpoint_every=config.checkpoint_every)
     abstract = resume.abstract_state(trainer, mesh, config.seed)
     parallel.check_state_fits(abstract, mesh)
     identity = run_record.identity(config, trainer, train_source)
-    record = run_record.make_record(config, train_source, len(train_source))
+    record = run_record.make_record(config, train_source, len(train_source), eval_source)
     if on_mismatch == "new_workdir":
         workdir = resume.workdir_for(workdir, identity, abstract, record["config"])
     workdir = prepare_workdir(workdir)
@@ -107,6 +112,24 @@ def _check_fields(config, train_source, eval_source) -> None:
         if eval_source.spec[name].shape != train_source.spec[name].shape:
             raise DataError(f"field {name!r} is {eval_source.spec[name].shape} per example in {eval_source.where} "
                             f"but {train_source.spec[name].shape} in {train_source.where}")
+
+
+def _check_labels(trainer, train_source, eval_source) -> None:
+    """DataError when a split's labels, where the family reads them, reach its class count."""
+    classes = trainer.label_classes()
+    if classes is None:
+        return
+    count, what = classes
+    for source, fields in ((train_source, trainer.train_fields(trainer.config)),
+                           (eval_source, trainer.eval_fields(trainer.config))):
+        field = source.spec.get("label")
+        if "label" not in fields or field is None or (field.vocab_size is not None and field.vocab_size <= count):
+            continue
+        labels = host.read_all(source, ["label"])["label"]  # In memory for arrays; tfds sets say their count.
+        bad = np.flatnonzero(labels >= count)
+        if bad.size:
+            raise DataError(f"{source.where} field 'label' holds {labels[bad[0]]} at example {bad[0]} ({bad.size} "
+                            f"labels >= {count}), but {what} counts labels 0..{count - 1} only")
 
 
 def _check_devices(config, mesh) -> None:
@@ -178,7 +201,7 @@ class Session:
         if step > self.plan.end:
             phases = ", ".join(f"{phase.name} {phase.num_steps}" for phase in self.plan.phases)
             raise ConfigError(f"{self.checkpointer.directory} holds step {step}, past the end of this run's phases "
-                              f"({phases}: {self.plan.end} steps); ask for at least {step} steps, or use another --workdir")
+                              f"({phases}: {self.plan.end} steps); ask for at least {step} steps, or use {another_workdir()}")
         # Records after the restored step (of a run killed before its next save) are dropped; a fresh
         # state drops them all.
         opened = parallel.on_lead(lambda: MetricWriter(self.workdir, start_step=step if restored else -1),
@@ -261,8 +284,10 @@ class Session:
         if bad:
             raise NonFiniteLossError(f"the final eval is not finite ({', '.join(f'{k}={v}' for k, v in bad.items())}); "
                                      f"the checkpoint of step {end} was saved in {self.checkpointer.directory}")
+        exported = [os.path.join(self.workdir, name) for name in self.trainer.exported_files]
         return RunResult(step=end, eval_metrics=final, workdir=self.workdir, checkpoint_dir=self.checkpointer.directory,
-                         metrics_path=self.writer.jsonl_path, image_paths=image_paths, state=state)
+                         metrics_path=self.writer.jsonl_path, image_paths=image_paths, state=state,
+                         export_paths=[path for path in exported if os.path.exists(path)])
 
 
 def _close_quietly(*closables) -> None:

@@ -60,7 +60,8 @@ class MetricWriter:
             out.write(json.dumps(record) + "\n")
         with writing(self.tensorboard_dir):
             for name, value in values.items():
-                self._tensorboard.add_scalar(name, value, step)
+                if math.isfinite(value):  # tensorboardX warns for each non-finite scalar; metrics.jsonl keeps them.
+                    self._tensorboard.add_scalar(name, value, step)
 
     def write_image(self, step: int, name: str, image: np.ndarray) -> None:
         """image: [height, width, channels] float in [0, 1]."""

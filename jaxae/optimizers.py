@@ -22,6 +22,8 @@ def validate(config, field: str = "optimizer") -> None:
     checks.number(config, f"{field}.eps", low=0, low_open=True)
     checks.number(config, f"{field}.weight_decay", low=0)
     checks.number(config, f"{field}.grad_clip_norm", low=0)
+    if "per_pixel" in checks.get(config, field):  # Absent from configs written before it existed.
+        checks.boolean(config, f"{field}.per_pixel")
 
 
 def identity(config, num_steps: int, field: str = "optimizer") -> dict:
@@ -47,9 +49,20 @@ def learning_rate_schedule(opt_config, num_steps: int):
     raise ConfigError(f"optimizer.schedule={opt_config.schedule!r} is unknown; choose one of {list(SCHEDULES)}")
 
 
-def build_optimizer(opt_config, num_steps: int) -> optax.GradientTransformation:
-    """The optimizer named by `opt_config.name` after global-norm clipping (none when `grad_clip_norm` is 0)."""
+def build_optimizer(opt_config, num_steps: int, values_per_example: int | None = None) -> optax.GradientTransformation:
+    """The optimizer named by `opt_config.name` after global-norm clipping (none when `grad_clip_norm` is 0).
+
+    values_per_example: the values an example's loss is summed over (H * W * C of an image), for
+      a section with `per_pixel=True`: its learning rate is then per value, divided by this count,
+      so that SGD takes the same step on 8x8 digits, 28x28 digits or 32x32 colour images. None for
+      a loss that is not such a sum, which refuses `per_pixel=True`.
+    """
     lr = learning_rate_schedule(opt_config, num_steps)
+    if opt_config.get("per_pixel", False):
+        if values_per_example is None:
+            raise ConfigError("optimizer.per_pixel=True is for the optimizer of a reconstruction summed over an "
+                              "image's values; this one trains another loss: set it to False")
+        lr = _divided(lr, values_per_example)
     name = opt_config.name
     if name == "adam":
         tx = optax.adam(lr, b1=opt_config.b1, b2=opt_config.b2, eps=opt_config.eps)
@@ -67,3 +80,8 @@ def build_optimizer(opt_config, num_steps: int) -> optax.GradientTransformation:
     # and selects, which changes XLA's fusion of the update and its float rounding.
     clip = optax.clip_by_global_norm(opt_config.grad_clip_norm) if opt_config.grad_clip_norm else optax.identity()
     return optax.chain(clip, tx)
+
+
+def _divided(rate, count: int):
+    """A rate or a schedule divided by `count`."""
+    return (lambda step: rate(step) / count) if callable(rate) else rate / count

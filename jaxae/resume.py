@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from jaxae import checkpoint, parallel
 from jaxae.checkpoint import Checkpointer, Unreadable
-from jaxae.errors import CheckpointError
+from jaxae.errors import CheckpointError, another_workdir
 
 
 def warn(message: str) -> None:
@@ -84,8 +84,8 @@ def restore_newest_intact(checkpointer: Checkpointer, abstract, identity: dict, 
         if unreadable:
             raise CheckpointError(f"no checkpoint in {checkpointer.directory} can be read: "
                                   + "; ".join(f"step {bad}: {why}" for bad, why in unreadable)
-                                  + ". Nothing was changed: move those folders away to start afresh, or use another "
-                                  "--workdir")
+                                  + ". Nothing was changed: move those folders away to start afresh, or use "
+                                  + another_workdir())
         return None
     for bad, why in unreadable:
         where = checkpointer.move_aside(bad, mover=jax.process_index() == 0)

@@ -1,7 +1,8 @@
 """What a run records about itself, so that it can be checked on resume and loaded back.
 
 The record (saved in every checkpoint's JSON metadata and in ``<workdir>/run.json``) holds the
-full resolved config, the training data's spec, size and fingerprint, and the package versions.
+full resolved config, the training data's spec, size, fingerprint and origin (a tfds data set's
+name and split, or the caller's arrays) and the eval data's origin, and the package versions.
 The identity is the flat part of it that a resume must match: the family's own fields
 (`Trainer.identity`) plus the family's name, the seed, the batch size, and the data.
 """
@@ -48,12 +49,35 @@ def config_from_json(record: dict) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(tuples(record))
 
 
-def make_record(config, source, num_examples: int) -> dict[str, Any]:
-    """The run record for `config` trained on `source` (the training split)."""
-    return {"config": config_to_json(config),
-            "data": {"fingerprint": source.fingerprint(), "num_examples": num_examples,
-                     "spec": specs.spec_to_json(source.spec)},
-            "versions": versions()}
+def make_record(config, source, num_examples: int, eval_source=None) -> dict[str, Any]:
+    """The run record for `config` trained on `source` (the training split) and evaluated on `eval_source`."""
+    data = {"fingerprint": source.fingerprint(), "num_examples": num_examples, "spec": specs.spec_to_json(source.spec),
+            "origin": origin(source)}
+    if eval_source is not None:
+        data["eval_origin"] = origin(eval_source)
+    return {"config": config_to_json(config), "data": data, "versions": versions()}
+
+
+def origin(source) -> dict[str, Any]:
+    """Where a source's data came from: {'kind': 'tfds', 'name', 'split', 'data_dir'} or
+    {'kind': 'arrays', 'name'} (also for a source of the caller's own making)."""
+    return dict(getattr(source, "origin", None) or {"kind": "arrays", "name": source.where})
+
+
+def recorded_origin(record: dict, which: str = "origin") -> dict[str, Any]:
+    """A run record's data origin ('origin': training, 'eval_origin': eval); for runs recorded before
+    origins were, read from the training data's fingerprint ('tfds <name> ...' or an arrays hash)."""
+    data = record["data"]
+    if which in data:
+        return data[which]
+    if which == "eval_origin" and "origin" in data:
+        return {"kind": "unknown"}  # Trained on a source with an origin but evaluated on one without: none known.
+    if data["fingerprint"].startswith("tfds "):
+        config = record["config"]["data"]
+        split = config["train_split"] if which == "origin" else config["eval_split"]
+        return {"kind": "tfds", "name": data["fingerprint"].split()[1], "split": split,
+                "data_dir": config.get("tfds_data_dir") or None}
+    return {"kind": "arrays", "name": "arrays"}
 
 
 def identity(config, trainer, source) -> dict[str, Any]:

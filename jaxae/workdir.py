@@ -11,7 +11,7 @@ import socket
 import sys
 import tempfile
 
-from jaxae.errors import ConfigError, WorkdirError
+from jaxae.errors import ConfigError, WorkdirError, another_workdir, option
 
 # What a run writes in its workdir, and whether each is a folder.
 OUTPUTS = {"checkpoints": True, "images": True, "tensorboard": True, "metrics.jsonl": False, "run.json": False}
@@ -21,7 +21,7 @@ LOCK_FILE = ".jaxae.lock"
 def workdir_path(workdir: str) -> str:
     """The absolute path of `workdir` ('~' expanded); ConfigError if it is empty."""
     if not workdir:
-        raise ConfigError("--workdir is empty: name a directory for checkpoints, metrics and images")
+        raise ConfigError(f"{option('--workdir', 'workdir')} is empty: name a directory for checkpoints, metrics and images")
     return os.path.abspath(os.path.expanduser(workdir))
 
 
@@ -72,7 +72,7 @@ class WorkdirLock:
             if not held:  # ENOLCK on some network file systems, for one.
                 raise WorkdirError(f"could not lock workdir {workdir!r}: {error.strerror or error}") from None
             raise WorkdirError(f"workdir {workdir!r} is in use by another run ({holder}); "
-                               f"wait for it to end, or use another --workdir") from None
+                               f"wait for it to end, or use {another_workdir()}") from None
         handle.seek(0)
         handle.truncate()
         started = datetime.datetime.now().isoformat(timespec="seconds")

@@ -11,6 +11,7 @@ import jaxae
 from jaxae import loop, parallel
 from jaxae.cluster import metrics as cluster_metrics
 from jaxae.data import host, sources
+from jaxae.errors import DataError
 from jaxae.metric_writers import read_metrics
 from reliability_helpers import tiny
 from test_clustering_families import assert_resumes_exactly
@@ -50,6 +51,26 @@ def test_the_adversarial_autoencoder_reports_clusters_and_load_encodes(aae_one):
     probabilities = model.predict_proba(digits)
     assert probabilities.shape == (7, 10) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
     assert model.encode(digits).shape == (7, 4) and model.generate(3).shape == (3, 8, 8, 1)
+    # decode and scores (issue 27, finding 11): the reconstruction through (style, category), its Bernoulli loss.
+    reconstruction = model.reconstruct(digits)
+    np.testing.assert_allclose(model.decode(model.encode(digits), probabilities), reconstruction, atol=1e-6)
+    p, x = np.clip(reconstruction.astype(np.float64), 1e-7, 1 - 1e-7), digits / 255.0
+    expected = -(x * np.log(p) + (1 - x) * np.log(1 - p)).reshape(7, -1).sum(1)
+    np.testing.assert_allclose(model.scores(digits), expected, rtol=1e-3)
+    assert model.decode(np.zeros((2, 4)), np.array([0, 9])).shape == (2, 8, 8, 1)
+    with pytest.raises(DataError, match="give categories"):
+        model.decode(np.zeros((2, 4)))
+
+
+def test_encode_writes_an_adversarial_autoencoders_clusters_and_scores(aae_one, tmp_path):
+    from jaxae import encode
+
+    assert encode.main(["--workdir", aae_one.workdir, "--out", str(tmp_path / "c.npz")]) == 0
+    saved = np.load(tmp_path / "c.npz")
+    assert set(saved) == {"codes", "scores", "clusters", "labels"}
+    model = jaxae.load(aae_one.workdir)
+    test = host.read_all(sources.open_tfds("sklearn_digits", "test"), ["image"])["image"]
+    np.testing.assert_array_equal(saved["clusters"], model.predict(test))
 
 
 @pytest.mark.parametrize("mode", ["jit", "pmap"])

@@ -43,6 +43,29 @@ def test_fit_predict_transform_in_a_pipeline(digits, fitted):
     np.testing.assert_array_equal(nearest, model.labels_[:5])
 
 
+def test_encode_score_and_convergence_of_a_fitted_run(digits, fitted, tmp_path):
+    """Issue 27: `jaxae.encode` writes a clustering run's clusters; `score` is minus the codes'
+    K-means objective (as KMeans.score); DEC trains every epoch it is given (its stopping test
+    stopped short runs at their first refresh, on K-means's clusters)."""
+    from jaxae import encode
+    from jaxae.metric_writers import read_metrics
+
+    x, _ = digits
+    model, scaled = fitted[-1], fitted[0].transform(x[:50])
+    np.save(tmp_path / "x.npy", model.inputs_.arrays(scaled)["image"])
+    assert encode.main(["--workdir", model.workdir_, "--images", str(tmp_path / "x.npy"), "--out",
+                        str(tmp_path / "c.npz")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npz")["clusters"], model.predict(scaled))
+    codes = model.transform(scaled)
+    expected = -np.sum(np.min(((codes[:, None] - model.cluster_centers_[None]) ** 2).sum(-1), axis=1))
+    assert model.score(scaled) == pytest.approx(expected, rel=1e-5)
+    records = read_metrics(model.workdir_)
+    refreshes = [r for r in records if "cluster/converged" in r]
+    assert len(refreshes) >= 3 and all(r["cluster/converged"] == 0.0 for r in refreshes)
+    trained = [r for r in records if "train/kl" in r]
+    assert trained[-1]["step"] == 40 and all(r["train/skipped"] == 0.0 for r in trained)  # 2 + 2 epochs of 10 steps.
+
+
 def test_params_follow_scikit_learn(fitted):
     model = fitted[-1]
     params = model.get_params()
@@ -79,6 +102,11 @@ def test_bad_inputs_are_refused_with_clear_errors(digits, fitted):
         jaxae.DeepClustering(**SMALL).fit(x[:5])
     with pytest.raises(ValueError, match="augment_shift=2 shifts images"):
         jaxae.DeepClustering(augment_shift=2, **SMALL).fit(x[:20])
+    for bad_params, message in (({"n_clusters": 1}, "n_clusters=1 must be >= 2"),  # In the estimator's words.
+                                ({"latent_dim": 0}, "latent_dim=0 must be >= 1"),
+                                ({"epochs": 2.5}, "epochs=2.5 must be an integer")):
+        with pytest.raises(ValueError, match=message):
+            jaxae.DeepClustering(**(SMALL | bad_params)).fit(x[:20])
     with pytest.raises(DataError, match="features per example"):
         fitted[-1].predict(x[:3, :10])
     with pytest.raises(Exception, match="not fitted"):

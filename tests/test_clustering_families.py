@@ -95,7 +95,7 @@ def test_dec_resumes_bit_exactly_around_the_phase_start_and_a_refresh(tmp_path, 
 
 def dcn_config(mode="jit"):
     return tiny("dcn_mnist", num_steps=8, log_every=4, checkpoint_every=4, optimizer__name="sgd",
-                optimizer__learning_rate=0.01, cluster__optimizer__name="sgd", cluster__optimizer__learning_rate=0.01,
+                optimizer__learning_rate=0.01, optimizer__per_pixel=False, cluster__optimizer__name="sgd", cluster__optimizer__learning_rate=0.01,
                 dcn__initial_count=1.0, parallel__mode=mode)
 
 

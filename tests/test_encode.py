@@ -66,6 +66,32 @@ def test_bad_arguments_are_one_line_and_write_nothing(runs, tmp_path, capsys):
     assert taken.read_bytes() == b"keep" and sorted(p.name for p in tmp_path.iterdir()) == ["taken.npz"]
 
 
+def test_a_run_on_arrays_asks_for_them_and_never_reads_another_data_sets(tmp_path, capsys):
+    """Finding 1 of issue 27: a run trained on 8x8 arrays got MNIST's codes, scores and labels."""
+    from sklearn.datasets import load_digits
+
+    from jaxae import plot
+
+    images = (load_digits().images * 255 / 16).astype(np.uint8)[:160]
+    arrays = sources.ArraySource.from_images(images[:128]), sources.ArraySource.from_images(images[128:])
+    workdir = loop.train(tiny("ae_mnist", num_steps=10), str(tmp_path / "run"), *arrays).workdir
+    capsys.readouterr()  # The run's progress.
+    for tool, extra in ((encode, ["--out", str(tmp_path / "codes.npz")]), (plot, ["--out", str(tmp_path / "plots")])):
+        assert tool.main(["--workdir", workdir, *extra]) == 2
+        error = capsys.readouterr().err
+        assert "trained on arrays" in error or "evaluated on arrays" in error
+        assert "--images" in error and len(error.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    np.save(tmp_path / "mine.npy", images[128:])
+    assert encode.main(["--workdir", workdir, "--images", str(tmp_path / "mine.npy"), "--out", str(tmp_path / "c.npz")]) == 0
+    saved = np.load(tmp_path / "c.npz")
+    assert set(saved) == {"codes", "scores"} and saved["codes"].shape == (32, 4)
+    np.testing.assert_array_equal(saved["codes"], jaxae.load(workdir).encode(images[128:]))
+    assert plot.main(["--workdir", workdir, "--images", str(tmp_path / "mine.npy"), "--out", str(tmp_path / "p"),
+                      "--pairs", "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["codes.png", "interpolations.png"]
+
+
 def test_plot_writes_the_code_map_interpolations_and_traversals(runs, tmp_path, capsys):
     from PIL import Image
 
@@ -80,6 +106,11 @@ def test_plot_writes_the_code_map_interpolations_and_traversals(runs, tmp_path, 
     assert "exists; choose a new folder" in capsys.readouterr().err
     assert plot.main(["--workdir", runs["ae"].workdir, "--out", str(tmp_path / "ae")]) == 0
     assert sorted(p.name for p in (tmp_path / "ae").iterdir()) == ["codes.png", "interpolations.png"]
+    for pairs, message in (("0", "--pairs=0 must be at least 1"), ("-3", "--pairs=-3 must be at least 1"),
+                           ("501", "--pairs=501 needs 1002 images; there are 1000")):
+        assert plot.main(["--workdir", runs["ae"].workdir, "--out", str(tmp_path / "bad"), "--pairs", pairs]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.partial").exists()
 
 
 def test_the_scatter_plot_colours_each_point_by_its_label(tmp_path):

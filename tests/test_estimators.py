@@ -3,6 +3,7 @@ pipelines, images and tables (mixed DataFrames too), planted anomalies ranked fi
 thresholds against their closed forms, and save/load through Orbax and JSON (no pickle)."""
 
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -30,27 +31,30 @@ def digits():
 
 @pytest.fixture(scope="module")
 def planted():
-    """Rows near a 3-dimensional subspace of 12 features, and 10 rows far off it."""
+    """Rows near a 3-dimensional subspace of 12 features, 10 rows far off it, and 400 new rows near it."""
     rng = np.random.default_rng(0)
     basis = rng.normal(size=(3, 12))
     inliers = rng.normal(size=(400, 3)) @ basis + 0.05 * rng.normal(size=(400, 12))
     outliers = rng.normal(size=(10, 12)) * inliers.std(0) * 2
-    return inliers, outliers
+    new = rng.normal(size=(400, 3)) @ basis + 0.05 * rng.normal(size=(400, 12))
+    return inliers, outliers, new
 
 
 @pytest.fixture(scope="module")
 def detector(planted):
-    inliers, _ = planted
+    inliers = planted[0]
     return jaxae.AnomalyDetector(contamination=None, random_state=1, **SMALL).fit(inliers)
 
 
 def test_planted_anomalies_score_above_the_rows_the_detector_learnt(detector, planted):
-    inliers, outliers = planted
-    scores = detector.decision_function(np.concatenate([inliers, outliers]))
-    truth = np.r_[np.zeros(len(inliers)), np.ones(len(outliers))]
+    inliers, outliers, new = planted
+    scores = detector.decision_function(np.concatenate([new, outliers]))
+    truth = np.r_[np.zeros(len(new)), np.ones(len(outliers))]
     assert roc_auc_score(truth, scores) > 0.99
-    assert detector.predict(outliers).mean() >= 0.9  # The robust threshold flags them with no fraction given ...
-    assert detector.labels_.mean() < 0.05  # ... and few of the training rows.
+    # With no fraction given, the robust cut read off the held-out rows (median + 3.5 MADs of the log
+    # scores) flags the farther half of the outliers and few new or training rows.
+    assert detector.predict(outliers).mean() >= 0.5
+    assert detector.predict(new).mean() < 0.02 and detector.labels_.mean() < 0.02
     np.testing.assert_array_equal(detector.labels_, detector.predict(inliers))
     proba = detector.predict_proba(outliers)
     assert proba.shape == (10, 2) and np.allclose(proba.sum(1), 1) and np.all(proba[:, 1] >= 0.5)
@@ -70,13 +74,80 @@ def test_thresholds_equal_their_closed_forms():
     assert robust_threshold(np.full(5, 2.0)) == 2.0
 
 
-def test_contamination_flags_that_fraction_of_the_training_rows(detector, planted):
-    inliers, _ = planted
+def test_contamination_flags_that_fraction_of_the_threshold_rows(detector, planted):
+    inliers = planted[0]
     quantile = clone(detector).set_params(contamination=0.05)
-    quantile._set_threshold(detector.decision_scores_)  # The same scores, PyOD's rule.
-    assert quantile.labels_.mean() == pytest.approx(0.05, abs=1 / len(inliers))
-    with pytest.raises(ValueError, match=r"contamination=0.7 must be a fraction in \(0, 0.5\]"):
+    held = detector.holdout_rows_
+    assert len(held) == round(0.2 * len(inliers))  # The default holdout, drawn from random_state.
+    quantile._set_threshold(detector.decision_scores_, detector.decision_scores_[held])  # The same scores, PyOD's rule.
+    assert quantile.labels_[held].mean() == pytest.approx(0.05, abs=1 / len(held))
+    with pytest.raises(ValueError, match=r"contamination=0.7 must be <= 0.5"):
         jaxae.AnomalyDetector(contamination=0.7).fit(inliers)
+
+
+def test_new_normal_rows_of_a_small_table_are_flagged_at_the_contamination_rate():
+    """Issue 27, finding 2: on breast-cancer benign rows split 70/30, a threshold read off the
+    training scores flagged about half of the held-out benign rows; read off held-out rows, about
+    the contamination rate (the README's table: 3 seeds, against IsolationForest and PyOD)."""
+    from sklearn.datasets import load_breast_cancer
+
+    table = load_breast_cancer()
+    benign = table.data[table.target == 1]
+    order = np.random.default_rng(0).permutation(len(benign))
+    train, new = benign[order[:250]], benign[order[250:]]
+    flagged = {holdout: jaxae.AnomalyDetector(contamination=0.05, holdout=holdout, random_state=0).fit(train)
+               .predict(new).mean() for holdout in (0.0, 0.2)}
+    assert flagged[0.2] <= 0.10 < 0.25 < flagged[0.0]
+
+
+def test_refits_and_cross_validation_train_afresh_in_a_given_workdir(digits, tmp_path):
+    """Issue 27, findings 6 and 7: a second fit in the same workdir raised (or returned the old
+    model); temporary run folders stayed in the system's temp folder."""
+    import gc
+    from sklearn.model_selection import cross_val_score
+
+    x, y = digits
+    workdir = str(tmp_path / "run")
+    tiny = dict(SMALL, epochs=3, random_state=0)
+    pipeline = make_pipeline(jaxae.AutoencoderTransformer(workdir=workdir, **tiny), LogisticRegression(max_iter=300))
+    scores = cross_val_score(pipeline, x[:300], y[:300], cv=2, error_score="raise")
+    assert np.all(np.isfinite(scores))
+    first = jaxae.AutoencoderTransformer(workdir=workdir, **tiny).fit(x[:200])
+    codes = first.transform(x[:5])
+    second = jaxae.AutoencoderTransformer(workdir=workdir, **tiny).fit(x[200:400])  # Other data: another model.
+    assert not np.allclose(second.transform(x[:5]), codes)
+    with pytest.raises(DataError, match="no longer holds this estimator's run"):
+        first.save(str(tmp_path / "stale"))  # Its run was replaced: saving it would save the second one.
+    with pytest.raises(ValueError, match="keep_workdir=True keeps it"):
+        jaxae.AutoencoderTransformer(workdir=workdir, keep_workdir=True, **tiny).fit(x[:200])
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(ValueError, match="holds files that no estimator's fit wrote"):
+        jaxae.AutoencoderTransformer(workdir=str(tmp_path / "mine"), **tiny).fit(x[:200])
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    temporary = jaxae.AutoencoderTransformer(**tiny).fit(x[:200])
+    folder = temporary.workdir_
+    assert os.path.isdir(folder)
+    del temporary
+    gc.collect()
+    assert not os.path.exists(folder)
+
+
+def test_a_fitted_estimator_says_how_to_keep_it_instead_of_pickling(detector):
+    import pickle
+
+    with pytest.raises(TypeError, match=r"use .save\(path\) and AnomalyDetector.load\(path\)"):
+        pickle.dumps(detector)
+    assert pickle.loads(pickle.dumps(clone(detector))).get_params() == detector.get_params()  # Unfitted: as usual.
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"n_components": 0}, "n_components=0 must be >= 1"), ({"epochs": 0}, "epochs=0 must be >= 1"),
+    ({"hidden": (8, 0)}, "hidden=(8, 0) must be a tuple of positive integers"),
+    ({"learning_rate": 0}, "learning_rate=0 must be > 0"), ({"holdout": 0.9}, "holdout=0.9 must be <= 0.5")])
+def test_bad_parameters_are_named_as_the_estimator_names_them(planted, params, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        jaxae.AnomalyDetector(**params).fit(planted[0][:50])
 
 
 def test_the_transformer_is_a_pipeline_step_on_images_and_tables(digits):
@@ -117,7 +188,7 @@ def test_a_mixed_dataframe_is_embedded_and_reconstructed_column_by_column():
 
 
 def test_save_and_load_give_the_same_scores_without_pickle(detector, planted, tmp_path):
-    inliers, outliers = planted
+    inliers, outliers, _ = planted
     path = detector.save(str(tmp_path / "saved"))
     files = [name for _, _, names in os.walk(path) for name in names]
     assert "estimator.json" in files and not any(name.endswith((".pkl", ".pickle", ".joblib")) for name in files)

@@ -20,7 +20,7 @@ from test_clustering_families import assert_resumes_exactly, digits, train  # no
 def jule_config(mode="jit"):
     # Pretraining 10 steps, then merges at 10 (start), 12 and 14 (refreshes every 2): 25 -> 16 -> 10.
     return tiny("jule_mnist", num_steps=8, log_every=2, checkpoint_every=2, eval_every=0, jule__update_interval=2,
-                optimizer__name="sgd", optimizer__learning_rate=0.01, cluster__optimizer__name="sgd",
+                optimizer__name="sgd", optimizer__learning_rate=0.01, optimizer__per_pixel=False, cluster__optimizer__name="sgd",
                 cluster__optimizer__learning_rate=0.01, parallel__mode=mode)
 
 

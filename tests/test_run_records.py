@@ -119,7 +119,9 @@ def test_a_resume_refuses_another_family(tmp_path, ten_steps):
     copy = tmp_path / "copy"
     shutil.copytree(ten_steps, copy)
     train_source, eval_source = toy_family.data()
-    with pytest.raises(CheckpointError, match="trainer: checkpoint 'autoencoder', this run 'toy'"):
+    with pytest.raises(CheckpointError, match=r"holds step 10 of a trainer='autoencoder' run; this run is "
+                                              r"trainer='toy'\. Nothing was changed: use another workdir, or "
+                                              r"on_mismatch='new_workdir'$"):
         loop.train(toy_family.config(), str(copy), train_source, eval_source, parallel.make_mesh(1))
 
 

@@ -164,6 +164,7 @@ def test_the_family_learns_topics_and_writes_vectors_gensim_reads(one, synthetic
     records = one.eval_metrics
     assert records["eval/loss"] < 0.8 * np.log(2) * (1 + 5)  # Below the loss of untrained (zero) output vectors.
     path = f"{one.workdir}/embeddings.txt"
+    assert one.export_paths == [path]  # train.py lists it with the run's other outputs (issue 27, finding 11).
     vectors = KeyedVectors.load_word2vec_format(path)
     model = jaxae.load(one.workdir, mesh=parallel.make_mesh(1))
     words = synthetic[0].metadata["words"]

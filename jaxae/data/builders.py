@@ -25,7 +25,9 @@ and both keep a fixed, documented train/test split:
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 from importlib import resources
 from typing import Iterator
 
@@ -308,12 +310,34 @@ def make_builder(name: str, data_dir: str, data_config=None):
     """The embedded builder `name` writing to `data_dir`, configured from the config's data section
     where it takes options (``ratings``: `data_config.ratings`; ``corpus``: `data_config.corpus`)."""
     builder = EMBEDDED_BUILDERS[name]
-    if builder in (Ratings, Corpus):
-        config = _builder_config(builder, data_config)
-        verbosity = logging.get_verbosity()
-        logging.set_verbosity(logging.ERROR)  # tfds warns of every config not listed in the class: all of ours.
-        try:
-            return builder(config=config, data_dir=data_dir, file_format="array_record")
-        finally:
-            logging.set_verbosity(verbosity)
-    return builder(data_dir=data_dir, file_format="array_record")
+    with quiet_tfds():  # tfds warns of every config not listed in the class (all of ours), and of new folders.
+        if builder in (Ratings, Corpus):
+            return builder(config=_builder_config(builder, data_config), data_dir=data_dir, file_format="array_record")
+        return builder(data_dir=data_dir, file_format="array_record")
+
+
+def prepare(builder) -> None:
+    """Writes an embedded builder's array_record files, saying so in one line instead of tfds' own
+    ('Downloading and preparing dataset Unknown size ...', progress bars, warnings)."""
+    import sys
+
+    print(f"jaxae: preparing the embedded data set {builder.name!r} in {builder.data_dir} (once)", file=sys.stderr,
+          flush=True)
+    with quiet_tfds(), contextlib.redirect_stdout(io.StringIO()):
+        builder.download_and_prepare()
+
+
+@contextlib.contextmanager
+def quiet_tfds():
+    """tfds' absl warnings and progress bars off (they say nothing a user can act on for the data
+    sets jaxae makes itself)."""
+    from tensorflow_datasets.core.utils import tqdm_utils
+
+    verbosity, bars = logging.get_verbosity(), getattr(tqdm_utils, "_active", True)  # As the caller had them.
+    logging.set_verbosity(logging.ERROR)
+    tfds.display_progress_bar(False)
+    try:
+        yield
+    finally:
+        tfds.display_progress_bar(bars)
+        logging.set_verbosity(verbosity)

@@ -45,4 +45,4 @@ def in_host_memory(source, budget_mb: float, fields=None):
     return ArraySource(read_all(source, fields), kinds={name: field.kind for name, field in spec.items()},
                        vocab_sizes={name: field.vocab_size for name, field in spec.items() if field.vocab_size},
                        name=source.where, fingerprint=source.fingerprint(),
-                       metadata=getattr(source, "metadata", None))
+                       metadata=getattr(source, "metadata", None), origin=getattr(source, "origin", None))

@@ -3,13 +3,15 @@
 This is the only module that talks to tfds. A source has ``len()``, a ``spec`` ({field name:
 `spec.Field`}), a ``where`` (its name in messages), a ``fingerprint()`` of its content, and
 ``read(indices, fields=None) -> {name: [len(indices), ...]}``; the pipeline, the runners and the
-evaluator only ever use those.
+evaluator only ever use those. Its ``origin`` (JSON) says where its data came from, so that tools
+reading a finished run (`jaxae.encode`, `jaxae.plot`) open the same data or ask for it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 from typing import Mapping
 
@@ -22,6 +24,17 @@ from jaxae.errors import DataError
 KIND_BY_NAME = {"image": "image", "label": "label", "mask": "mask"}
 
 
+class _WithoutOpenCVAdvice(logging.Filter):
+    """tfds advises installing OpenCV the first time it decodes an encoded image with PIL: a speed
+    tip that alarms users and that jaxae, which decodes each split once, does not need."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "OpenCV is not installed" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_WithoutOpenCVAdvice())
+
+
 class ArraySource:
     """A split held in memory as NumPy arrays, validated field by field when it is made.
 
@@ -32,13 +45,15 @@ class ArraySource:
       name: how messages refer to this source.
       fingerprint: of the data these arrays were read from (default: a hash of their content).
       metadata: what the data's maker recorded beside it (a corpus: its vocabulary), as `TfdsSource.metadata`.
+      origin: where the arrays were read from (default: arrays of the caller's, named `name`).
     """
 
     def __init__(self, fields: Mapping[str, np.ndarray], kinds: Mapping[str, str] | None = None,
                  vocab_sizes: Mapping[str, int] | None = None, *, name: str = "arrays", fingerprint: str | None = None,
-                 metadata: Mapping | None = None):
+                 metadata: Mapping | None = None, origin: Mapping | None = None):
         kinds, vocab_sizes = dict(kinds or {}), dict(vocab_sizes or {})
         self.metadata = dict(metadata or {})
+        self.origin = dict(origin or {"kind": "arrays", "name": name})
         self.where, self._fingerprint = name, fingerprint
         if not fields:
             raise DataError(f"{name} has no fields")
@@ -114,9 +129,10 @@ def _field_of_feature(name: str, feature) -> specs.Field | None:
 class TfdsSource:
     """One split of a prepared tfds data set, read through `tfds.data_source` (no TensorFlow)."""
 
-    def __init__(self, data_source, name: str, split: str):
+    def __init__(self, data_source, name: str, split: str, data_dir: str | None = None):
         self._source = data_source
         self.where = f"tfds data set {name!r} split {split!r}"
+        self.origin = {"kind": "tfds", "name": name, "split": split, "data_dir": data_dir}
         info = data_source.dataset_info
         self._fingerprint = f"tfds {name} {info.version} split={split} n={len(data_source)}"
         self.metadata = dict(info.metadata or {})  # What a builder recorded beside the data (ratings: the ids).
@@ -177,7 +193,7 @@ def prepare_embedded(name: str, data_dir: str | None = None, data_config=None):
     builder = builders.make_builder(name, data_dir, data_config)
     if not builder.is_prepared():
         _check_writable(data_dir, name)
-        builder.download_and_prepare()
+        builders.prepare(builder)
     return builder
 
 
@@ -190,6 +206,26 @@ def _check_writable(data_dir: str, name: str) -> None:
     except OSError as error:
         raise DataError(f"the tfds data dir {data_dir!r} (data.tfds_data_dir or $TFDS_DATA_DIR) is not writable, "
                         f"so {name!r} cannot be prepared there: {error.strerror or error}") from None
+
+
+def _unopened(name: str, data_dir: str, error: Exception) -> str:
+    """Why `name` could not be opened from `data_dir`, in the words of what to do (tfds' own message
+    for an unprepared set blames its file format)."""
+    from jaxae.data import builders
+
+    prepare = (f"prepare it once on a machine with network access: pip install 'jaxae[tensorflow]' && tfds build "
+               f"{name} --file_format=array_record --data_dir={data_dir}")
+    embedded = f"data.name={name!r} is not an embedded data set ({sorted(builders.EMBEDDED_BUILDERS)})"
+    if type(error).__name__ == "DatasetNotFoundError":
+        return f"{embedded} nor a data set tfds knows; check the name (tfds names are lower_case, e.g. 'cifar10')"
+    folder = os.path.join(data_dir, name.split(":")[0])
+    found = [file for _, _, files in os.walk(folder) for file in files] if os.path.isdir(folder) else []
+    if any(".tfrecord" in file for file in found) and not any(".array_record" in file for file in found):
+        return (f"{embedded}, and {folder} holds it as TFRecord files, which jaxae reads only as array_record (no "
+                f"TensorFlow needed): {prepare} (another data dir, or delete that folder first)")
+    if not any(".array_record" in file for file in found):
+        return f"{embedded} and is not prepared in data.tfds_data_dir={data_dir!r}: {prepare}"
+    return f"{embedded} and could not be opened from data.tfds_data_dir={data_dir!r} ({type(error).__name__}): {prepare}"
 
 
 def open_tfds(name: str, split: str, data_dir: str | None = None, data_config=None) -> TfdsSource:
@@ -213,12 +249,7 @@ def open_tfds(name: str, split: str, data_dir: str | None = None, data_config=No
         try:
             sources = tfds.data_source(name, data_dir=data_dir, download=False)
         except Exception as error:  # tfds raises several types: unknown name, not prepared, ...
-            raise DataError(
-                f"data.name={name!r} is not an embedded data set ({sorted(builders.EMBEDDED_BUILDERS)}) "
-                f"and could not be opened from data.tfds_data_dir={data_dir!r} "
-                f"({str(error).strip().splitlines()[0]}). Prepare it once "
-                f"on a machine with network access: pip install 'jaxae[tensorflow]' && tfds build "
-                f"{name} --file_format=array_record --data_dir={data_dir}") from None
+            raise DataError(_unopened(name, data_dir, error)) from None
     if split not in sources:
         raise DataError(f"tfds data set {name!r} has no split {split!r}; it has {sorted(sources)}")
-    return TfdsSource(sources[split], name, split)
+    return TfdsSource(sources[split], name, split, data_dir)

@@ -14,12 +14,17 @@ the Bernoulli negative log-likelihood of an image's grey levels (nats) for `kind
 negative ELBO for `kind='vae'`, and for tables the squared error over numeric columns plus the
 cross-entropy over categorical ones.
 
-The threshold: with `contamination=c` it is the (1 - c) quantile of the training scores, as in
-PyOD, so a fraction c of the training rows is flagged. With `contamination=None` no fraction is
-assumed: a training score is an outlier when its robust z-score (Iglewicz and Hoaglin's modified
-z-score, 0.6745 (s - median) / MAD, on the logarithm of the scores, since reconstruction errors are
-right-skewed) exceeds `z_threshold` (3.5, their recommendation), and `threshold_` is the score at
-that cut. The training rows are assumed mostly normal either way: the model learns what they share.
+The threshold is set on rows the model did not train on, so that `predict` flags new rows of the
+training data's kind at the rate asked: a network memorises a few hundred rows, and the quantile of
+its own training scores flagged about half of new normal rows of a small table. `fit` holds out a
+seeded fraction `holdout` (0.2) of X's rows, trains on the rest, and scores the held-out rows. With
+`contamination=c`, `threshold_` is the (1 - c) quantile of those scores (PyOD's rule, on held-out
+rows), so a fraction c of them, and of new rows like them, is flagged. With `contamination=None` no
+fraction is assumed: a held-out score is an outlier when its robust z-score (Iglewicz and Hoaglin's
+modified z-score, 0.6745 (s - median) / MAD, on the logarithm of the scores, since reconstruction
+errors are right-skewed) exceeds `z_threshold` (3.5, their recommendation), and `threshold_` is the
+score at that cut. `holdout=0` trains on every row and takes the training scores, as PyOD does.
+The training rows are assumed mostly normal either way: the model learns what they share.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from scipy.special import erf
 from sklearn.utils.validation import check_is_fitted
 
 from jaxae.estimators.autoencoders import AutoencoderEstimator
+from jaxae.estimators.base import check_parameter
 
 PROBA_METHODS = ("linear", "unify")
 MAD_TO_Z = 0.6745  # The MAD of a standard normal: modified z-scores are on the scale of z-scores.
@@ -61,50 +67,71 @@ class AnomalyDetector(AutoencoderEstimator):
     """Trains an autoencoder on (mostly normal) rows and scores rows by their reconstruction loss.
 
     Args:
-      contamination: the expected fraction of anomalies in the training rows, in (0, 0.5], which
-        sets `threshold_` as their (1 - contamination) quantile; None for the robust threshold
-        that needs no such fraction (see the module's docstring).
+      contamination: the expected fraction of anomalies in the rows, in (0, 0.5], which sets
+        `threshold_` as the (1 - contamination) quantile of the held-out rows' scores; None for the
+        robust threshold that needs no such fraction (see the module's docstring).
       z_threshold: the modified z-score above which `contamination=None` flags a row.
+      holdout: the fraction of X's rows, in [0, 0.5], held out of training to set the threshold
+        (at least one row; drawn by `random_state`); 0 trains on every row and sets it on the
+        training scores, as PyOD does (which flags more new rows than `contamination` says).
       n_components, hidden, kind, epochs, batch_size, learning_rate, random_state, workdir,
-        verbose: the autoencoder and its training (`AutoencoderEstimator`).
+        keep_workdir, verbose: the autoencoder and its training (`AutoencoderEstimator`).
 
     Attributes after `fit`:
-      decision_scores_ [n]: the training rows' scores; threshold_; labels_ [n] int: 1 where a
-      training row's score is above `threshold_`; n_features_in_; workdir_; model_.
+      decision_scores_ [n]: the scores of X's rows (held-out ones included), in X's order;
+      threshold_; labels_ [n] int: 1 where a row's score is above `threshold_`; holdout_rows_ [m]:
+      the indices of the held-out rows; n_features_in_; workdir_; model_.
     """
 
-    def __init__(self, contamination: float | None = 0.1, *, z_threshold: float = 3.5, n_components: int = 8,
-                 hidden: tuple = (128, 64), kind: str = "ae", epochs: int = 100, batch_size: int = 64,
-                 learning_rate: float = 1e-3, random_state: int = 0, workdir: str = "", verbose: int = 0):
+    def __init__(self, contamination: float | None = 0.1, *, z_threshold: float = 3.5, holdout: float = 0.2,
+                 n_components: int = 8, hidden: tuple = (128, 64), kind: str = "ae", epochs: int = 100,
+                 batch_size: int = 64, learning_rate: float = 1e-3, random_state: int = 0, workdir: str = "",
+                 keep_workdir: bool = False, verbose: int = 0):
         super().__init__(n_components, hidden=hidden, kind=kind, epochs=epochs, batch_size=batch_size,
-                         learning_rate=learning_rate, random_state=random_state, workdir=workdir, verbose=verbose)
-        self.contamination, self.z_threshold = contamination, z_threshold
+                         learning_rate=learning_rate, random_state=random_state, workdir=workdir,
+                         keep_workdir=keep_workdir, verbose=verbose)
+        self.contamination, self.z_threshold, self.holdout = contamination, z_threshold, holdout
 
     def _check_threshold_params(self) -> None:
-        contamination = self.contamination
-        if contamination is not None and not (isinstance(contamination, (int, float)) and 0 < contamination <= 0.5):
-            raise ValueError(f"contamination={contamination!r} must be a fraction in (0, 0.5], or None")
-        if not (isinstance(self.z_threshold, (int, float)) and self.z_threshold > 0):
-            raise ValueError(f"z_threshold={self.z_threshold!r} must be a positive number")
+        check_parameter("contamination", self.contamination, low=0, low_open=True, high=0.5, allow_none=True)
+        check_parameter("z_threshold", self.z_threshold, low=0, low_open=True)
+        check_parameter("holdout", self.holdout, low=0, high=0.5)
 
     def fit(self, X, y=None):
-        """Trains on X (y is ignored: the rows are taken as mostly normal) and sets the threshold."""
+        """Trains on X less its held-out rows (y is ignored: the rows are taken as mostly normal), then
+        sets the threshold on the held-out rows' scores."""
         del y
         self._check_threshold_params()  # Before training: a bad value costs nothing.
-        self._fit(X)
-        self._set_threshold(self.decision_function(X))
+        num_rows = len(X)
+        held = self._holdout_rows(num_rows) if num_rows > 1 else np.zeros(0, np.int64)  # One row: X's own error.
+        self._fit(X, rows=np.setdiff1d(np.arange(num_rows), held) if held.size else None)
+        scores = self.decision_function(X)
+        self._set_threshold(scores, scores[held] if held.size else scores)
+        self.holdout_rows_ = held
         return self
 
-    def _set_threshold(self, scores: np.ndarray) -> None:
+    def _holdout_rows(self, num_rows: int) -> np.ndarray:
+        """[m] sorted indices of the rows held out of training (m = holdout * rows, at least 1 when
+        holdout > 0), drawn from `random_state`."""
+        if not self.holdout:
+            return np.zeros(0, np.int64)
+        count = max(1, int(round(self.holdout * num_rows)))
+        if count >= num_rows:
+            raise ValueError(f"X has {num_rows} rows: too few to hold out holdout={self.holdout} of them and train "
+                             "on the rest; give more rows, or holdout=0")
+        return np.sort(np.random.default_rng(self.random_state).permutation(num_rows)[:count])
+
+    def _set_threshold(self, scores: np.ndarray, threshold_scores: np.ndarray) -> None:
+        """scores [n] of X's rows; threshold_scores [m] of the rows the threshold is read from."""
         self.decision_scores_ = np.asarray(scores, np.float64)
-        self.threshold_ = (robust_threshold(self.decision_scores_, self.z_threshold) if self.contamination is None
-                           else quantile_threshold(self.decision_scores_, self.contamination))
+        threshold_scores = np.asarray(threshold_scores, np.float64)
+        self.threshold_ = (robust_threshold(threshold_scores, self.z_threshold) if self.contamination is None
+                           else quantile_threshold(threshold_scores, self.contamination))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
     def decision_function(self, X) -> np.ndarray:
         """[n] float64 anomaly scores of X: higher is more anomalous."""
-        columns = self._columns(X)
-        return np.asarray(self.model_.scores(*columns), np.float64)
+        return np.asarray(self._apply("scores", X), np.float64)
 
     def predict(self, X) -> np.ndarray:
         """[n] int: 1 where X's score is above `threshold_`, else 0."""
@@ -130,8 +157,11 @@ class AnomalyDetector(AutoencoderEstimator):
         return np.stack([1.0 - anomaly, anomaly], axis=1)
 
     def _state(self) -> dict:
-        return super()._state() | {"decision_scores": self.decision_scores_.tolist()}
+        return super()._state() | {"decision_scores": self.decision_scores_.tolist(),
+                                   "holdout_rows": self.holdout_rows_.tolist()}
 
     def _set_state(self, state: dict) -> None:
         super()._set_state(state)
-        self._set_threshold(np.asarray(state["decision_scores"], np.float64))
+        scores = np.asarray(state["decision_scores"], np.float64)
+        self.holdout_rows_ = np.asarray(state.get("holdout_rows", []), np.int64)  # Absent: saved before holdouts.
+        self._set_threshold(scores, scores[self.holdout_rows_] if self.holdout_rows_.size else scores)

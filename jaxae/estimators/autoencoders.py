@@ -21,7 +21,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch
+from jaxae.estimators.base import (Inputs, TrainedEstimator, cadence, check_parameter, check_widths, devices_batch,
+                                   eval_batch, in_canonical_order)
 from jaxae.errors import DataError
 
 KINDS = ("ae", "vae")
@@ -62,19 +63,40 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
       kind: 'ae' or, for images, 'vae' (its codes are the posterior means).
       epochs, batch_size, learning_rate: Adam's training schedule.
       random_state: the seed of every random draw (initialisation, batch order, noise).
-      workdir: where the run is trained and kept ('' for a temporary folder).
+      workdir: where the run is trained and kept ('' for a temporary folder, removed with the
+        estimator); each fit trains afresh there (`estimators.base.TrainedEstimator`).
+      keep_workdir: keep every run: a temporary folder outlives the estimator, and a fit refuses
+        a workdir that holds an earlier fit's run rather than replacing it.
       verbose: 0 keeps the training loop quiet; 1 shows its progress and metrics.
     """
 
+    parameter_fields = {"model.latent_dim": "n_components", "model.hidden": "hidden", "num_epochs": "epochs",
+                        "batch_size": "batch_size", "optimizer.learning_rate": "learning_rate", "seed": "random_state"}
+
     def __init__(self, n_components: int = 8, *, hidden: tuple = (128, 64), kind: str = "ae", epochs: int = 100,
                  batch_size: int = 64, learning_rate: float = 1e-3, random_state: int = 0, workdir: str = "",
-                 verbose: int = 0):
+                 keep_workdir: bool = False, verbose: int = 0):
         self.n_components, self.hidden, self.kind = n_components, hidden, kind
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
-        self.random_state, self.workdir, self.verbose = random_state, workdir, verbose
+        self.random_state, self.workdir, self.keep_workdir, self.verbose = random_state, workdir, keep_workdir, verbose
 
-    def _fit(self, X) -> None:
+    def _check_params(self) -> None:
+        """ValueError naming the first parameter that cannot be trained with, before any data is read."""
+        if self.kind not in KINDS:
+            raise ValueError(f"kind={self.kind!r} is unknown; choose one of {list(KINDS)}")
+        check_parameter("n_components", self.n_components, integer=True, low=1)
+        check_widths("hidden", self.hidden)
+        check_parameter("epochs", self.epochs, integer=True, low=1)
+        check_parameter("batch_size", self.batch_size, integer=True, low=1)
+        check_parameter("learning_rate", self.learning_rate, low=0, low_open=True)
+        check_parameter("random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
+
+    def _fit(self, X, rows=None) -> None:
+        """Trains on X, or on the `rows` [m] of it when given (the rest held out); X fixes the inputs' scaling."""
+        self._check_params()
         self.inputs_ = Inputs.fit(X)
+        if rows is not None:
+            X = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
         source = self.inputs_.source(X)
         config = config_for(self.inputs_, len(source), kind=self.kind, n_components=self.n_components,
                             hidden=self.hidden, epochs=self.epochs, batch_size=self.batch_size,
@@ -84,11 +106,12 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
             self.feature_names_in_ = np.asarray([column["name"] for column in self.inputs_.table.columns], object)
         self._train(config, source)
 
-    def _columns(self, X):
-        """X -> the arguments of the trained model's methods: (images,) or (numeric, categorical)."""
+    def _apply(self, method: str, X) -> np.ndarray:
+        """The trained model's `method` ('encode', 'scores') of X's rows, whatever their order."""
         check_is_fitted(self, "model_")
         arrays = self.inputs_.arrays(X, type(self).__name__)
-        return (arrays["image"],) if self.inputs_.kind == "images" else (arrays["numeric"], arrays["categorical"])
+        columns = (arrays["image"],) if self.inputs_.kind == "images" else (arrays["numeric"], arrays["categorical"])
+        return in_canonical_order(getattr(self.model_, method), *columns)
 
     def _state(self) -> dict:
         return {"inputs": self.inputs_.to_json()}
@@ -118,8 +141,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     def transform(self, X) -> np.ndarray:
         """[n, n_components] float32: the encoder's codes of X (a VAE's posterior means)."""
-        columns = self._columns(X)
-        return self.model_.encode(*columns)
+        return self._apply("encode", X)
 
     def inverse_transform(self, X):
         """codes [n, n_components] -> the decoder's reconstruction in X's space: images in the

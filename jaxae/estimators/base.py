@@ -14,18 +14,25 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import numbers
 import os
+import re
 import shutil
 import tempfile
+import uuid
+import weakref
 
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from jaxae.data.sources import ArraySource
-from jaxae.errors import DataError
+from jaxae.errors import ConfigError, DataError, WorkdirError
 from jaxae.tables import TableEncoder, is_frame
+from jaxae.workdir import LOCK_FILE, OUTPUTS, WorkdirLock
 
-STATE_FILE = "estimator.json"
+STATE_FILE = "estimator.json"  # In a folder `save` wrote.
+FIT_FILE = "estimator-fit.json"  # In a run folder a fit trained in: the estimator's class and the fit's id.
+RUN_OUTPUTS = (*OUTPUTS, LOCK_FILE)  # What a run leaves in its folder.
 
 
 def checked_array(X, *, min_samples: int = 1) -> np.ndarray:
@@ -37,11 +44,13 @@ def checked_array(X, *, min_samples: int = 1) -> np.ndarray:
 
 
 def cadence(config, steps_per_epoch: int):
-    """Logs every epoch, saves about every 500 steps and at the end, evaluates at the end only,
-    draws no pictures: an estimator's run is a means, not something to watch."""
+    """Logs every epoch, saves about every 500 steps and at the end (keeping the newest only),
+    evaluates at the end only, draws no pictures: an estimator's run is a means, not something to
+    watch."""
     config.eval_every, config.num_image_examples = 0, 0
     config.log_every = steps_per_epoch
     config.checkpoint_every = steps_per_epoch * max(1, 500 // steps_per_epoch)
+    config.keep_checkpoints = 1
     return config
 
 
@@ -145,17 +154,59 @@ class Inputs:
 
 
 class TrainedEstimator:
-    """Mixin: `_train(config, X)` runs the shared loop in `workdir` (a temporary folder when
-    empty); `save(path)` and `load(path)` keep the run and the estimator's JSON state together."""
+    """Mixin: `_train(config, X)` runs the shared loop in a run folder and reads the model back;
+    `save(path)` and `load(path)` keep the run and the estimator's JSON state together.
+
+    The run folder: with `workdir=''` a temporary folder, removed when the estimator is garbage
+    collected or the process exits (unless `keep_workdir`); with a `workdir`, that folder, kept.
+    Every `fit` trains afresh, as scikit-learn's refits and searches expect: a workdir holding an
+    earlier fit's run is emptied first, unless `keep_workdir`, when the fit refuses; a workdir
+    holding anything else (a `train.py` run, a saved estimator, other files) is refused untouched.
+    A fitted estimator does not pickle: `save` and `load` write and read an Orbax checkpoint and JSON.
+    """
 
     def _train(self, config, source) -> None:
         from jaxae import loop
         from jaxae.inference import load
 
-        self.workdir_ = os.path.abspath(self.workdir or tempfile.mkdtemp(prefix=f"jaxae-{type(self).__name__.lower()}-"))
-        with contextlib.nullcontext() if self.verbose else silenced():
-            loop.train(config, self.workdir_, source, source)
+        self._release_workdir()
+        if self.workdir:
+            self.workdir_ = _claim_workdir(self.workdir, keep=self.keep_workdir)
+        else:
+            self.workdir_ = tempfile.mkdtemp(prefix=f"jaxae-{type(self).__name__.lower()}-")
+            if not self.keep_workdir:  # Holds no reference to self: the estimator can be collected.
+                self._remove_workdir = weakref.finalize(self, shutil.rmtree, self.workdir_, ignore_errors=True)
+        self.fit_id_ = uuid.uuid4().hex
+        with open(os.path.join(self.workdir_, FIT_FILE), "w") as marker:
+            json.dump({"class": type(self).__name__, "fit": self.fit_id_}, marker)
+        try:
+            with contextlib.nullcontext() if self.verbose else silenced():
+                loop.train(config, self.workdir_, source, source)
+        except ConfigError as error:  # In the estimator's words where a parameter set the field.
+            raise ConfigError(self._in_parameter_words(str(error))) from None
         self.model_ = load(self.workdir_)
+
+    def _release_workdir(self) -> None:
+        """Removes the temporary run folder of an earlier fit now, not at garbage collection."""
+        remove = self.__dict__.pop("_remove_workdir", None)
+        if remove is not None:
+            remove()
+
+    # The config fields that the estimator's parameters set, for messages: {field: parameter}.
+    parameter_fields: dict[str, str] = {}
+
+    def _in_parameter_words(self, message: str) -> str:
+        """A config error's message with the fields the parameters set named as the parameters."""
+        for field, parameter in self.parameter_fields.items():
+            message = re.sub(rf"(?<![\w.]){re.escape(field)}=", f"{parameter}=", message)
+        return message
+
+    def __getstate__(self):
+        if "model_" in self.__dict__:
+            raise TypeError(f"a fitted {type(self).__name__} is not pickled (its model is JAX arrays and a run "
+                            f"folder): use .save(path) and {type(self).__name__}.load(path), an Orbax checkpoint "
+                            "and JSON")
+        return super().__getstate__()
 
     def _state(self) -> dict:
         """The fitted attributes beyond the run, as JSON (the estimator's own)."""
@@ -171,7 +222,11 @@ class TrainedEstimator:
         path = os.path.abspath(os.path.expanduser(path))
         if os.path.exists(path):
             raise FileExistsError(f"{path} exists; choose a new folder (nothing was written)")
-        shutil.copytree(self.workdir_, path, ignore=shutil.ignore_patterns("*.lock", "tensorboard", "images"))
+        fit_id = getattr(self, "fit_id_", None)
+        if fit_id is not None and _fit_of(self.workdir_) != fit_id:
+            raise DataError(f"workdir={self.workdir_!r} no longer holds this estimator's run: a later fit with the "
+                            "same workdir replaced it. Fit again, or give each estimator its own workdir")
+        shutil.copytree(self.workdir_, path, ignore=shutil.ignore_patterns("*.lock", "tensorboard", "images", FIT_FILE))
         state = {"class": type(self).__name__, "params": self.get_params(), "state": self._state()}
         with open(os.path.join(path, STATE_FILE), "w") as out:
             json.dump(state, out, default=_jsonable)
@@ -191,10 +246,88 @@ class TrainedEstimator:
         if saved.get("class") != cls.__name__:
             raise DataError(f"{path!r} holds a saved {saved.get('class')!r}, not a {cls.__name__}")
         params = {name: tuple(value) if isinstance(value, list) else value for name, value in saved["params"].items()}
+        params = {name: value for name, value in params.items() if name in cls._get_param_names()}
         estimator = cls(**params)  # Its `workdir` as saved: a refit (or a clone's) trains elsewhere, not in `path`.
         estimator.workdir_, estimator.model_ = path, load(path)
         estimator._set_state(saved["state"])
         return estimator
+
+
+def in_canonical_order(method, *arrays):
+    """method(*arrays) -> [n, ...], computed on the rows sorted by their bytes and returned in the
+    given order, so that a row's result does not depend on where it stands in X: XLA's kernels may
+    round a row one way at one place in a batch and another elsewhere (scikit-learn's sample-order
+    check), and a VAE's score draws its noise by the row's place. arrays: [n, ...] each, or None."""
+    given = [array for array in arrays if array is not None]
+    rows = np.concatenate([np.ascontiguousarray(array).reshape(len(array), -1).view(np.uint8) for array in given], 1)
+    order = np.argsort(rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), kind="stable")
+    result = np.asarray(method(*[None if array is None else array[order] for array in arrays]))
+    restored = np.empty_like(result)
+    restored[order] = result
+    return restored
+
+
+def check_parameter(name: str, value, *, integer: bool = False, low=None, high=None, low_open: bool = False,
+                    allow_none: bool = False) -> None:
+    """ValueError naming the parameter unless `value` is a number (an integer where asked) within
+    [low, high] (open at low where asked), or None where allowed."""
+    if value is None and allow_none:
+        return
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value):
+        raise ValueError(f"{name}={value!r} must be {'an integer' if integer else 'a finite number'}"
+                         + (" or None" if allow_none else ""))
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name}={value!r} must be {'>' if low_open else '>='} {low}")
+    if high is not None and value > high:
+        raise ValueError(f"{name}={value!r} must be <= {high}")
+
+
+def check_widths(name: str, value) -> None:
+    """ValueError unless `value` is a tuple or list of positive integers."""
+    if not isinstance(value, (tuple, list)) or not all(
+            isinstance(width, numbers.Integral) and not isinstance(width, bool) and width > 0 for width in value):
+        raise ValueError(f"{name}={value!r} must be a tuple of positive integers (layer widths)")
+
+
+def _fit_of(workdir: str) -> str | None:
+    """The fit id an estimator's marker in `workdir` records, or None."""
+    try:
+        with open(os.path.join(workdir, FIT_FILE)) as marker:
+            return json.load(marker).get("fit")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _claim_workdir(workdir: str, *, keep: bool) -> str:
+    """The absolute `workdir`, empty and ready for a fresh fit: created, or emptied of an earlier
+    fit's run (which only an estimator's marker identifies); ValueError, touching nothing, for a
+    folder that holds anything else, or an earlier fit that `keep` (keep_workdir) protects."""
+    path = os.path.abspath(os.path.expanduser(workdir))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"workdir={workdir!r} exists and is not a folder")
+    entries = set(os.listdir(path)) if os.path.isdir(path) else set()
+    if entries:
+        if FIT_FILE not in entries or STATE_FILE in entries:
+            raise ValueError(f"workdir={workdir!r} holds files that no estimator's fit wrote (a train.py run, a saved "
+                             "estimator, other files), which a fit would mix with its own: give an empty or new "
+                             "folder, or workdir='' for a temporary one")
+        if keep:
+            raise ValueError(f"workdir={workdir!r} holds the run of an earlier fit and keep_workdir=True keeps it: give "
+                             "another workdir, or keep_workdir=False to let a fit replace it")
+        try:
+            with WorkdirLock(path):  # A fit still training there (n_jobs > 1 with one workdir) holds it.
+                pass
+        except WorkdirError:
+            raise ValueError(f"workdir={workdir!r} is in use by another fit: estimators fitted in parallel need "
+                             "workdir='' (a temporary folder each) or one workdir each") from None
+        unknown = entries - set(RUN_OUTPUTS) - {FIT_FILE}
+        if unknown:
+            raise ValueError(f"workdir={workdir!r} holds an earlier fit's run and other files ({sorted(unknown)[:3]}), "
+                             "which a fit would not remove: move them away, or give another workdir")
+        shutil.rmtree(path)
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def _jsonable(value):

@@ -23,8 +23,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from jaxae.cluster import kmeans
 from jaxae.data.sources import ArraySource
-from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch
+from jaxae.estimators.base import (Inputs, TrainedEstimator, cadence, check_parameter, check_widths, devices_batch,
+                                   eval_batch, in_canonical_order)
 
 METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule", "n2d")
 
@@ -38,12 +40,16 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
       n_clusters: the number of clusters.
       latent_dim: the code size; hidden: the encoder's widths (the decoder mirrors them).
       pretrain_epochs, epochs: the autoencoder's pretraining and the clustering phase, in epochs
-        ('ae_kmeans' and 'n2d' train no further after pretraining: `epochs` is unused).
+        ('ae_kmeans' and 'n2d' train no further after pretraining: `epochs` is unused; 'dec' and
+        'idec' train every epoch, without the paper's early stop on stable assignments).
       batch_size: examples per step (capped at the number of examples).
       augment_shift: for images, shift them by up to this many pixels in training (0: off; 3 suits
         28x28 digits; rows of features must keep 0).
       random_state: the seed of every random draw (initialisation, batch order, K-means).
-      workdir: where the run is trained and kept ('' for a temporary folder).
+      workdir: where the run is trained and kept ('' for a temporary folder, removed with the
+        estimator); each fit trains afresh there (`estimators.base.TrainedEstimator`).
+      keep_workdir: keep every run: a temporary folder outlives the estimator, and a fit refuses
+        a workdir that holds an earlier fit's run rather than replacing it.
       verbose: 0 keeps the training loop quiet; 1 shows its progress and metrics.
 
     Attributes after `fit`:
@@ -53,20 +59,35 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
       n_features_in_; workdir_: the run folder.
     """
 
+    parameter_fields = {"cluster.n_clusters": "n_clusters", "model.latent_dim": "latent_dim", "model.hidden": "hidden",
+                        "pretrain.num_epochs": "pretrain_epochs", "num_epochs": "epochs", "batch_size": "batch_size",
+                        "data.augment_shift": "augment_shift", "seed": "random_state"}
+
     def __init__(self, method: str = "idec", n_clusters: int = 10, *, latent_dim: int = 10,
                  hidden: tuple = (500, 500, 2000), pretrain_epochs: int = 200, epochs: int = 100,
                  batch_size: int = 256, augment_shift: int = 0, random_state: int = 0, workdir: str = "",
-                 verbose: int = 0):
+                 keep_workdir: bool = False, verbose: int = 0):
         self.method, self.n_clusters, self.latent_dim, self.hidden = method, n_clusters, latent_dim, hidden
         self.pretrain_epochs, self.epochs, self.batch_size = pretrain_epochs, epochs, batch_size
         self.augment_shift = augment_shift
-        self.random_state, self.workdir, self.verbose = random_state, workdir, verbose
+        self.random_state, self.workdir, self.keep_workdir, self.verbose = random_state, workdir, keep_workdir, verbose
 
     # ------------------------------------------------------------------ inputs
 
-    def _config(self, num_examples: int):
+    def _check_params(self) -> None:
+        """ValueError naming the first parameter that cannot be trained with, before any data is read."""
         if self.method not in METHODS:
             raise ValueError(f"method={self.method!r} is unknown; choose one of {list(METHODS)}")
+        check_parameter("n_clusters", self.n_clusters, integer=True, low=2)
+        check_parameter("latent_dim", self.latent_dim, integer=True, low=1)
+        check_widths("hidden", self.hidden)
+        check_parameter("pretrain_epochs", self.pretrain_epochs, integer=True, low=1)
+        check_parameter("epochs", self.epochs, integer=True, low=1)
+        check_parameter("batch_size", self.batch_size, integer=True, low=1)
+        check_parameter("augment_shift", self.augment_shift, integer=True, low=0)
+        check_parameter("random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
+
+    def _config(self, num_examples: int):
         config = importlib.import_module(f"configs.{self.method}_mnist").get_config()
         config.seed = int(self.random_state)
         config.cluster.n_clusters = int(self.n_clusters)
@@ -81,6 +102,10 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
         cadence(config, steps_per_epoch)
         if self.method in ("dec", "idec"):
             config.dec.update_interval = max(1, steps_per_epoch // 2)
+            # Every epoch asked for is trained: DEC's stopping test (fewer than dec.tolerance of the rows
+            # changing cluster between refreshes) stopped a small data set's run at its first refresh, a
+            # few steps in, on K-means's clusters.
+            config.dec.tolerance = 0.0
         if self.method == "jule":  # Every 2 epochs, or sooner so that all merges fit in the phase.
             phase_steps = config.num_epochs * steps_per_epoch
             config.jule.update_interval = max(1, min(2 * steps_per_epoch, phase_steps // (config.jule.periods + 1)))
@@ -91,6 +116,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
     def fit(self, X, y=None):
         """Trains on X [n, features] or [n, H, W(, C)] (numbers; scaled to [0, 1] by X's range). y is ignored."""
         del y
+        self._check_params()
         self._check_shift(X)
         self.inputs_ = Inputs.fit(X, min_samples=self.n_clusters, tables=False)  # Rows are 1 x d images.
         images = self.inputs_.arrays(X)["image"]
@@ -114,12 +140,22 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
     def predict(self, X) -> np.ndarray:
         """[n] int32: the cluster of each row of X (same features as in `fit`)."""
         images = self._images(X)  # First: an unfitted estimator says so.
-        return self.model_.predict(images)
+        return in_canonical_order(self.model_.predict, images)
 
     def transform(self, X) -> np.ndarray:
         """[n, latent_dim]: the encoder's codes of X."""
         images = self._images(X)
-        return self.model_.encode(images)
+        return in_canonical_order(self.model_.encode, images)
+
+    def score(self, X, y=None) -> float:
+        """The opposite of the K-means objective of X's codes: minus the summed squared distance of
+        each code to its cluster's centre, as `sklearn.cluster.KMeans.score` (higher is better; y
+        is ignored). Comparable between fits of the same code space only; with labels, score the
+        clusters by `sklearn.metrics` (e.g. `normalized_mutual_info_score(y, model.predict(X))`)."""
+        del y
+        codes = self.transform(X)
+        distances = np.asarray(kmeans.squared_distances(codes, self.cluster_centers_))
+        return -float(np.sum(distances[np.arange(len(codes)), self.predict(X)]))
 
     # ------------------------------------------------------------------ saving, without pickle (base.TrainedEstimator)
 

@@ -70,6 +70,9 @@ class AAETrainer(players.ImageTrainer):
     def labelled(cls, config) -> bool:
         return bool(config.model.n_clusters and config.aae.eval_labels)
 
+    def scored_clusters(self):
+        return self.n_clusters, "model.n_clusters"
+
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)
         model, dtype = config.model, COMPUTE_DTYPES[config.compute_dtype]

@@ -31,6 +31,6 @@ class AEKMeansTrainer(ClusteringTrainer):
         return state.extra["centroids"]
 
     def cluster_step(self, state, batch):
-        """No update: K-means has run at the phase's start (the step is counted as skipped)."""
+        """No update: K-means has run at the phase's start, so the step has nothing to record."""
         del batch
-        return state.replace(step=state.step + 1), {"skipped": jnp.ones((), jnp.float32)}
+        return state.replace(step=state.step + 1), {}

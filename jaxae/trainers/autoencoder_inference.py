@@ -29,6 +29,7 @@ class TrainedAutoencoder:
     """
 
     input_fields = ("image",)  # What encode, reconstruct and scores take.
+    predicts = None  # What `predict` gives, where a family offers it ('clusters', 'classes'): jaxae.encode's field.
     score_samples = 16  # Posterior draws per example in a VAE's anomaly score (its negative ELBO).
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):

@@ -9,8 +9,9 @@ only call what this module declares:
   (the typed data it needs, {name: kind}, see `data.spec`);
 * built with the training split's spec and size: `identity` (what a resume must match),
   `phases` (name, length, step, optional hook at the start and refresh every T steps),
-  `init`, `state_sharding`, `eval_step` + `eval_report`, `pictures`, `guarded_metrics`,
-  `diagnose`, `export` (files a finished run leaves) and `inference` for `jaxae.load`.
+  `label_classes` and `check_data` (checks of the data before compute), `init`, `state_sharding`,
+  `eval_step` + `eval_report`, `pictures`, `guarded_metrics`, `diagnose`, `export` (files a
+  finished run leaves, named in `exported_files`) and `inference` for `jaxae.load`.
 
 Steps are pure ``(state, batch) -> (state, metrics)``; a batch is {field: [batch, ...]} for
 each field asked for, plus 'index' [batch] int32, each example's index in its split. Hooks run
@@ -74,6 +75,8 @@ class Trainer:
 
     # Metrics of a train step whose non-finite window mean stops the run (those a phase reports).
     guarded_metrics: tuple[str, ...] = ("loss", "grad_norm")
+    # The files `export` writes in the workdir, which a finished run lists with its other outputs.
+    exported_files: tuple[str, ...] = ()
 
     def __init__(self, config, spec: dict, num_examples: int, *, axis_name: str | None = None):
         self.config, self.spec, self.num_examples, self.axis_name = config, spec, num_examples, axis_name
@@ -143,6 +146,19 @@ class Trainer:
         params, opt_state, _, metrics = guarded_update(tx, params, opt_state, grads, metrics, {}, loss_scaling_on=False,
                                                        skip_nonfinite=self.config.nonfinite == "skip")
         return params, opt_state, metrics, aux
+
+    def label_classes(self) -> tuple[int, str] | None:
+        """(how many classes the family takes in a 'label' field, what sets that count in the
+        config's or data's words), or None when it reads no labels. The loop refuses, before
+        compute, a split whose labels reach that count: they would fall out of a contingency matrix
+        or a cross-entropy silently. Default: None."""
+        return None
+
+    def check_data(self, source) -> None:
+        """Raises ConfigError or DataError when the training split `source` cannot be trained as the
+        config asks (e.g. colour images under a binarisation); may read a sample of it. Called by
+        the loop before anything is compiled. Default: nothing to check."""
+        del source
 
     def init(self, key):
         """key -> a fresh train state: a pytree of arrays with an int32 scalar `step`, which every

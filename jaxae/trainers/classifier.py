@@ -96,8 +96,11 @@ class ClassifierTrainer(AutoencoderTrainer):
         self.head = MLPEncoder(hidden=tuple(settings.head_hidden), features=self.num_classes,
                                activation=config.model.activation, dtype=COMPUTE_DTYPES[config.compute_dtype],
                                weight_init=config.model.weight_init)
-        self.tx = optimizers.build_optimizer(config.optimizer, self.pretrain_steps)
+        self.tx = optimizers.build_optimizer(config.optimizer, self.pretrain_steps, self.values_per_image)
         self.classify_tx = optimizers.build_optimizer(settings.optimizer, self.classify_steps)
+
+    def label_classes(self):
+        return self.num_classes, f"classifier.num_classes={self.num_classes}"
 
     def identity(self):
         fields = self.objective_fields() + [

@@ -11,6 +11,8 @@ from jaxae.trainers.autoencoder_inference import TrainedAutoencoder
 class TrainedClassifier(TrainedAutoencoder):
     """`encode`, `decode`, `reconstruct` as for an autoencoder run, and the classes of new images."""
 
+    predicts = "classes"  # What `predict` gives (jaxae.encode's field).
+
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
         super().__init__(trainer, state, mesh, batch_size)
         self.classifier_params = state.params

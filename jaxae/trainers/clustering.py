@@ -76,8 +76,12 @@ class ClusteringTrainer(AutoencoderTrainer):
         self.n_clusters = config.cluster.n_clusters
         label = spec.get("label")
         self.num_classes = max(self.n_clusters, label.vocab_size or 0) if label is not None else self.n_clusters
-        self.tx = optimizers.build_optimizer(config.optimizer, self.pretrain_steps)
+        self.tx = optimizers.build_optimizer(config.optimizer, self.pretrain_steps, self.values_per_image)
         self.cluster_tx = optimizers.build_optimizer(config.cluster.optimizer, self.cluster_steps)
+
+    def label_classes(self):
+        return self.num_classes, (f"the label x cluster contingency matrix ({self.num_classes} rows: "
+                                  f"cluster.n_clusters={self.n_clusters} or the data's class count)")
 
     def identity(self):
         fields = [f"model.{name}" for name in architecture_fields(self.config.model)]

@@ -87,6 +87,9 @@ class GANTrainer(players.ImageTrainer):
     def labelled(cls, config) -> bool:
         return bool(config.model.categorical_codes and config.gan.eval_labels)
 
+    def scored_clusters(self):
+        return self.categorical, "model.categorical_codes"
+
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)
         model, dtype = config.model, COMPUTE_DTYPES[config.compute_dtype]

@@ -58,6 +58,17 @@ class ImageTrainer(Trainer):
         label = self.spec.get("label")
         return max(clusters, (label.vocab_size or 0) if label else 0)
 
+    def scored_clusters(self) -> tuple[int, str]:
+        """(the clusters the eval scores against labels, the config field that sets them)."""
+        raise NotImplementedError
+
+    def label_classes(self):
+        if not self.labelled(self.config):
+            return None
+        clusters, field = self.scored_clusters()
+        rows = self.num_classes(clusters)
+        return rows, f"the label x cluster contingency matrix ({rows} rows: {field}={clusters} or the data's class count)"
+
     def optimizer_identity(self) -> dict:
         record = {}
         for player in self.player_names:

@@ -62,7 +62,7 @@ class SeedsTrainer(Trainer):
         self.inner, self.num_seeds = inner, num_seeds
         self.config, self.spec, self.num_examples = inner.config, inner.spec, inner.num_examples
         self.axis_name, self.steps_per_epoch = inner.axis_name, inner.steps_per_epoch
-        self.guarded_metrics = inner.guarded_metrics
+        self.guarded_metrics, self.exported_files = inner.guarded_metrics, inner.exported_files
 
     def train_fields(self, config):
         return self.inner.train_fields(config)
@@ -72,6 +72,12 @@ class SeedsTrainer(Trainer):
 
     def identity(self):
         return self.inner.identity() | {"num_seeds": self.num_seeds}
+
+    def label_classes(self):
+        return self.inner.label_classes()
+
+    def check_data(self, source):
+        self.inner.check_data(source)
 
     def init(self, key):
         keys = jnp.stack([key] + [jax.random.fold_in(key, seed) for seed in range(1, self.num_seeds)])
