@@ -28,6 +28,7 @@ AutoEncoder and IForest with their defaults, on pixels in [0, 1] or the raw tabl
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -69,8 +70,9 @@ def pca_scores(train: np.ndarray, test: np.ndarray, components: int = 8) -> np.n
     return ((pca.inverse_transform(pca.transform(test)) - test) ** 2).sum(1)
 
 
-def detectors(images: bool, seed: int, smoke: bool):
-    """{name: fit(train) -> score(test) function} for one data kind."""
+def detectors(images: bool, seed: int, smoke: bool, only: tuple[str, ...] = ()):
+    """{name: fit(train) -> score(test) function} for one data kind (those whose name starts with
+    one of `only`, when given)."""
     import jaxae
     from pyod.models.auto_encoder import AutoEncoder
     from pyod.models.iforest import IForest
@@ -99,15 +101,15 @@ def detectors(images: bool, seed: int, smoke: bool):
     table["PCA (8)"] = pca
     table["PyOD AutoEncoder"] = pyod(lambda: AutoEncoder(random_state=seed, verbose=0, epoch_num=1 if smoke else 10))
     table["PyOD IForest"] = pyod(lambda: IForest(random_state=seed))
-    return table
+    return {name: fit for name, fit in table.items() if not only or name.startswith(only)}
 
 
-def one_protocol(splits, normal_classes, anomaly_test, images, seed, smoke):
+def one_protocol(splits, normal_classes, anomaly_test, images, seed, smoke, only=()):
     """{detector: {'auroc', 'auprc', 'seconds'}} for one choice of normal training rows."""
     train = splits["train"][0][normal_classes]
     test, truth = splits["test"][0], anomaly_test
     results = {}
-    for name, fit in detectors(images, seed, smoke).items():
+    for name, fit in detectors(images, seed, smoke, only).items():
         start = time.perf_counter()
         scores = fit(train)(test)
         results[name] = {"auroc": float(roc_auc_score(truth, scores)), "auprc": float(average_precision_score(truth, scores)),
@@ -162,20 +164,32 @@ def new_rows_markdown(seeds: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(data: str, seed: int, smoke: bool) -> dict:
+def run(data: str, seed: int, smoke: bool, only=()) -> dict:
     """{'per_choice': [...], 'mean': {detector: {'auroc', 'auprc', 'seconds'}}} for one seed."""
     if data == "breast_cancer":
         splits = breast_cancer_splits()
-        per_choice = [one_protocol(splits, splits["train"][1] == 0, splits["test"][1], False, seed, smoke)]
+        per_choice = [one_protocol(splits, splits["train"][1] == 0, splits["test"][1], False, seed, smoke, only)]
     else:
         splits = digit_splits(data)
         digits = range(2) if smoke else range(10)
-        per_choice = [one_protocol(splits, splits["train"][1] != digit, splits["test"][1] == digit, True, seed, smoke)
-                      for digit in digits]
-    names = per_choice[0].keys()
-    mean = {name: {key: float(np.mean([choice[name][key] for choice in per_choice])) for key in ("auroc", "auprc", "seconds")}
-            for name in names}
-    return {"per_choice": per_choice, "mean": mean}
+        per_choice = [one_protocol(splits, splits["train"][1] != digit, splits["test"][1] == digit, True, seed, smoke,
+                                   only) for digit in digits]
+    return {"per_choice": per_choice, "mean": means(per_choice)}
+
+
+def means(per_choice: list[dict]) -> dict:
+    """{detector: {'auroc', 'auprc', 'seconds'}}: the means over the choices of normal rows."""
+    return {name: {key: float(np.mean([choice[name][key] for choice in per_choice])) for key in ("auroc", "auprc", "seconds")}
+            for name in per_choice[0]}
+
+
+def updated(previous: dict, seeds: list[dict]) -> list[dict]:
+    """`previous` report's seeds with the detectors measured anew in `seeds` replaced (the others kept)."""
+    merged = []
+    for old, new in zip(previous["seeds"], seeds):
+        per_choice = [old_choice | new_choice for old_choice, new_choice in zip(old["per_choice"], new["per_choice"])]
+        merged.append({"per_choice": per_choice, "mean": means(per_choice)})
+    return merged
 
 
 def markdown(data: str, seeds: list[dict]) -> str:
@@ -196,12 +210,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--smoke", action="store_true", help="two digits, two epochs: checks the script runs")
     parser.add_argument("--out", default="")
+    parser.add_argument("--only", default="", help="comma-separated name prefixes: measure those detectors only, "
+                                                   "keeping the others' figures from --out (e.g. 'jaxae')")
     args = parser.parse_args(argv)
     if args.data == "breast_cancer_new_rows":
         seeds = [new_rows(seed, args.smoke) for seed in range(args.seeds)]
         report = {"data": args.data, "seeds": seeds, "table": new_rows_markdown(seeds)}
     else:
-        seeds = [run(args.data, seed, args.smoke) for seed in range(args.seeds)]
+        only = tuple(name for name in args.only.split(",") if name)
+        seeds = [run(args.data, seed, args.smoke, only) for seed in range(args.seeds)]
+        if only:
+            with open(args.out) as previous:
+                seeds = updated(json.load(previous), seeds)
         report = {"data": args.data, "seeds": seeds, "table": markdown(args.data, seeds)}
     write_report(report, args.out)
     print(report["table"])

@@ -18,17 +18,25 @@ def train_py(workdir, *overrides, config="configs/vae_mnist.py:tiny"):
 
 
 def test_main_command_prints_where_results_are(tmp_path):
-    done = subprocess.run(train_py(tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    environment = {**os.environ, "TFDS_DATA_DIR": str(tmp_path / "tfds")}  # A first run: the data set is prepared.
+    done = subprocess.run(train_py(tmp_path / "run"), cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=environment)
     assert done.returncode == 0, done.stderr
+    run = tmp_path / "run"
     assert "final eval: " in done.stdout and "eval/neg_elbo=" in done.stdout
-    assert f"checkpoints: {tmp_path}/checkpoints" in done.stdout
-    assert f"metrics:     {tmp_path}/metrics.jsonl" in done.stdout
-    assert f"image:       {tmp_path}/images/samples_0000020.png" in done.stdout
+    assert f"checkpoints: {run}/checkpoints" in done.stdout
+    assert f"metrics:     {run}/metrics.jsonl" in done.stdout
+    assert f"image:       {run}/images/samples_0000020.png" in done.stdout
+    # Nothing but jaxae's own lines and its progress bar: none of tfds' 'Downloading and preparing
+    # dataset Unknown size', progress bars or absl warnings about dataset_info.json (issue 27).
+    lines = [line for line in done.stderr.replace("\r", "\n").splitlines() if line.strip() and "step/s]" not in line]
+    assert lines == [f"jaxae: preparing the embedded data set 'mnist_5k' in {tmp_path}/tfds/mnist_5k/1.0.0 (once)"], lines
 
 
 @pytest.mark.parametrize("override, message", [
     ("--config.model.name=mlp_gan", "model.name='mlp_gan' is unknown"),
     ("--config.data.name=not_a_dataset", "data.name='not_a_dataset' is not an embedded data set"),
+    ("--config.data.name=cifar10", "is not prepared in data.tfds_data_dir="),  # Not tfds' 'TFRECORD is not supported'.
     ("--config.batch_size=12", "batch_size=12 must be a positive multiple of the 8 devices"),
     ("--config.model.nope=3", "--config.model.nope: the config has no field 'model.nope'"),
     ("--config=configs/vae_mnist.py:tine", "unknown variant 'tine'; the variants are '', 'tiny'"),

@@ -191,7 +191,9 @@ def prepare_embedded(name: str, data_dir: str | None = None, data_config=None):
     if not os.path.isdir(os.path.join(data_dir, name)):  # Not prepared here yet: the folder must take it.
         _check_writable(data_dir, name)
     builder = builders.make_builder(name, data_dir, data_config)
-    if not builder.is_prepared():
+    with builders.quiet_tfds():  # tfds warns that a version folder it looks into has no dataset_info.json yet.
+        prepared = builder.is_prepared()
+    if not prepared:
         _check_writable(data_dir, name)
         builders.prepare(builder)
     return builder
@@ -244,10 +246,12 @@ def open_tfds(name: str, split: str, data_dir: str | None = None, data_config=No
         builder = prepare_embedded(name, data_dir, data_config)  # One builder: a ratings source is read once.
         if builder.builder_config is not None:  # The config's name says which options made the data.
             name = f"{name}/{builder.builder_config.name}"
-        sources = builder.as_data_source()
+        with builders.quiet_tfds():
+            sources = builder.as_data_source()
     else:
         try:
-            sources = tfds.data_source(name, data_dir=data_dir, download=False)
+            with builders.quiet_tfds():
+                sources = tfds.data_source(name, data_dir=data_dir, download=False)
         except Exception as error:  # tfds raises several types: unknown name, not prepared, ...
             raise DataError(_unopened(name, data_dir, error)) from None
     if split not in sources:

@@ -18,13 +18,15 @@ The threshold is set on rows the model did not train on, so that `predict` flags
 training data's kind at the rate asked: a network memorises a few hundred rows, and the quantile of
 its own training scores flagged about half of new normal rows of a small table. `fit` holds out a
 seeded fraction `holdout` (0.2) of X's rows, trains on the rest, and scores the held-out rows. With
-`contamination=c`, `threshold_` is the (1 - c) quantile of those scores (PyOD's rule, on held-out
-rows), so a fraction c of them, and of new rows like them, is flagged. With `contamination=None` no
-fraction is assumed: a held-out score is an outlier when its robust z-score (Iglewicz and Hoaglin's
-modified z-score, 0.6745 (s - median) / MAD, on the logarithm of the scores, since reconstruction
-errors are right-skewed) exceeds `z_threshold` (3.5, their recommendation), and `threshold_` is the
-score at that cut. `holdout=0` trains on every row and takes the training scores, as PyOD does.
-The training rows are assumed mostly normal either way: the model learns what they share.
+`contamination=c`, `threshold_` is their split-conformal (1 - c) quantile, the k-th smallest of the
+m held-out scores with k = ceil((m + 1)(1 - c)): a new row like them scores above it with
+probability at most c (PyOD's interpolated quantile of a few dozen rows flags more). With
+`contamination=None` no fraction is assumed: a held-out score is an outlier when its robust z-score
+(Iglewicz and Hoaglin's modified z-score, 0.6745 (s - median) / MAD, on the logarithm of the scores,
+since reconstruction errors are right-skewed) exceeds `z_threshold` (3.5, their recommendation), and
+`threshold_` is the score at that cut. `holdout=0` trains on every row and takes PyOD's rule: the
+interpolated (1 - c) quantile of the training scores. The training rows are assumed mostly normal
+either way: the model learns what they share.
 """
 
 from __future__ import annotations
@@ -37,12 +39,23 @@ from jaxae.estimators.autoencoders import AutoencoderEstimator
 from jaxae.estimators.base import check_parameter
 
 PROBA_METHODS = ("linear", "unify")
+HOLDOUT_STREAM = 1  # With random_state, the seed of the held-out rows' draw.
 MAD_TO_Z = 0.6745  # The MAD of a standard normal: modified z-scores are on the scale of z-scores.
 
 
 def quantile_threshold(scores: np.ndarray, contamination: float) -> float:
     """The score above which a fraction `contamination` of `scores` lies (PyOD's rule)."""
     return float(np.percentile(scores, 100.0 * (1.0 - contamination)))
+
+
+def conformal_threshold(scores: np.ndarray, contamination: float) -> float:
+    """The k-th smallest of m held-out scores, k = ceil((m + 1)(1 - contamination)) (split-conformal
+    prediction): a new row exchangeable with the held-out ones scores above it with probability at
+    most `contamination`, where the interpolated quantile of a few dozen rows flags more. When k > m
+    (fewer than 1 / contamination - 1 scores) it is the largest score."""
+    ordered = np.sort(np.asarray(scores, np.float64))
+    rank = int(np.ceil((len(ordered) + 1) * (1.0 - contamination)))
+    return float(ordered[min(rank, len(ordered)) - 1])
 
 
 def robust_threshold(scores: np.ndarray, z_threshold: float = 3.5) -> float:
@@ -119,14 +132,21 @@ class AnomalyDetector(AutoencoderEstimator):
         if count >= num_rows:
             raise ValueError(f"X has {num_rows} rows: too few to hold out holdout={self.holdout} of them and train "
                              "on the rest; give more rows, or holdout=0")
-        return np.sort(np.random.default_rng(self.random_state).permutation(num_rows)[:count])
+        # A stream of its own: not the permutation a caller's default_rng(random_state) would draw (a split of
+        # X by the same seed), which the held-out rows would otherwise follow.
+        return np.sort(np.random.default_rng([self.random_state, HOLDOUT_STREAM]).permutation(num_rows)[:count])
 
     def _set_threshold(self, scores: np.ndarray, threshold_scores: np.ndarray) -> None:
-        """scores [n] of X's rows; threshold_scores [m] of the rows the threshold is read from."""
+        """scores [n] of X's rows; threshold_scores [m] of the rows the threshold is read from (the
+        held-out rows', or with holdout=0 the training rows')."""
         self.decision_scores_ = np.asarray(scores, np.float64)
         threshold_scores = np.asarray(threshold_scores, np.float64)
-        self.threshold_ = (robust_threshold(threshold_scores, self.z_threshold) if self.contamination is None
-                           else quantile_threshold(threshold_scores, self.contamination))
+        if self.contamination is None:
+            self.threshold_ = robust_threshold(threshold_scores, self.z_threshold)
+        elif self.holdout:
+            self.threshold_ = conformal_threshold(threshold_scores, self.contamination)
+        else:
+            self.threshold_ = quantile_threshold(threshold_scores, self.contamination)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
     def decision_function(self, X) -> np.ndarray:
