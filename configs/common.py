@@ -75,8 +75,8 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.optimizer.weight_decay = 1e-4  # adamw only.
     config.optimizer.momentum = 0.9  # momentum only.
     config.optimizer.grad_clip_norm = 0.0  # 0 disables clipping.
-    # True: learning_rate is per pixel value, divided by H*W*C for the per-image summed reconstruction,
-    # so an SGD rate suits any image size (Adam's steps do not depend on the loss's scale).
+    # True (sgd and momentum only): learning_rate is per pixel value, divided by H*W*C for the per-image
+    # summed reconstruction, so one SGD rate suits any image size (Adam's step does not grow with the loss).
     config.optimizer.per_pixel = False
 
     config.batch_size = 128  # global: split across all devices of all processes.
@@ -143,7 +143,7 @@ def get_clustering_config(trainer: str) -> ml_collections.ConfigDict:
     config.data.augment_shift = 3
     config.batch_size = 256
     config.optimizer.name = "momentum"
-    config.optimizer.per_pixel = True
+    config.optimizer.per_pixel = True  # An override of learning_rate is per pixel too; adam needs per_pixel=False.
     config.optimizer.learning_rate = 1.0192  # Per pixel: 1.3e-3, in float32 exactly, on a 784-pixel sum.
     # 1,000 epochs lift DEC on mnist_5k from 0.755 to 0.859 test ACC and N2D from 0.806 to 0.931
     # (README, "Longer pretraining"); 300 keep every clustering config under 10 minutes standalone

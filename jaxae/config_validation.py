@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import inspect
 import pkgutil
 
 from jaxae import config_checks as checks
@@ -62,12 +63,22 @@ def known_fields(trainer: str) -> frozenset[str] | None:
 
     fields = set()
     for module_info in pkgutil.iter_modules(configs.__path__):
-        get_config = getattr(importlib.import_module(f"configs.{module_info.name}"), "get_config", None)
-        for variant in ("", "tiny") if get_config else ():
-            config = get_config(variant)
+        for config in _shipped_configs(f"configs.{module_info.name}"):
             if config.get("trainer") == trainer:
                 fields |= set(_dotted(config))
     return frozenset(fields) or None
+
+
+def _shipped_configs(module_name: str) -> list:
+    """The configs a module in `configs/` makes, both variants; none for a file that is not a config
+    of the shipped kind (a user's file dropped there must not break every run's validation)."""
+    try:
+        get_config = getattr(importlib.import_module(module_name), "get_config", None)
+        if get_config is None or "variant" not in inspect.signature(get_config).parameters:
+            return []
+        return [get_config(variant) for variant in ("", "tiny")]
+    except Exception:  # An import error, an unknown variant, ...: not one of ours.
+        return []
 
 
 def check_known_fields(config) -> None:

@@ -9,6 +9,7 @@ from jaxae.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "momentum")
 SCHEDULES = ("constant", "cosine")
+PER_PIXEL = ("sgd", "momentum")  # The optimizers whose step scales with the loss: per-pixel rates make sense.
 
 
 def validate(config, field: str = "optimizer") -> None:
@@ -24,6 +25,10 @@ def validate(config, field: str = "optimizer") -> None:
     checks.number(config, f"{field}.grad_clip_norm", low=0)
     if "per_pixel" in checks.get(config, field):  # Absent from configs written before it existed.
         checks.boolean(config, f"{field}.per_pixel")
+        if checks.get(config, f"{field}.per_pixel") and checks.get(config, f"{field}.name") not in PER_PIXEL:
+            raise ConfigError(f"{field}.per_pixel=True is for {list(PER_PIXEL)}, whose step grows with the loss's "
+                              f"scale; {field}.name={checks.get(config, f'{field}.name')!r} takes the same step at any "
+                              f"scale: set {field}.per_pixel=False")
 
 
 def identity(config, num_steps: int, field: str = "optimizer") -> dict:
@@ -53,9 +58,10 @@ def build_optimizer(opt_config, num_steps: int, values_per_example: int | None =
     """The optimizer named by `opt_config.name` after global-norm clipping (none when `grad_clip_norm` is 0).
 
     values_per_example: the values an example's loss is summed over (H * W * C of an image), for
-      a section with `per_pixel=True`: its learning rate is then per value, divided by this count,
-      so that SGD takes the same step on 8x8 digits, 28x28 digits or 32x32 colour images. None for
-      a loss that is not such a sum, which refuses `per_pixel=True`.
+      a section with `per_pixel=True` (SGD only: `validate` refuses it for Adam, whose step does not
+      grow with the loss): its learning rate is then per value, divided by this count, so that SGD
+      takes the same step on 8x8 digits, 28x28 digits or 32x32 colour images. None for a loss that
+      is not such a sum, which refuses `per_pixel=True`.
     """
     lr = learning_rate_schedule(opt_config, num_steps)
     if opt_config.get("per_pixel", False):

@@ -21,7 +21,8 @@ LOCK_FILE = ".jaxae.lock"
 def workdir_path(workdir: str) -> str:
     """The absolute path of `workdir` ('~' expanded); ConfigError if it is empty."""
     if not workdir:
-        raise ConfigError(f"{option('--workdir', 'workdir')} is empty: name a directory for checkpoints, metrics and images")
+        raise ConfigError(f"{option('--workdir', 'workdir')} is empty: name a directory for checkpoints, metrics "
+                          "and images")
     return os.path.abspath(os.path.expanduser(workdir))
 
 

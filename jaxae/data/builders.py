@@ -8,7 +8,7 @@ and both keep a fixed, documented train/test split:
   are ``train`` (4,000 in all) and the last 100 are ``test`` (1,000 in all).
 * ``sklearn_digits``: scikit-learn's 1,797 8x8 digits, grey levels 0-16 rescaled to uint8
   0-255 (``round(v * 255 / 16)``). In each class, in file order, every fifth image (positions
-  4, 9, 14, ...) is ``test`` (357 images) and the rest ``train`` (1,440 images).
+  4, 9, 14, ...) is ``test`` (355 images) and the rest ``train`` (1,442 images).
 * ``sklearn_breast_cancer``: scikit-learn's Wisconsin diagnostic breast cancer table, 569 rows
   of 30 numeric features ('numeric', float32, standardised by the train split's mean and standard
   deviation) and a 'label' (0 malignant, 1 benign). Every fifth row of a class is ``test`` (113

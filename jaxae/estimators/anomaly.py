@@ -86,7 +86,9 @@ class AnomalyDetector(AutoencoderEstimator):
       z_threshold: the modified z-score above which `contamination=None` flags a row.
       holdout: the fraction of X's rows, in [0, 0.5], held out of training to set the threshold
         (at least one row; drawn by `random_state`); 0 trains on every row and sets it on the
-        training scores, as PyOD does (which flags more new rows than `contamination` says).
+        training scores, as PyOD does (which flags more new rows than `contamination` says). The
+        bound "at most `contamination`" needs at least 1 / contamination - 1 held-out rows (19 for
+        0.05, so about 100 rows of X); with fewer the threshold is the largest held-out score.
       n_components, hidden, kind, epochs, batch_size, learning_rate, random_state, workdir,
         keep_workdir, verbose: the autoencoder and its training (`AutoencoderEstimator`).
 
@@ -114,7 +116,8 @@ class AnomalyDetector(AutoencoderEstimator):
         """Trains on X less its held-out rows (y is ignored: the rows are taken as mostly normal), then
         sets the threshold on the held-out rows' scores."""
         del y
-        self._check_threshold_params()  # Before training: a bad value costs nothing.
+        self._check_params()  # Before training: a bad value costs nothing.
+        self._check_threshold_params()
         num_rows = len(X)
         held = self._holdout_rows(num_rows) if num_rows > 1 else np.zeros(0, np.int64)  # One row: X's own error.
         self._fit(X, rows=np.setdiff1d(np.arange(num_rows), held) if held.size else None)
@@ -161,8 +164,9 @@ class AnomalyDetector(AutoencoderEstimator):
     def predict_proba(self, X, method: str = "linear") -> np.ndarray:
         """[n, 2] (normal, anomaly) probabilities from the scores, as PyOD makes them.
 
-        method: 'linear' scales the scores by the training scores' range, clipped to [0, 1];
-          'unify' is max(0, erf((s - mean) / (std sqrt 2))) of the training scores' mean and std
+        method: 'linear' scales the scores by the range of the fitted rows' scores
+          (`decision_scores_`, held-out rows included), clipped to [0, 1]; 'unify' is
+          max(0, erf((s - mean) / (std sqrt 2))) of their mean and std
           (Kriegel et al., 2011).
         """
         check_is_fitted(self, "decision_scores_")
@@ -183,5 +187,7 @@ class AnomalyDetector(AutoencoderEstimator):
     def _set_state(self, state: dict) -> None:
         super()._set_state(state)
         scores = np.asarray(state["decision_scores"], np.float64)
-        self.holdout_rows_ = np.asarray(state.get("holdout_rows", []), np.int64)  # Absent: saved before holdouts.
+        if "holdout_rows" not in state:  # Saved before holdouts: fitted on every row, PyOD's rule.
+            self.holdout = 0.0
+        self.holdout_rows_ = np.asarray(state.get("holdout_rows", []), np.int64)
         self._set_threshold(scores, scores[self.holdout_rows_] if self.holdout_rows_.size else scores)

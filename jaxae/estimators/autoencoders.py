@@ -94,6 +94,7 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
     def _fit(self, X, rows=None) -> None:
         """Trains on X, or on the `rows` [m] of it when given (the rest held out); X fixes the inputs' scaling."""
         self._check_params()
+        self._forget_fit()
         self.inputs_ = Inputs.fit(X)
         if rows is not None:
             X = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]

@@ -169,22 +169,28 @@ class TrainedEstimator:
         from jaxae import loop
         from jaxae.inference import load
 
-        self._release_workdir()
         if self.workdir:
             self.workdir_ = _claim_workdir(self.workdir, keep=self.keep_workdir)
         else:
             self.workdir_ = tempfile.mkdtemp(prefix=f"jaxae-{type(self).__name__.lower()}-")
             if not self.keep_workdir:  # Holds no reference to self: the estimator can be collected.
                 self._remove_workdir = weakref.finalize(self, shutil.rmtree, self.workdir_, ignore_errors=True)
-        self.fit_id_ = uuid.uuid4().hex
+        fit_id = uuid.uuid4().hex
         with open(os.path.join(self.workdir_, FIT_FILE), "w") as marker:
-            json.dump({"class": type(self).__name__, "fit": self.fit_id_}, marker)
+            json.dump({"class": type(self).__name__, "fit": fit_id}, marker)
         try:
             with contextlib.nullcontext() if self.verbose else silenced():
                 loop.train(config, self.workdir_, source, source)
         except ConfigError as error:  # In the estimator's words where a parameter set the field.
             raise ConfigError(self._in_parameter_words(str(error))) from None
-        self.model_ = load(self.workdir_)
+        self.model_, self.fit_id_ = load(self.workdir_), fit_id
+
+    def _forget_fit(self) -> None:
+        """Drops what an earlier fit left (its fitted attributes, its temporary run folder), so that a
+        fit that fails leaves an unfitted estimator, never the old model with the new data's scaling."""
+        self._release_workdir()
+        for name in [name for name in self.__dict__ if name.endswith("_") and not name.startswith("_")]:
+            delattr(self, name)
 
     def _release_workdir(self) -> None:
         """Removes the temporary run folder of an earlier fit now, not at garbage collection."""

@@ -81,7 +81,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
         check_parameter("n_clusters", self.n_clusters, integer=True, low=2)
         check_parameter("latent_dim", self.latent_dim, integer=True, low=1)
         check_widths("hidden", self.hidden)
-        check_parameter("pretrain_epochs", self.pretrain_epochs, integer=True, low=1)
+        check_parameter("pretrain_epochs", self.pretrain_epochs, integer=True, low=0)
         check_parameter("epochs", self.epochs, integer=True, low=1)
         check_parameter("batch_size", self.batch_size, integer=True, low=1)
         check_parameter("augment_shift", self.augment_shift, integer=True, low=0)
@@ -118,6 +118,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
         del y
         self._check_params()
         self._check_shift(X)
+        self._forget_fit()
         self.inputs_ = Inputs.fit(X, min_samples=self.n_clusters, tables=False)  # Rows are 1 x d images.
         images = self.inputs_.arrays(X)["image"]
         self.n_features_in_ = self.inputs_.num_features
