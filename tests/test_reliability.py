@@ -105,9 +105,9 @@ def test_same_seed_twice_gives_identical_runs(tmp_path):
 
 def test_mismatch_can_start_fresh_in_a_sibling_workdir(tmp_path):
     loop.run(tiny(), str(tmp_path / "run"))
-    before = sorted((p, os.path.getmtime(p)) for p in (tmp_path / "run").rglob("*"))
     refused = run(tmp_path / "run", "--config.model.latent_dim=6")  # In train.py's words, not the Python API's.
     assert refused.returncode == 1 and "use another --workdir, or --on_checkpoint_mismatch=new_workdir" in refused.stderr
+    before = sorted((p, os.path.getmtime(p)) for p in (tmp_path / "run").rglob("*"))
     done = run(tmp_path / "run", "--on_checkpoint_mismatch=new_workdir", "--config.model.latent_dim=6")
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"checkpoints: {tmp_path}/run-2/checkpoints" in done.stdout

@@ -219,7 +219,8 @@ def _unopened(name: str, data_dir: str, error: Exception) -> str:
                f"{name} --file_format=array_record --data_dir={data_dir}")
     embedded = f"data.name={name!r} is not an embedded data set ({sorted(builders.EMBEDDED_BUILDERS)})"
     if type(error).__name__ == "DatasetNotFoundError":
-        return f"{embedded} nor a data set tfds knows; check the name (tfds names are lower_case, e.g. 'cifar10')"
+        return (f"{embedded} nor a data set tfds knows: check the name (tfds names are lower_case, e.g. 'cifar10'); "
+                f"for a builder of your own, {prepare}")
     folder = os.path.join(data_dir, name.split(":")[0])
     found = [file for _, _, files in os.walk(folder) for file in files] if os.path.isdir(folder) else []
     if any(".tfrecord" in file for file in found) and not any(".array_record" in file for file in found):
