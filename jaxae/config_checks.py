@@ -31,26 +31,35 @@ def choice(config, field: str, choices) -> None:
 
 def number(config, field: str, *, low=None, high=None, integer=False, low_open=False, high_open=False) -> None:
     """A finite int (integer=True) or real within [low, high] (open ends where asked)."""
-    value = get(config, field)
+    number_value(field, get(config, field), low=low, high=high, integer=integer, low_open=low_open,
+                 high_open=high_open)
+
+
+def number_value(name: str, value, *, low=None, high=None, integer=False, low_open=False, high_open=False) -> None:
+    """`number` for a value named `name` (a config field, an estimator's parameter)."""
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f"{field}={value!r} must be {'an integer' if integer else 'a number'}")
+        raise ConfigError(f"{name}={value!r} must be {'an integer' if integer else 'a number'}")
     if not math.isfinite(value):
-        raise ConfigError(f"{field}={value!r} must be a finite number")
+        raise ConfigError(f"{name}={value!r} must be a finite number")
     if low is not None and (value < low or (low_open and value == low)):
-        raise ConfigError(f"{field}={value!r} must be {'>' if low_open else '>='} {low}")
+        raise ConfigError(f"{name}={value!r} must be {'>' if low_open else '>='} {low}")
     if high is not None and (value > high or (high_open and value == high)):
-        raise ConfigError(f"{field}={value!r} must be {'<' if high_open else '<='} {high}")
+        raise ConfigError(f"{name}={value!r} must be {'<' if high_open else '<='} {high}")
 
 
 def widths(config, field: str, *, allow_empty: bool) -> None:
     """A tuple of positive integer sizes (layer widths, channels)."""
-    value = get(config, field)
+    widths_value(field, get(config, field), allow_empty=allow_empty)
+
+
+def widths_value(name: str, value, *, allow_empty: bool) -> None:
+    """`widths` for a value named `name` (a config field, an estimator's parameter)."""
     if not isinstance(value, (tuple, list)) or (not value and not allow_empty):
-        raise ConfigError(f"{field}={value!r} must be a {'possibly empty ' if allow_empty else ''}tuple of sizes")
+        raise ConfigError(f"{name}={value!r} must be a {'possibly empty ' if allow_empty else ''}tuple of sizes")
     for width in value:
         if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width <= 0:
-            raise ConfigError(f"{field}={tuple(value)!r} must hold positive integers; found {width!r}")
+            raise ConfigError(f"{name}={tuple(value)!r} must hold positive integers; found {width!r}")
 
 
 def boolean(config, field: str) -> None:

@@ -32,12 +32,15 @@ def recorded_split(model, split: str = "", *, workdir: str = ""):
         raise JaxaeError(f"the run in {workdir or 'this workdir'!r} {what} on arrays "
                          f"({origin.get('name', 'of its caller')}), which a run does not store: {how}")
     name, split = origin["name"], split or origin["split"]
+    data_dir = origin.get("data_dir")
+    if data_dir and not os.path.isdir(data_dir):  # Moved, or another machine: tfds' default (the fingerprint is checked).
+        data_dir = None
     data = model.config.data
     base = name.split("/")[0]
     if base in builders.EMBEDDED_BUILDERS and base == data.name:  # Its builder's options come from the config.
-        source = sources.open_tfds(base, split, origin.get("data_dir"), data)
+        source = sources.open_tfds(base, split, data_dir, data)
     else:
-        source = sources.open_tfds(name, split, origin.get("data_dir"))
+        source = sources.open_tfds(name, split, data_dir)
     trained = run_record.recorded_origin(model.record, "origin")
     if split == trained.get("split") and source.fingerprint() != model.record["data"]["fingerprint"]:
         raise JaxaeError(f"{source.where} is not the data the run trained on: it is {source.fingerprint()!r}, "

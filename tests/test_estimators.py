@@ -161,7 +161,7 @@ def test_a_fitted_estimator_says_how_to_keep_it_instead_of_pickling(detector):
 
 @pytest.mark.parametrize("params, message", [
     ({"n_components": 0}, "n_components=0 must be >= 1"), ({"epochs": 0}, "epochs=0 must be >= 1"),
-    ({"hidden": (8, 0)}, "hidden=(8, 0) must be a tuple of positive integers"),
+    ({"hidden": (8, 0)}, "hidden=(8, 0) must hold positive integers"),
     ({"learning_rate": 0}, "learning_rate=0 must be > 0"), ({"holdout": 0.9}, "holdout=0.9 must be <= 0.5")])
 def test_bad_parameters_are_named_as_the_estimator_names_them(planted, params, message):
     with pytest.raises(ValueError, match=re.escape(message)):

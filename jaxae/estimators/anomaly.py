@@ -35,8 +35,8 @@ import numpy as np
 from scipy.special import erf
 from sklearn.utils.validation import check_is_fitted
 
+from jaxae.config_checks import number_value
 from jaxae.estimators.autoencoders import AutoencoderEstimator
-from jaxae.estimators.base import check_parameter
 
 PROBA_METHODS = ("linear", "unify")
 HOLDOUT_STREAM = 1  # With random_state, the seed of the held-out rows' draw.
@@ -108,9 +108,10 @@ class AnomalyDetector(AutoencoderEstimator):
         self.contamination, self.z_threshold, self.holdout = contamination, z_threshold, holdout
 
     def _check_threshold_params(self) -> None:
-        check_parameter("contamination", self.contamination, low=0, low_open=True, high=0.5, allow_none=True)
-        check_parameter("z_threshold", self.z_threshold, low=0, low_open=True)
-        check_parameter("holdout", self.holdout, low=0, high=0.5)
+        if self.contamination is not None:
+            number_value("contamination", self.contamination, low=0, low_open=True, high=0.5)
+        number_value("z_threshold", self.z_threshold, low=0, low_open=True)
+        number_value("holdout", self.holdout, low=0, high=0.5)
 
     def fit(self, X, y=None):
         """Trains on X less its held-out rows (y is ignored: the rows are taken as mostly normal), then

@@ -21,8 +21,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from jaxae.estimators.base import (Inputs, TrainedEstimator, cadence, check_parameter, check_widths, devices_batch,
-                                   eval_batch, in_canonical_order)
+from jaxae.config_checks import number_value, widths_value
+from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch, in_canonical_order
 from jaxae.errors import DataError
 
 KINDS = ("ae", "vae")
@@ -84,12 +84,12 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
         """ValueError naming the first parameter that cannot be trained with, before any data is read."""
         if self.kind not in KINDS:
             raise ValueError(f"kind={self.kind!r} is unknown; choose one of {list(KINDS)}")
-        check_parameter("n_components", self.n_components, integer=True, low=1)
-        check_widths("hidden", self.hidden)
-        check_parameter("epochs", self.epochs, integer=True, low=1)
-        check_parameter("batch_size", self.batch_size, integer=True, low=1)
-        check_parameter("learning_rate", self.learning_rate, low=0, low_open=True)
-        check_parameter("random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
+        number_value("n_components", self.n_components, integer=True, low=1)
+        widths_value("hidden", self.hidden, allow_empty=False)
+        number_value("epochs", self.epochs, integer=True, low=1)
+        number_value("batch_size", self.batch_size, integer=True, low=1)
+        number_value("learning_rate", self.learning_rate, low=0, low_open=True)
+        number_value("random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
 
     def _fit(self, X, rows=None) -> None:
         """Trains on X, or on the `rows` [m] of it when given (the rest held out); X fixes the inputs' scaling."""

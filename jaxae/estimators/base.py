@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import numbers
 import os
 import re
 import shutil
@@ -271,29 +270,6 @@ def in_canonical_order(method, *arrays):
     restored = np.empty_like(result)
     restored[order] = result
     return restored
-
-
-def check_parameter(name: str, value, *, integer: bool = False, low=None, high=None, low_open: bool = False,
-                    allow_none: bool = False) -> None:
-    """ValueError naming the parameter unless `value` is a number (an integer where asked) within
-    [low, high] (open at low where asked), or None where allowed."""
-    if value is None and allow_none:
-        return
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value):
-        raise ValueError(f"{name}={value!r} must be {'an integer' if integer else 'a finite number'}"
-                         + (" or None" if allow_none else ""))
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name}={value!r} must be {'>' if low_open else '>='} {low}")
-    if high is not None and value > high:
-        raise ValueError(f"{name}={value!r} must be <= {high}")
-
-
-def check_widths(name: str, value) -> None:
-    """ValueError unless `value` is a tuple or list of positive integers."""
-    if not isinstance(value, (tuple, list)) or not all(
-            isinstance(width, numbers.Integral) and not isinstance(width, bool) and width > 0 for width in value):
-        raise ValueError(f"{name}={value!r} must be a tuple of positive integers (layer widths)")
 
 
 def _fit_of(workdir: str) -> str | None:

@@ -24,9 +24,9 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from jaxae.cluster import kmeans
+from jaxae.config_checks import number_value, widths_value
 from jaxae.data.sources import ArraySource
-from jaxae.estimators.base import (Inputs, TrainedEstimator, cadence, check_parameter, check_widths, devices_batch,
-                                   eval_batch, in_canonical_order)
+from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch, in_canonical_order
 
 METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule", "n2d")
 
@@ -78,14 +78,14 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
         """ValueError naming the first parameter that cannot be trained with, before any data is read."""
         if self.method not in METHODS:
             raise ValueError(f"method={self.method!r} is unknown; choose one of {list(METHODS)}")
-        check_parameter("n_clusters", self.n_clusters, integer=True, low=2)
-        check_parameter("latent_dim", self.latent_dim, integer=True, low=1)
-        check_widths("hidden", self.hidden)
-        check_parameter("pretrain_epochs", self.pretrain_epochs, integer=True, low=0)
-        check_parameter("epochs", self.epochs, integer=True, low=1)
-        check_parameter("batch_size", self.batch_size, integer=True, low=1)
-        check_parameter("augment_shift", self.augment_shift, integer=True, low=0)
-        check_parameter("random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
+        number_value("n_clusters", self.n_clusters, integer=True, low=2)
+        number_value("latent_dim", self.latent_dim, integer=True, low=1)
+        widths_value("hidden", self.hidden, allow_empty=False)
+        number_value("pretrain_epochs", self.pretrain_epochs, integer=True, low=0)
+        number_value("epochs", self.epochs, integer=True, low=1)
+        number_value("batch_size", self.batch_size, integer=True, low=1)
+        number_value("augment_shift", self.augment_shift, integer=True, low=0)
+        number_value("random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
 
     def _config(self, num_examples: int):
         config = importlib.import_module(f"configs.{self.method}_mnist").get_config()
