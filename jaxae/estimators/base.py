@@ -283,8 +283,9 @@ def _fit_of(workdir: str) -> str | None:
 
 def _claim_workdir(workdir: str, *, keep: bool) -> str:
     """The absolute `workdir`, empty and ready for a fresh fit: created, or emptied of an earlier
-    fit's run (which only an estimator's marker identifies); ValueError, touching nothing, for a
-    folder that holds anything else, or an earlier fit that `keep` (keep_workdir) protects."""
+    fit's run (which only an estimator's marker identifies; its run folders, checkpoints/, images/
+    and tensorboard/, go whole); ValueError, touching nothing, for a folder that holds anything
+    else at its top, or an earlier fit that `keep` (keep_workdir) protects."""
     path = os.path.abspath(os.path.expanduser(workdir))
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"workdir={workdir!r} exists and is not a folder")
