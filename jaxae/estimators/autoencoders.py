@@ -85,7 +85,7 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
         if self.kind not in KINDS:
             raise ValueError(f"kind={self.kind!r} is unknown; choose one of {list(KINDS)}")
         number_value("n_components", self.n_components, integer=True, low=1)
-        widths_value("hidden", self.hidden, allow_empty=False)
+        widths_value("hidden", self.hidden, allow_empty=True)  # () is a linear autoencoder.
         number_value("epochs", self.epochs, integer=True, low=1)
         number_value("batch_size", self.batch_size, integer=True, low=1)
         number_value("learning_rate", self.learning_rate, low=0, low_open=True)

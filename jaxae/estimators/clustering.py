@@ -80,7 +80,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
             raise ValueError(f"method={self.method!r} is unknown; choose one of {list(METHODS)}")
         number_value("n_clusters", self.n_clusters, integer=True, low=2)
         number_value("latent_dim", self.latent_dim, integer=True, low=1)
-        widths_value("hidden", self.hidden, allow_empty=False)
+        widths_value("hidden", self.hidden, allow_empty=True)  # () is a linear autoencoder.
         number_value("pretrain_epochs", self.pretrain_epochs, integer=True, low=0)
         number_value("epochs", self.epochs, integer=True, low=1)
         number_value("batch_size", self.batch_size, integer=True, low=1)
