@@ -1,8 +1,21 @@
 """Test setup: 8 simulated CPU devices, a private tfds data dir so tests never touch ~/, a
-session-wide compilation cache, and XLA's CPU back end at its cheapest optimisation level."""
+session-wide compilation cache, and XLA's CPU back end at its cheapest optimisation level.
+The temporary folders are removed when the session ends."""
 
 import os
+import shutil
 import tempfile
+
+# Temporary folders this process made; pytest_unconfigure removes them (a session's compiled
+# programs alone are about 50 MB a process, and they used to stay in the system temp folder).
+_MADE_HERE: list[str] = []
+
+
+def _temporary_folder(prefix: str) -> str:
+    path = tempfile.mkdtemp(prefix=prefix)
+    _MADE_HERE.append(path)
+    return path
+
 
 # Must precede the first `import jax` anywhere in the test session. The tests' tiny runs spend
 # most of their time compiling, not computing: LLVM at -O0 compiles faster than it runs slower
@@ -13,15 +26,22 @@ import tempfile
 CHEAP_COMPILES = " --xla_backend_optimization_level=0"
 os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8" + CHEAP_COMPILES
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ["TFDS_DATA_DIR"] = tempfile.mkdtemp(prefix="jaxae-test-tfds-")
-# JAX's persistent compilation cache, shared by the session's workers and subprocesses (they
-# inherit the environment): the many tiny runs compile the same programs again and again, and
-# scikit-learn's estimator checks alone fit dozens of times (150 s without it, 62 s with it).
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="jaxae-test-jax-cache-"))
+os.environ["TFDS_DATA_DIR"] = _temporary_folder("jaxae-test-tfds-")
+# JAX's persistent compilation cache, shared by a test process and the subprocesses it starts
+# (they inherit the environment): the many tiny runs compile the same programs again and again,
+# and scikit-learn's estimator checks alone fit dozens of times (150 s without it, 62 s with it).
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _temporary_folder("jaxae-test-jax-cache-")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import pytest  # noqa: E402
+
+
+def pytest_unconfigure(config):
+    """Removes the temporary folders this process made, once its tests are over."""
+    for path in _MADE_HERE:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
