@@ -33,6 +33,8 @@ def test_the_quickstart_notebook_runs_offline_and_learns(tmp_path, monkeypatch):
                                                   "display_name": "jaxae tests", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("XLA_FLAGS", as_a_user_runs()["XLA_FLAGS"])
+    # The notebook trains in a tempfile.mkdtemp folder, kept for its user; here it goes under tmp_path.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     # A cell that raises fails the test (CellExecutionError), naming the cell.
     NotebookClient(notebook, timeout=600, kernel_name="jaxae-tests",
