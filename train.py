@@ -1,4 +1,4 @@
-"""Thin launcher: flags -> config -> (multi-host init) -> jaxae.loop.run.
+"""Thin launcher: flags -> config -> (multi-host init) -> jaxae.engine.loop.run.
 
     python train.py --config configs/vae_mnist.py --workdir runs/vae_mnist
     python train.py --config configs/vae_mnist.py:tiny --workdir /tmp/tiny --config.model.latent_dim=8
@@ -29,7 +29,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def parse_flags(argv):
     """absl's flags, less the --config.<field> overrides, which are kept for the config. One-line errors."""
-    from jaxae.config_loading import split_overrides
+    from jaxae.config.loading import split_overrides
     from jaxae.errors import ConfigError
 
     try:
@@ -45,11 +45,11 @@ def main(parsed):
         sys.exit(f"jaxae: error: unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO.
-    from jaxae import distributed
-    from jaxae.compile_cache import enable_compile_cache
-    from jaxae.config_loading import config_from_command_line
+    from jaxae.devices import distributed
+    from jaxae.devices.compile_cache import enable_compile_cache
+    from jaxae.config.loading import config_from_command_line
     from jaxae.errors import JaxaeError, from_the_command_line
-    from jaxae.loop import Stopped, run
+    from jaxae.engine.loop import Stopped, run
 
     try:
         config = config_from_command_line(_CONFIG.value, overrides)

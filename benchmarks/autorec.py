@@ -43,7 +43,7 @@ def autorec_config(rows: str, split: int, smoke: bool, data_dir: str):
 
 def jaxae_run(rows: str, split: int, smoke: bool, root: str) -> dict:
     """{'rmse', 'seconds'} of one run of the config."""
-    from jaxae import loop
+    from jaxae.engine import loop
 
     config = autorec_config(rows, split, smoke, os.path.join(root, "tfds"))
     start = time.perf_counter()

@@ -29,15 +29,16 @@ import jax
 import numpy as np
 
 from benchmarks.measure import write_report
-from jaxae import config_checks as checks
-from jaxae import loop
-from jaxae.cluster import kmeans, metrics
-from jaxae.config_loading import apply_overrides
+from jaxae.config import checks
+from jaxae.engine import loop
+from jaxae.cluster import kmeans
+from jaxae.metrics import clustering as metrics
+from jaxae.config.loading import apply_overrides
 from jaxae.data import host, sources
 from jaxae.errors import ConfigError
 
 METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule", "n2d")
-# The configs are made for 28x28 digits; on 8x8 ones a shift of a pixel is too much (see configs/common.py).
+# The configs are made for 28x28 digits; on 8x8 ones a shift of a pixel is too much (see jaxae/config/defaults.py).
 DATA_OVERRIDES = {"mnist_5k": {}, "sklearn_digits": {"augment_shift": 0}}
 SCORES = ("cluster_acc", "nmi", "ari")
 

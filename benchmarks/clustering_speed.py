@@ -38,7 +38,7 @@ def training_images() -> np.ndarray:
 def pretrained_run(root: str) -> str:
     """A 1-step 'pretrained' autoencoder + K-means run to start the clustering runs from (speed only)."""
     from configs import ae_kmeans_mnist
-    from jaxae import loop
+    from jaxae.engine import loop
 
     config = ae_kmeans_mnist.get_config()
     config.pretrain.num_steps, config.compile_cache_dir = 1, "none"
@@ -51,7 +51,7 @@ def jaxae_seconds(method: str, epochs: int, init_from: str, root: str) -> float:
     """Wall seconds of `loop.run` for `epochs` of the clustering phase."""
     import importlib
 
-    from jaxae import loop
+    from jaxae.engine import loop
 
     config = importlib.import_module(f"configs.{method}_mnist").get_config()
     config.cluster.init_from, config.num_epochs = init_from, epochs

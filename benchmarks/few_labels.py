@@ -32,7 +32,7 @@ MODE_FIELDS = {"frozen": {"augment": False, "learning_rate": 1e-2}}
 def one_run(mode: str, labels: int, seed: int, workdir: str, smoke: bool) -> dict:
     """{'accuracy', 'seconds'} of one classifier run."""
     from configs import few_labels_mnist
-    from jaxae import loop
+    from jaxae.engine import loop
 
     config = few_labels_mnist.get_config("tiny" if smoke else "")
     config.classifier.mode, config.classifier.num_labels = mode, labels

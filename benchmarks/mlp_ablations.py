@@ -24,9 +24,10 @@ import optax
 
 from benchmarks.measure import interleaved_rates, matmul_gflops, peer_arguments, write_report
 from configs import vae_mnist
-from jaxae import losses, parallel
+from jaxae import losses
+from jaxae.devices import parallel
 from jaxae.data import pipeline, sources
-from jaxae.runners import DeviceResidentRunner
+from jaxae.engine.runners import DeviceResidentRunner
 from jaxae.trainers import create_trainer
 
 STEPS, DISPATCHES = 31, 4

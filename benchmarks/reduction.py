@@ -27,7 +27,7 @@ from sklearn.svm import LinearSVC
 
 from benchmarks.anomaly import digit_splits
 from benchmarks.measure import add_run_arguments, publish
-from jaxae.labels import balanced_draw
+from jaxae.data.labels import balanced_draw
 
 PROBES = {"logistic": lambda: LogisticRegression(max_iter=3000),
           "linear SVM": lambda: LinearSVC(C=0.1, max_iter=20000)}
@@ -52,7 +52,7 @@ def autoencoder_codes(k: int, workdir: str, smoke: bool):
     """(train codes, test codes, test reconstructions [n, 784]) of ae_mnist with a k-wide code."""
     import jaxae
     from configs import ae_mnist
-    from jaxae import loop
+    from jaxae.engine import loop
 
     config = ae_mnist.get_config("tiny" if smoke else "")
     config.model.latent_dim = k

@@ -21,7 +21,7 @@ from benchmarks.measure import matmul_gflops, write_report
 
 def run_seconds(method: str, init_from: str, workdir: str, *, seed: int = 0, num_seeds: int = 1,
                 epochs: int = 10) -> float:
-    from jaxae import loop
+    from jaxae.engine import loop
 
     config = importlib.import_module(f"configs.{method}_mnist").get_config()
     config.cluster.init_from, config.num_epochs = init_from, epochs

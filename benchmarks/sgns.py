@@ -9,7 +9,7 @@ The corpus is gensim's shortened English Wikipedia extract plus the Lee corpus (
 setting's fields) and gensim's skip-gram (`sg=1`, `hs=0`, the same dimensions, window, negatives,
 sample, learning rates, min_count and epochs, `workers=2`) on the same documents, cut into pieces
 of at most 10,000 words, gensim's sentence limit, so it drops none. Both are scored by
-`jaxae.word_benchmarks` (which `tests/test_word_benchmarks.py` checks equal gensim's own
+`jaxae.metrics.word_benchmarks` (which `tests/test_word_benchmarks.py` checks equal gensim's own
 evaluate_word_pairs / evaluate_word_analogies). Words per second count the corpus's tokens times
 the epochs over the wall time of the whole training call (jaxae: `loop.run`, data preparation and
 compilation included; gensim: `Word2Vec(...)`, its vocabulary scan included). The runs alternate
@@ -50,7 +50,7 @@ def sgns_config(fields: dict, seed: int, smoke: bool, data_dir: str):
 
 
 def jaxae_run(setting: str, fields: dict, seed: int, smoke: bool, root: str) -> dict:
-    from jaxae import loop
+    from jaxae.engine import loop
 
     config = sgns_config(fields, seed, smoke, os.path.join(root, "tfds"))
     start = time.perf_counter()
@@ -71,7 +71,7 @@ def gensim_run(documents, config, seed: int, epochs: float) -> dict:
     from gensim.models import Word2Vec
 
     from jaxae.embeddings import Embeddings
-    from jaxae.word_benchmarks import evaluate_on_gensim_benchmarks
+    from jaxae.metrics.word_benchmarks import evaluate_on_gensim_benchmarks
 
     pieces = [doc[i:i + GENSIM_SENTENCE_LIMIT] for doc in documents for i in range(0, len(doc), GENSIM_SENTENCE_LIMIT)]
     start = time.perf_counter()
@@ -92,7 +92,7 @@ def step_profile(data_dir: str, repeats: int = 10) -> dict:
 
     from benchmarks.measure import median_seconds
     from jaxae.data import host, sources
-    from jaxae.trainers.sgns import SkipGramTrainer
+    from jaxae.trainers.sgns.trainer import SkipGramTrainer
 
     profile = {}
     for shared in (True, False):

@@ -6,8 +6,8 @@ after it on the same machine.
     python -m benchmarks.tiny_metrics --out /tmp/before.json          # at the old commit
     python -m benchmarks.tiny_metrics --compare /tmp/before.json      # at the new one
 
-Each run is its own train.py process in a fresh temporary workdir (XLA's default flags, one CPU
-device); the comparison allows a relative difference of `--rtol` (float rounding).
+Each run is its own train.py process in a fresh temporary workdir and tfds folder (XLA's default
+flags, one CPU device); the comparison allows a relative difference of `--rtol` (float rounding).
 """
 
 from __future__ import annotations
@@ -46,9 +46,11 @@ def final_eval(metrics_path: str) -> dict[str, float]:
 def run_tiny(name: str, scratch: str) -> dict:
     workdir = os.path.join(scratch, name)
     start = time.perf_counter()
+    # Each run prepares its data in its own tfds folder: two runs preparing one data set at once collide.
+    environment = {**os.environ, "TFDS_DATA_DIR": os.path.join(scratch, f"tfds-{name}")}
     done = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--config",
                            os.path.join(ROOT, "configs", f"{name}.py:tiny"), "--workdir", workdir],
-                          cwd=scratch, capture_output=True, text=True)
+                          cwd=scratch, capture_output=True, text=True, env=environment)
     seconds = time.perf_counter() - start
     if done.returncode:
         return {"error": (done.stderr or done.stdout).strip().splitlines()[-1:], "seconds": seconds}

@@ -3,12 +3,12 @@ embedded MNIST subset: the encoder's softmax over 16 clusters is matched to a un
 and a 5-D style code to N(0, I), each by its own discriminator; argmax of the softmax clusters the
 digits. The paper reaches 9.55 % error (purity) with 16 clusters on the full MNIST."""
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_aae_config()
+    defaults.check_variant(variant)
+    config = defaults.get_aae_config()
     config.model.n_clusters = 16
     config.model.latent_dim = 5
     config.num_epochs = 30  # The 1000-1000 autoencoder overfits 4,000 digits: test BCE rose from 105 after 30 epochs.
@@ -17,6 +17,6 @@ def get_config(variant: str = ""):
     config.checkpoint_every = 400
     config.num_image_examples = 10
     if variant == "tiny":
-        common.make_tiny_aae(config)
+        defaults.make_tiny_aae(config)
         config.model.n_clusters = 10
     return config

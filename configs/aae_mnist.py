@@ -2,14 +2,14 @@
 MNIST subset: 784-1000-1000-8 and back, a 1000-1000 code discriminator; decoding prior draws
 generates digits."""
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_aae_config()
+    defaults.check_variant(variant)
+    config = defaults.get_aae_config()
     config.num_epochs = 30  # The 1000-1000 autoencoder overfits 4,000 digits: test BCE rose from 105 after 30 epochs.
     config.log_every = 40  # an epoch of 4,000 digits in batches of 100.
     config.eval_every = 80
     config.checkpoint_every = 400
-    return common.make_tiny_aae(config) if variant == "tiny" else config
+    return defaults.make_tiny_aae(config) if variant == "tiny" else config

@@ -3,12 +3,12 @@
 U-AutoRec: --config.data.ratings.rows=users. Other splits: --config.data.ratings.split_seed=1.
 """
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_autorec_config()
+    defaults.check_variant(variant)
+    config = defaults.get_autorec_config()
     # lambda 250 and 150 epochs at 2e-3 (cosine): the best of our search over splits 0 and 1
     # (README, "Recommendation with AutoRec").
     config.autorec.l2 = 250.0
@@ -22,7 +22,7 @@ def get_config(variant: str = ""):
         config.model.hidden_units = 16
         config.autorec.l2 = 1.0
         config.optimizer.learning_rate = 0.05
-        config = common.tiny_cadence(config)
+        config = defaults.tiny_cadence(config)
         # AutoRec leaves its first plateau (every rating predicted by its column's mean) after ~200
         # steps here; a step takes about a millisecond.
         config.num_steps, config.log_every, config.eval_every, config.checkpoint_every = 400, 20, 200, 200

@@ -1,11 +1,11 @@
 """A convolutional VAE (32 and 64 channels, 28 -> 14 -> 7) on the embedded MNIST subset."""
 
-from configs import common, vae_mnist
+from jaxae.config import defaults, experiments
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = vae_mnist.get_config(variant)
+    defaults.check_variant(variant)
+    config = experiments.get_config("vae_mnist", variant)
     config.model.architecture = "conv"
     if variant != "tiny":
         config.num_epochs = 30

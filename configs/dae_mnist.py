@@ -1,11 +1,11 @@
 """A denoising MLP autoencoder: inputs corrupted by masking noise, clean targets."""
 
-from configs import ae_mnist, common
+from jaxae.config import defaults, experiments
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = ae_mnist.get_config(variant)
+    defaults.check_variant(variant)
+    config = experiments.get_config("ae_mnist", variant)
     config.noise.kind = "masking"
     config.noise.level = 0.3
     return config

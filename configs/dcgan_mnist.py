@@ -2,14 +2,14 @@
 convolutions with 64 and 128 channels, BatchNorm and ReLU in the generator, leaky ReLU in the
 discriminator, the non-saturating loss, Adam 2e-4 with b1 0.5."""
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_gan_config()
+    defaults.check_variant(variant)
+    config = defaults.get_gan_config()
     config.num_epochs = 100  # The Frechet distance was still falling at 60 epochs (59 there).
     config.log_every = 62  # an epoch of 4,000 digits in batches of 64.
     config.eval_every = 310
     config.checkpoint_every = 620
-    return common.make_tiny_gan(config) if variant == "tiny" else config
+    return defaults.make_tiny_gan(config) if variant == "tiny" else config

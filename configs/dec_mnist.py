@@ -4,12 +4,12 @@ than 0.1 % of the training digits change cluster between refreshes."""
 
 import ml_collections
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_clustering_config("dec")
+    defaults.check_variant(variant)
+    config = defaults.get_clustering_config("dec")
     config.dec = ml_collections.ConfigDict({"alpha": 1.0, "kl_weight": 1.0, "reconstruction_weight": 0.0,
                                             "update_interval": 8, "tolerance": 0.001})
     config.cluster.optimizer.name = "momentum"
@@ -19,6 +19,6 @@ def get_config(variant: str = ""):
     config.eval_every = 160
     config.checkpoint_every = 800
     if variant == "tiny":
-        common.make_tiny_clustering(config)
+        defaults.make_tiny_clustering(config)
         config.dec.update_interval = 4
     return config

@@ -8,12 +8,12 @@ is trained alongside the classification). `--config.classifier.num_labels=1000` 
 
 import ml_collections
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_base_config()
+    defaults.check_variant(variant)
+    config = defaults.get_base_config()
     config.trainer = "classifier"
     config.model.name = "ae"
     config.model.latent_dim = 32
@@ -38,7 +38,7 @@ def get_config(variant: str = ""):
     config.eval_every = 500
     config.checkpoint_every = 500
     if variant == "tiny":
-        common.make_tiny(config)
+        defaults.make_tiny(config)
         config.pretrain.num_steps = 10
         config.classifier.num_labels = 20
         config.data.augment_shift = 1

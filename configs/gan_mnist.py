@@ -1,12 +1,12 @@
 """A GAN with MLP players (Goodfellow et al., 2014, with the DCGAN recipe's BatchNorm, leaky ReLU
 and Adam) on the embedded MNIST subset: generator 100-256-512-1024-784, discriminator 784-512-256-1."""
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_gan_config()
+    defaults.check_variant(variant)
+    config = defaults.get_gan_config()
     config.model.architecture = "mlp"
     config.model.generator_hidden = (256, 512, 1024)
     config.model.discriminator_hidden = (512, 256)
@@ -14,4 +14,4 @@ def get_config(variant: str = ""):
     config.log_every = 62  # an epoch of 4,000 digits in batches of 64.
     config.eval_every = 620
     config.checkpoint_every = 1240
-    return common.make_tiny_gan(config) if variant == "tiny" else config
+    return defaults.make_tiny_gan(config) if variant == "tiny" else config

@@ -6,12 +6,12 @@ codes; BatchNorm in both players (not after the discriminator's first layer); Ad
 2e-4 for the discriminator and 1e-3 for the generator. Without the discriminator's BatchNorm the
 generator collapsed to a few images within 200 steps and Q learned nothing (the bound stayed at 0)."""
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_gan_config()
+    defaults.check_variant(variant)
+    config = defaults.get_gan_config()
     config.model.noise_dim = 62
     config.model.noise = "uniform"
     config.model.categorical_codes = 10
@@ -27,4 +27,4 @@ def get_config(variant: str = ""):
     config.eval_every = 310
     config.checkpoint_every = 620
     config.num_samples = 100
-    return common.make_tiny_gan(config) if variant == "tiny" else config
+    return defaults.make_tiny_gan(config) if variant == "tiny" else config

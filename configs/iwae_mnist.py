@@ -8,12 +8,12 @@ takes another 1.6 to 2.3 nats off: 87.9 nats after 60 epochs, 84.7 after 100, 81
 "Likelihood").
 """
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_base_config()
+    defaults.check_variant(variant)
+    config = defaults.get_base_config()
     config.model.name = "vae"
     config.loss.iw_samples = 5
     config.loss.eval_iw_samples = 1000
@@ -23,6 +23,6 @@ def get_config(variant: str = ""):
     config.log_every = 31
     config.checkpoint_every = 310
     if variant == "tiny":
-        config = common.make_tiny(config)
+        config = defaults.make_tiny(config)
         config.loss.eval_iw_samples = 8
     return config

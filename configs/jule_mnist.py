@@ -9,12 +9,12 @@ seed 0) and plain AGDL beat absorbing small clusters first (0.837 +- 0.008 again
 
 import ml_collections
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_clustering_config("jule")
+    defaults.check_variant(variant)
+    config = defaults.get_clustering_config("jule")
     config.jule = ml_collections.ConfigDict({
         "first_graph": "codes",  # codes | inputs: the graph of the first clusters.
         "neighbours": 20,  # k of the k-nearest-neighbour graph (JULE's K_s).
@@ -33,7 +33,7 @@ def get_config(variant: str = ""):
     config.eval_every = 160
     config.checkpoint_every = 800
     if variant == "tiny":
-        common.make_tiny_clustering(config)
+        defaults.make_tiny_clustering(config)
         config.jule.neighbours = 5
         config.jule.update_interval = 4
     return config

@@ -9,12 +9,12 @@ from this config's 300 (which keep it under 10 minutes standalone); README, "Dee
 
 import ml_collections
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_clustering_config("n2d")
+    defaults.check_variant(variant)
+    config = defaults.get_clustering_config("n2d")
     config.n2d = ml_collections.ConfigDict({
         "embeddings": 5,  # UMAP (and mixture) seeds; the partition most like the others is kept. 1: N2D as published.
         "umap_neighbours": 20,  # UMAP's n_neighbors.
@@ -27,7 +27,7 @@ def get_config(variant: str = ""):
     config.log_every = 16
     config.checkpoint_every = 800
     if variant == "tiny":
-        common.make_tiny_clustering(config)
+        defaults.make_tiny_clustering(config)
         config.n2d.embeddings = 3
         config.n2d.umap_neighbours = 10
         config.n2d.umap_epochs = 30

@@ -5,12 +5,12 @@ The run writes <workdir>/embeddings.txt (word2vec's text format) and records its
 SimLex-999 and analogy scores as export/... in <workdir>/metrics.jsonl.
 """
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_sgns_config()
+    defaults.check_variant(variant)
+    config = defaults.get_sgns_config()
     config.num_epochs = 30  # REFERENCES: gensim's figures on this corpus are for 30 epochs.
     config.log_every = 63  # about an epoch: 500 chunks of 1,024 words in batches of 8.
     config.eval_every = 630
@@ -21,7 +21,7 @@ def get_config(variant: str = ""):
         config.data.corpus.chunk_length = 64
         config.model.embedding_dim = 16
         config.sgns.window = 3
-        config = common.tiny_cadence(config)
+        config = defaults.tiny_cadence(config)
         config.batch_size, config.eval_batch_size = 16, 32
         # 200 steps of 1,024 words: the neighbours of ~all words are of their own topic by then.
         config.num_steps, config.log_every, config.eval_every, config.checkpoint_every = 200, 20, 100, 100

@@ -1,11 +1,11 @@
 """A sparse overcomplete MLP autoencoder: a 1,024-unit code held sparse by a KL rate penalty."""
 
-from configs import ae_mnist, common
+from jaxae.config import defaults, experiments
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = ae_mnist.get_config(variant)
+    defaults.check_variant(variant)
+    config = experiments.get_config("ae_mnist", variant)
     config.model.hidden = (512,) if variant != "tiny" else config.model.hidden
     config.model.latent_dim = 1024 if variant != "tiny" else 64  # Overcomplete: wider than 784.
     config.loss.kl_sparsity_weight = 1.0

@@ -1,11 +1,11 @@
 """A tabular autoencoder (30-64-32-8 and back) on scikit-learn's breast cancer table, embedded."""
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_tabular_config()
+    defaults.check_variant(variant)
+    config = defaults.get_tabular_config()
     config.num_epochs = 200
     config.log_every = 14  # an epoch: 456 rows in batches of 32.
     config.eval_every = 700
@@ -13,6 +13,6 @@ def get_config(variant: str = ""):
     if variant == "tiny":
         config.model.hidden = (16,)
         config.model.latent_dim = 4
-        config = common.tiny_cadence(config)
+        config = defaults.tiny_cadence(config)
         config.num_image_examples = 0
     return config

@@ -5,12 +5,12 @@ ACC 0.71 -> 0.30), decaying to 0."""
 
 import ml_collections
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_clustering_config("vade")
+    defaults.check_variant(variant)
+    config = defaults.get_clustering_config("vade")
     config.model.name = "vae"
     config.vade = ml_collections.ConfigDict({"pixel_variance": 0.05, "gmm_iterations": 100})
     config.cluster.optimizer.learning_rate = 2e-4
@@ -20,4 +20,4 @@ def get_config(variant: str = ""):
     config.log_every = 16
     config.eval_every = 160
     config.checkpoint_every = 800
-    return common.make_tiny_clustering(config) if variant == "tiny" else config
+    return defaults.make_tiny_clustering(config) if variant == "tiny" else config

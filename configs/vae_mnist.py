@@ -1,11 +1,11 @@
 """The default: an MLP VAE (784-512-256-20 and back) on the embedded MNIST subset."""
 
-from configs import common
+from jaxae.config import defaults
 
 
 def get_config(variant: str = ""):
-    common.check_variant(variant)
-    config = common.get_base_config()
+    defaults.check_variant(variant)
+    config = defaults.get_base_config()
     config.model.name = "vae"
     # He initialisation: 5 epochs reach ~141 nats where Flax's lecun_normal reaches ~152; the test
     # ELBO is best near 30 epochs on 4,000 images, then the model starts to overfit.
@@ -13,4 +13,4 @@ def get_config(variant: str = ""):
     config.eval_every = 155  # every 5 epochs of 31 steps.
     config.log_every = 31
     config.checkpoint_every = 310
-    return common.make_tiny(config) if variant == "tiny" else config
+    return defaults.make_tiny(config) if variant == "tiny" else config

@@ -1,86 +1,10 @@
-"""Encode a split or an array with a trained run, from the command line:
+"""`python -m jaxae.encode`: the command-line entry point of jaxae.tools.encode, where the tool lives."""
 
-    python -m jaxae.encode --workdir runs/vae_mnist --out codes.npz             # the run's eval split
-    python -m jaxae.encode --workdir runs/vae_mnist --split train --out train.npz
-    python -m jaxae.encode --workdir runs/ae --images digits.npy --out codes.npz  # [n, H, W(, C)] images
-
-The split is read from the tfds data set the run recorded (its name, split and data dir); a run
-trained on arrays of the caller's has none, and asks for --images. The .npz holds 'codes' [n,
-latent], 'scores' [n] where the run's model offers them (each example's reconstruction loss, the
-anomaly score of `jaxae.AnomalyDetector`; a VAE's negative ELBO), 'clusters' [n] for clustering
-runs or 'classes' [n] for classifiers, and, when the split has them, 'labels' [n]. An existing
---out is not overwritten, and the file appears whole or not at all.
-"""
-
-from __future__ import annotations
-
-import argparse
-import os
 import sys
 
-import numpy as np
+from jaxae.tools.encode import main
 
-from jaxae.errors import JaxaeError
-
-
-def parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m jaxae.encode", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", required=True, help="the run's folder (it holds checkpoints/)")
-    parser.add_argument("--out", required=True, help="the .npz file to write (must not exist)")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--split", default="", help="a split of the run's tfds data set (default: its eval split)")
-    source.add_argument("--images", default="", help="a .npy file of images [n, H, W(, C)], uint8 or in [0, 1]")
-    parser.add_argument("--step", type=int, default=None, help="a checkpoint's step (default: the newest intact)")
-    return parser.parse_args(argv)
-
-
-def inputs_of(model, args) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """The arrays the model's encode takes, read from --images or the run's recorded data, and the split's labels."""
-    from jaxae.data import host
-    from jaxae.run_data import read_images, recorded_split
-
-    fields = list(model.input_fields)
-    if args.images:
-        if fields != ["image"]:
-            raise JaxaeError(f"--images is for image models; this run takes {fields}: use --split")
-        return [read_images(args.images)], None
-    split = recorded_split(model, args.split, workdir=args.workdir)
-    present = [field for field in fields if field in split.spec]
-    arrays = host.read_all(split, present + (["label"] if "label" in split.spec else []))
-    return [arrays.get(field) for field in fields], arrays.get("label")
-
-
-def main(argv=None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
-    out = os.path.abspath(os.path.expanduser(args.out))
-    try:
-        if os.path.exists(out):
-            raise JaxaeError(f"--out={out} exists; choose a new file (nothing was written)")
-        if not os.path.isdir(os.path.dirname(out)):
-            raise JaxaeError(f"--out={out}: its folder does not exist")
-        from jaxae.inference import load
-
-        model = load(args.workdir, step=args.step)
-        if not hasattr(model, "encode"):
-            raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) has no encoder to encode with")
-        arrays, labels = inputs_of(model, args)
-        results = {"codes": model.encode(*arrays)}
-        if hasattr(model, "scores"):  # Families with a reconstruction loss.
-            results["scores"] = model.scores(*arrays)
-        if getattr(model, "predicts", None):  # A clustering's clusters, a classifier's classes.
-            results[model.predicts] = model.predict(*arrays)
-        if labels is not None:
-            results["labels"] = labels
-        partial = out + ".partial"
-        with open(partial, "wb") as file:
-            np.savez(file, **results)
-        os.replace(partial, out)
-    except (JaxaeError, OSError) as error:
-        print(f"jaxae.encode: error: {error}", file=sys.stderr)
-        return 2
-    print(f"{', '.join(results)} of {len(results['codes'])} examples (step {model.step}): {out}")
-    return 0
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

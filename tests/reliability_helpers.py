@@ -57,12 +57,12 @@ def temporary_folders(workdir) -> list[str]:
 def load_params(workdir, step: int):
     """The parameters saved at `step`, as NumPy arrays."""
     import jaxae
-    from jaxae import parallel
+    from jaxae.devices import parallel
 
     return jax.tree.map(np.asarray, jaxae.load(str(workdir), step=step, mesh=parallel.make_mesh(1)).params)
 
 
 def metrics_without_timing(workdir):
-    from jaxae.metric_writers import read_metrics
+    from jaxae.runs.metric_writers import read_metrics
 
     return [{k: v for k, v in r.items() if k != "train/examples_per_sec"} for r in read_metrics(str(workdir))]

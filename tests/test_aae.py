@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae import loop, parallel
-from jaxae.cluster import metrics as cluster_metrics
+from jaxae.engine import loop
+from jaxae.devices import parallel
+from jaxae.metrics import clustering as cluster_metrics
 from jaxae.data import host, sources
 from jaxae.errors import DataError
-from jaxae.metric_writers import read_metrics
+from jaxae.runs.metric_writers import read_metrics
 from reliability_helpers import tiny
 from test_clustering_families import assert_resumes_exactly
 
@@ -63,7 +64,7 @@ def test_the_adversarial_autoencoder_reports_clusters_and_load_encodes(aae_one):
 
 
 def test_encode_writes_an_adversarial_autoencoders_clusters_and_scores(aae_one, tmp_path):
-    from jaxae import encode
+    from jaxae.tools import encode
 
     assert encode.main(["--workdir", aae_one.workdir, "--out", str(tmp_path / "c.npz")]) == 0
     saved = np.load(tmp_path / "c.npz")
@@ -85,7 +86,8 @@ def test_a_killed_run_resumes_bit_exactly(tmp_path, digits, aae_one):
 
 
 def test_the_regularisation_update_moves_the_encoder_alone(digits):
-    from jaxae.trainers import create_trainer, players
+    from jaxae.trainers import create_trainer
+    from jaxae.trainers.adversarial import players
 
     trainer = create_trainer(aae_config(), digits[0].spec, len(digits[0]))
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))

@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 from sklearn.neighbors import NearestNeighbors
 
 from jaxae.cluster import agglomerative
-from jaxae.cluster.metrics import accuracy, contingency
+from jaxae.metrics.clustering import accuracy, contingency
 
 
 def points(seed=0, n=48, dim=3):

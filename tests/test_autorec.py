@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae import loop, losses, parallel
+from jaxae.engine import loop
+from jaxae import losses
+from jaxae.devices import parallel
 from jaxae.data import host, ratings, sources
 from jaxae.errors import ConfigError, DataError
 from reliability_helpers import tiny

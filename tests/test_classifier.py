@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae import loop, parallel
+from jaxae.engine import loop
+from jaxae.devices import parallel
 from jaxae.data import host, sources
 from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
 from jaxae.errors import ConfigError, DataError
-from jaxae.labels import balanced_draw
-from jaxae.metric_writers import read_metrics
+from jaxae.data.labels import balanced_draw
+from jaxae.runs.metric_writers import read_metrics
 from reliability_helpers import tiny
 
 NUM_LABELS = 50

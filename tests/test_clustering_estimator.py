@@ -47,8 +47,8 @@ def test_encode_score_and_convergence_of_a_fitted_run(digits, fitted, tmp_path):
     """Issue 27: `jaxae.encode` writes a clustering run's clusters; `score` is minus the codes'
     K-means objective (as KMeans.score); DEC trains every epoch it is given (its stopping test
     stopped short runs at their first refresh, on K-means's clusters)."""
-    from jaxae import encode
-    from jaxae.metric_writers import read_metrics
+    from jaxae.tools import encode
+    from jaxae.runs.metric_writers import read_metrics
 
     x, _ = digits
     model, scaled = fitted[-1], fitted[0].transform(x[:50])

@@ -8,7 +8,7 @@ import pytest
 from scipy.special import rel_entr
 
 from jaxae.cluster import mixture
-from jaxae.trainers import dcn, dec
+from jaxae.trainers.clustering import dcn, dec
 
 
 def test_dcn_centroid_update_equals_the_papers_update_one_example_at_a_time():

@@ -7,25 +7,23 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from configs import vae_mnist
-from jaxae import loop
-from jaxae.config_validation import validate_config
+from jaxae.engine import loop
+from jaxae.config.validation import validate_config
 from jaxae.errors import ConfigError
-from jaxae.workdir import prepare_workdir
+from jaxae.runs.workdir import prepare_workdir
 
 POSITIVE_INTS = ["batch_size", "eval_batch_size", "log_every", "checkpoint_every", "keep_checkpoints",
                  "model.latent_dim"]
 
 
-def test_every_shipped_config_is_valid(tiny_config):
-    import pkgutil
+def test_every_shipped_config_is_valid():
+    from jaxae.config import experiments
 
-    import configs
-
-    names = [module.name for module in pkgutil.iter_modules(configs.__path__) if module.name != "common"]
+    names = experiments.names()
     assert {"vae_mnist", "iwae_mnist", "tabular_breast_cancer", "dcgan_mnist"} <= set(names)
     for name in names:
-        validate_config(tiny_config(name))
-        validate_config(__import__(f"configs.{name}", fromlist=["get_config"]).get_config())
+        validate_config(experiments.get_config(name, "tiny"))
+        validate_config(experiments.get_config(name))
 
 
 @settings(max_examples=60, deadline=None)
@@ -99,7 +97,7 @@ def test_run_checks_the_config_before_touching_the_workdir(tmp_path):
     ({"parallel.num_devices": 4}, "gpu", 2, "a multi-process run uses every device"),
 ])
 def test_platform_refuses_what_it_cannot_run(changes, platform, processes, message):
-    from jaxae.parallel import check_platform
+    from jaxae.devices.parallel import check_platform
 
     config = vae_mnist.get_config("tiny")
     for field, value in changes.items():
@@ -150,7 +148,7 @@ VALID_CHOICES = {field: set() for field in CHOICE_FIELDS}
 
 
 def _collect_valid_choices():
-    from jaxae import config_validation as cv
+    from jaxae.config import validation as cv
 
     for field in CHOICE_FIELDS:
         config = vae_mnist.get_config("tiny")

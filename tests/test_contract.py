@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import toy_family
-from jaxae import loop, parallel
-from jaxae.events import EventPlan
-from jaxae.metric_writers import read_metrics
+from jaxae.engine import loop
+from jaxae.devices import parallel
+from jaxae.engine.events import EventPlan
+from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers import Phase
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae import encode, loop
+from jaxae.tools import encode
+from jaxae.engine import loop
 from jaxae.data import host, sources
 from reliability_helpers import tiny
 
@@ -70,7 +71,7 @@ def test_a_run_on_arrays_asks_for_them_and_never_reads_another_data_sets(tmp_pat
     """Finding 1 of issue 27: a run trained on 8x8 arrays got MNIST's codes, scores and labels."""
     from sklearn.datasets import load_digits
 
-    from jaxae import plot
+    from jaxae.tools import plot
 
     images = (load_digits().images * 255 / 16).astype(np.uint8)[:160]
     arrays = sources.ArraySource.from_images(images[:128]), sources.ArraySource.from_images(images[128:])
@@ -95,7 +96,7 @@ def test_a_run_on_arrays_asks_for_them_and_never_reads_another_data_sets(tmp_pat
 def test_plot_writes_the_code_map_interpolations_and_traversals(runs, tmp_path, capsys):
     from PIL import Image
 
-    from jaxae import plot
+    from jaxae.tools import plot
 
     out = tmp_path / "plots"
     assert plot.main(["--workdir", runs["vae"].workdir, "--out", str(out)]) == 0
@@ -116,7 +117,7 @@ def test_plot_writes_the_code_map_interpolations_and_traversals(runs, tmp_path, 
 def test_the_scatter_plot_colours_each_point_by_its_label(tmp_path):
     from PIL import Image
 
-    from jaxae import viz
+    from jaxae.pictures import viz
 
     viz.scatter_png(str(tmp_path / "s.png"), np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 3]), size=100, radius=2)
     with Image.open(tmp_path / "s.png") as image:

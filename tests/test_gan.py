@@ -15,10 +15,13 @@ import scipy.optimize
 import scipy.stats
 
 import jaxae
-from jaxae import frechet, loop, losses, parallel
+from jaxae.metrics import frechet
+from jaxae.engine import loop
+from jaxae import losses
+from jaxae.devices import parallel
 from jaxae.data import host, sources
 from jaxae.errors import TrainingFailedError
-from jaxae.metric_writers import read_metrics
+from jaxae.runs.metric_writers import read_metrics
 from jaxae.models.gan import BatchNorm
 from jaxae.trainers import create_trainer
 from reliability_helpers import tiny
@@ -220,7 +223,7 @@ def test_convolutional_players_take_32x32_colour_images(impl):
 def test_every_adversarial_config_validates_and_builds_its_state(name, variant):
     import importlib
 
-    from jaxae.config_validation import validate_config
+    from jaxae.config.validation import validate_config
 
     config = importlib.import_module(f"configs.{name}").get_config(variant)
     validate_config(config)

@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import jaxae
-from jaxae import parallel
+from jaxae.devices import parallel
 from jaxae.data.builders import load_sklearn_digits_arrays
 from jaxae.errors import ConfigError
-from jaxae.metric_writers import read_metrics
-from jaxae.trainers import jule
+from jaxae.runs.metric_writers import read_metrics
+from jaxae.trainers.clustering import jule
 from reliability_helpers import tiny
 from test_clustering_families import assert_resumes_exactly, digits, train  # noqa: F401 (a fixture)
 

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae import latent_pictures
+from jaxae.pictures import latent_pictures
 
 
 def shown(codes):

@@ -10,8 +10,9 @@ from scipy.special import logsumexp
 from scipy.stats import norm
 
 import jaxae
-from jaxae import likelihood, loop
-from jaxae.config_validation import validate_config
+from jaxae.losses import likelihood
+from jaxae.engine import loop
+from jaxae.config.validation import validate_config
 from jaxae.data import host, sources
 from jaxae.errors import ConfigError
 from reliability_helpers import tiny

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxae import loop, parallel
+from jaxae.engine import loop
+from jaxae.devices import parallel
 from jaxae.data import sources
 from jaxae.errors import CheckpointError, ConfigError
-from jaxae.metric_writers import read_metrics
+from jaxae.runs.metric_writers import read_metrics
 
 CONFIGS = ["vae_mnist", "ae_mnist", "dae_mnist", "sparse_ae_mnist", "conv_vae_mnist"]
 
@@ -28,7 +29,7 @@ def test_every_tiny_config_trains_end_to_end(tiny_config, tmp_path, name):
     assert train_steps == [5, 10, 15, 20]
     assert [r["step"] for r in records if any(k.startswith("eval/") for k in r)] == [10, 20]
     assert all(np.isfinite(r["train/loss"]) for r in records if "train/loss" in r)
-    # A VAE's prior samples are scored too (the Frechet distance of 28x28 digits, jaxae/frechet.py).
+    # A VAE's prior samples are scored too (the Frechet distance of 28x28 digits, jaxae/metrics/frechet.py).
     variational = {"eval/neg_elbo", "eval/kl", "eval/recon", "eval/frechet", "eval/modes", "eval/diversity"}
     expected_eval = {"eval/mse", "eval/bce"} | (variational if "vae" in name else set())
     assert set(result.eval_metrics) == expected_eval
@@ -96,7 +97,7 @@ def test_a_checkpoint_past_the_requested_steps_is_refused(tiny_config, tmp_path)
 
 
 def test_eval_metrics_do_not_depend_on_the_eval_batch_size(tiny_config):
-    from jaxae.evaluation import Evaluator
+    from jaxae.engine.evaluation import Evaluator
     from jaxae.trainers import create_trainer
 
     config = tiny_config()

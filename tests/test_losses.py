@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxae import corruptions, losses
+from jaxae.steps import corruptions
+from jaxae import losses
 
 RNG = np.random.default_rng(0)
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import common
+from jaxae.config import defaults
 from jaxae.errors import ConfigError
 from jaxae.models import build_model
 
@@ -26,7 +26,7 @@ def dense_count(widths):
 
 
 def test_mlp_vae_parameter_count_and_contract():
-    cfg = common.get_base_config().model
+    cfg = defaults.get_base_config().model
     model = build_model(cfg, (28, 28, 1))
     params, x = init(model, (28, 28, 1))
     expected = dense_count([784, 512, 256, 40]) + dense_count([20, 256, 512, 784])
@@ -42,7 +42,7 @@ def test_mlp_vae_parameter_count_and_contract():
 
 
 def test_vae_samples_differ_across_keys_and_repeat_for_one_key():
-    model = build_model(common.get_base_config().model, (28, 28, 1))
+    model = build_model(defaults.get_base_config().model, (28, 28, 1))
     params, x = init(model, (28, 28, 1))
     x = jax.random.uniform(jax.random.PRNGKey(3), x.shape)
     run = lambda seed: model.apply({"params": params}, x, rngs={"sample": jax.random.PRNGKey(seed)})[1]["z"]
@@ -51,7 +51,7 @@ def test_vae_samples_differ_across_keys_and_repeat_for_one_key():
 
 
 def test_ae_symmetric_by_default_and_overcomplete_allowed():
-    cfg = common.get_base_config().model
+    cfg = defaults.get_base_config().model
     cfg.name, cfg.hidden, cfg.latent_dim = "ae", (300,), 1000  # 1000 > 784: overcomplete.
     model = build_model(cfg, (28, 28, 1))
     params, x = init(model, (28, 28, 1))
@@ -61,7 +61,7 @@ def test_ae_symmetric_by_default_and_overcomplete_allowed():
 
 
 def test_decoder_widths_can_be_asymmetric():
-    cfg = common.get_base_config().model
+    cfg = defaults.get_base_config().model
     cfg.name, cfg.hidden, cfg.decoder_hidden, cfg.latent_dim = "ae", (64,), (16, 32), 8
     params, _ = init(build_model(cfg, (8, 8, 1)), (8, 8, 1))
     assert count_params(params) == dense_count([64, 64, 8]) + dense_count([8, 16, 32, 64])
@@ -69,7 +69,7 @@ def test_decoder_widths_can_be_asymmetric():
 
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
 def test_conv_vae_shapes(shape):
-    cfg = common.get_base_config().model
+    cfg = defaults.get_base_config().model
     cfg.architecture, cfg.channels = "conv", (8, 16)
     model = build_model(cfg, shape)
     params, x = init(model, shape)
@@ -80,21 +80,21 @@ def test_conv_vae_shapes(shape):
 
 
 def test_conv_rejects_sizes_that_do_not_halve_evenly():
-    cfg = common.get_base_config().model
+    cfg = defaults.get_base_config().model
     cfg.architecture, cfg.channels = "conv", (8, 16, 32)  # 28 / 8 is not whole.
     with pytest.raises(ConfigError, match="divisible by 8"):
         build_model(cfg, (28, 28, 1))
 
 
 def test_unknown_names_raise_config_error():
-    cfg = common.get_base_config().model
+    cfg = defaults.get_base_config().model
     cfg.name = "transformer"
     with pytest.raises(ConfigError, match="model.name='transformer'"):
         build_model(cfg, (28, 28, 1))
 
 
 def test_bfloat16_compute_keeps_float32_params_and_outputs():
-    model = build_model(common.get_base_config().model, (28, 28, 1), "bfloat16")
+    model = build_model(defaults.get_base_config().model, (28, 28, 1), "bfloat16")
     params, x = init(model, (28, 28, 1))
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(params))
     recon, aux = model.apply({"params": params}, x, rngs={"sample": jax.random.PRNGKey(0)})

@@ -13,8 +13,8 @@ import pytest
 
 from reliability_helpers import TEST_COMPILE_CACHE
 
-from jaxae import distributed
-from jaxae.metric_writers import read_metrics
+from jaxae.devices import distributed
+from jaxae.runs.metric_writers import read_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 240
@@ -72,7 +72,7 @@ def test_two_processes_train_checkpoint_resume_and_match_one_process(tmp_path):
         assert a.keys() == b.keys()
         for key in a:
             # The Frechet distance and the diversity subtract float32 sums of feature outer products
-            # (jaxae/frechet.py): where two processes add the batch's parts in another order, their
+            # (jaxae/metrics/frechet.py): where two processes add the batch's parts in another order, their
             # rounding shows at ~1e-5 of the distance; every other metric agrees to 1e-5.
             rel = 1e-3 if key in ("eval/frechet", "eval/diversity") else 1e-5
             assert a[key] == pytest.approx(b[key], rel=rel), (a["step"], key)

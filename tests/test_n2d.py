@@ -12,12 +12,12 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import KNeighborsClassifier
 
 import jaxae
-from jaxae import parallel
+from jaxae.devices import parallel
 from jaxae.cluster import manifold
 from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
 from jaxae.errors import ConfigError
-from jaxae.metric_writers import read_metrics
-from jaxae.trainers.n2d import embedding_seeds
+from jaxae.runs.metric_writers import read_metrics
+from jaxae.trainers.clustering.n2d import embedding_seeds
 from reliability_helpers import tiny
 from test_clustering_families import assert_resumes_exactly, digits, train  # noqa: F401 (a fixture)
 

@@ -9,7 +9,8 @@ import numpy as np
 import optax
 import pytest
 
-from jaxae import loop, optimizers
+from jaxae.engine import loop
+from jaxae.steps import optimizers
 from jaxae.data.sources import ArraySource
 from jaxae.errors import ConfigError, DataError
 from reliability_helpers import tiny

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxae import loop
+from jaxae.engine import loop
 from jaxae.errors import NonFiniteLossError, WorkdirError
 from reliability_helpers import (ROOT, load_params, metrics_without_timing, run, saved_steps, start,
                                  temporary_folders, tiny)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae import loop, parallel
+from jaxae.engine import loop
+from jaxae.devices import parallel
 from jaxae.data import sources
 from jaxae.errors import CheckpointError, DataError
 from reliability_helpers import tiny

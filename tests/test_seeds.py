@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae import parallel
+from jaxae.devices import parallel
 from jaxae.errors import CheckpointError, ConfigError
-from jaxae.metric_writers import read_metrics
+from jaxae.runs.metric_writers import read_metrics
 from reliability_helpers import tiny
 from test_clustering_families import assert_resumes_exactly, dec_config, digits, train  # noqa: F401
 
@@ -96,7 +96,7 @@ def test_num_seeds_must_be_a_positive_integer(tmp_path, digits):  # noqa: F811
 
 def test_window_means_leave_out_each_seeds_skipped_steps():
     """Two seeds over 4 steps; seed 0 skipped steps 2 and 3 (its metrics zeroed there)."""
-    from jaxae.iteration import window_means
+    from jaxae.engine.iteration import window_means
 
     loss = np.array([[1.0, 2.0, 0.0, 0.0], [3.0, 4.0, 5.0, 6.0]])  # [seed, step]
     skipped = np.array([[0, 0, 1, 1], [0, 0, 0, 0]], float)

@@ -10,7 +10,9 @@ import pytest
 import scipy.stats
 
 import jaxae
-from jaxae import loop, losses, parallel
+from jaxae.engine import loop
+from jaxae import losses
+from jaxae.devices import parallel
 from jaxae.data import corpus, skipgram, sources
 from jaxae.embeddings import Embeddings
 from jaxae.errors import ConfigError, DataError

@@ -6,10 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxae import losses, parallel
+from jaxae import losses
+from jaxae.devices import parallel
 from jaxae.data import pipeline, sources
-from jaxae.iteration import window_means
-from jaxae.runners import DeviceResidentRunner, StreamingRunner
+from jaxae.engine.iteration import window_means
+from jaxae.engine.runners import DeviceResidentRunner, StreamingRunner
 from jaxae.trainers import create_trainer
 
 
@@ -161,8 +162,8 @@ def test_denoising_corrupts_inputs_but_not_targets(tiny_config, digits):
     batch = {"image": jnp.asarray(digits.read(np.arange(32))["image"])}
     _, metrics = jax.jit(trainer.train_step)(state, batch)
     # Recompute the same step's loss by hand: same per-example keys, masked inputs, clean targets.
-    from jaxae import rng
-    from jaxae.corruptions import masking_noise
+    from jaxae.steps import rng
+    from jaxae.steps.corruptions import masking_noise
     keys = rng.example_keys(jax.random.fold_in(state.key, 0), 32)
     noise_keys = jax.vmap(lambda k: jax.random.split(k, 3)[1])(keys)
     clean = batch["image"].astype(jnp.float32) / 255.0  # dae_mnist trains on grey levels.

@@ -1,10 +1,10 @@
-"""jaxae.word_benchmarks against gensim's KeyedVectors.evaluate_word_pairs / evaluate_word_analogies,
+"""jaxae.metrics.word_benchmarks against gensim's KeyedVectors.evaluate_word_pairs / evaluate_word_analogies,
 on the benchmark files in gensim's wheel."""
 
 import numpy as np
 import pytest
 
-from jaxae import word_benchmarks
+from jaxae.metrics import word_benchmarks
 from jaxae.data.corpus import gensim_datapath
 from jaxae.embeddings import Embeddings
 from jaxae.errors import DataError

@@ -17,17 +17,17 @@ import ml_collections
 import numpy as np
 import optax
 
-from configs import common
-from jaxae import parallel
+from jaxae.config import defaults
+from jaxae.devices import parallel
 from jaxae.data.sources import ArraySource
-from jaxae.train_state import TrainState
+from jaxae.steps.train_state import TrainState
 from jaxae.trainers import Phase, Trainer, register
 
 VOCAB, CLASSES, DIM, K, REFRESH = 12, 3, 4, 3, 4
 
 
 def config(embed_steps=10, cluster_steps=10):
-    config = common.get_base_config()
+    config = defaults.get_base_config()
     config.trainer = "toy"
     config.toy = ml_collections.ConfigDict({"embed_steps": embed_steps, "cluster_steps": cluster_steps,
                                             "learning_rate": 0.5, "width": DIM})

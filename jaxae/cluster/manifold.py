@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae.cluster import metrics
+from jaxae.metrics import clustering as metrics
 from jaxae.cluster.kmeans import squared_distances
 
 

@@ -30,8 +30,8 @@ import re
 
 import numpy as np
 
-from jaxae import config_checks as checks
-from jaxae.data.sources import content_hash
+from jaxae.config import checks
+from jaxae.data.files import content_hash
 from jaxae.errors import DataError
 
 GENSIM_WIKI = "gensim-wiki"

@@ -29,8 +29,8 @@ from importlib import resources
 
 import numpy as np
 
-from jaxae import config_checks as checks
-from jaxae.data.sources import content_hash
+from jaxae.config import checks
+from jaxae.data.files import content_hash
 from jaxae.errors import DataError
 
 MOVIELENS_100K = "ml-100k"

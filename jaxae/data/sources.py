@@ -158,16 +158,6 @@ class TfdsSource:
         return self._fingerprint
 
 
-def content_hash(path: str, what: str) -> str:
-    """12 hex digits of the SHA-256 of a file's bytes (names data made from a user's file, so an
-    edited file is prepared anew); DataError naming `what` when it cannot be read."""
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()[:12]
-    except OSError as error:
-        raise DataError(f"cannot read {what} {path!r}: {error.strerror or error}") from None
-
-
 def default_data_dir() -> str:
     """tfds' own default: $TFDS_DATA_DIR, else ~/tensorflow_datasets."""
     return os.environ.get("TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))

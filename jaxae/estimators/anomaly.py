@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import erf
 from sklearn.utils.validation import check_is_fitted
 
-from jaxae.config_checks import number_value
+from jaxae.config.checks import number_value
 from jaxae.estimators.autoencoders import AutoencoderEstimator
 
 PROBA_METHODS = ("linear", "unify")

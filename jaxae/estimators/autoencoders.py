@@ -21,7 +21,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from jaxae.config_checks import number_value, widths_value
+from jaxae.config import defaults
+from jaxae.config.checks import number_value, widths_value
 from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch, in_canonical_order
 from jaxae.errors import DataError
 
@@ -32,17 +33,15 @@ def config_for(inputs: Inputs, num_examples: int, *, kind: str, n_components: in
                batch_size: int, learning_rate: float, random_state: int):
     """The run's config: the autoencoder family for images (a dense AE or VAE with a sigmoid
     output and the Bernoulli likelihood over grey levels), the tabular family for tables."""
-    from configs import common
-
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is unknown; choose one of {list(KINDS)}")
     if inputs.kind == "table":
         if kind == "vae":
             raise ValueError("kind='vae' is for images; tables are modelled by the tabular autoencoder (kind='ae')")
-        config = common.get_tabular_config()
+        config = defaults.get_tabular_config()
         config.table.cardinalities = inputs.table.cardinalities
     else:
-        config = common.get_base_config()
+        config = defaults.get_base_config()
         config.model.name = kind
         config.data.binarize = "none"
     config.seed = int(random_state)

@@ -5,7 +5,7 @@ X is either
   images  [n, H, W] or [n, H, W, C] numbers, scaled to [0, 1] by the range seen in `fit`, trained
           by the autoencoder family (a dense AE or VAE, Bernoulli likelihood over grey levels); or
   a table [n, columns] (a NumPy array of numbers, or a pandas DataFrame of numeric, ordered
-          categorical and categorical columns), read by `jaxae.tables.TableEncoder` and trained by
+          categorical and categorical columns), read by `jaxae.data.tables.TableEncoder` and trained by
           the tabular family (each column reconstructed with its own loss).
 """
 
@@ -26,8 +26,8 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from jaxae.data.sources import ArraySource
 from jaxae.errors import ConfigError, DataError, WorkdirError
-from jaxae.tables import TableEncoder, is_frame
-from jaxae.workdir import LOCK_FILE, OUTPUTS, WorkdirLock
+from jaxae.data.tables import TableEncoder, is_frame
+from jaxae.runs.workdir import LOCK_FILE, OUTPUTS, WorkdirLock
 
 STATE_FILE = "estimator.json"  # In a folder `save` wrote.
 FIT_FILE = "estimator-fit.json"  # In a run folder a fit trained in: the estimator's class and the fit's id.
@@ -165,8 +165,8 @@ class TrainedEstimator:
     """
 
     def _train(self, config, source) -> None:
-        from jaxae import loop
-        from jaxae.inference import load
+        from jaxae.engine import loop
+        from jaxae.engine.load import load
 
         if self.workdir:
             self.workdir_ = _claim_workdir(self.workdir, keep=self.keep_workdir)
@@ -240,7 +240,7 @@ class TrainedEstimator:
     @classmethod
     def load(cls, path: str):
         """The estimator that `save` wrote to `path`, ready to use (its run read back by `jaxae.load`)."""
-        from jaxae.inference import load
+        from jaxae.engine.load import load
 
         path = os.path.abspath(os.path.expanduser(path))
         file = os.path.join(path, STATE_FILE)

@@ -17,14 +17,14 @@ temporary one by default), then reads the trained model back with `jaxae.load`.
 
 from __future__ import annotations
 
-import importlib
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from jaxae.cluster import kmeans
-from jaxae.config_checks import number_value, widths_value
+from jaxae.config import experiments
+from jaxae.config.checks import number_value, widths_value
 from jaxae.data.sources import ArraySource
 from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch, in_canonical_order
 
@@ -88,7 +88,7 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
         number_value("random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
 
     def _config(self, num_examples: int):
-        config = importlib.import_module(f"configs.{self.method}_mnist").get_config()
+        config = experiments.get_config(f"{self.method}_mnist")
         config.seed = int(self.random_state)
         config.cluster.n_clusters = int(self.n_clusters)
         config.model.latent_dim, config.model.hidden = int(self.latent_dim), tuple(self.hidden)

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import jax.numpy as jnp
 
-from jaxae import config_checks as checks
+from jaxae.config import checks
 from jaxae.errors import ConfigError
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.autoencoder import OUTPUT_ACTIVATIONS, VAE, Autoencoder

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxae import parallel
+from jaxae.devices import parallel
 from jaxae.models.conv import KERNEL, StridedConv, bottleneck_shape, layout
 from jaxae.models.initializers import layer_inits
 

@@ -23,16 +23,15 @@ and replays refreshes on resume, so both must be pure functions of the state.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 from typing import Any, Callable
 
 import jax
 
-from jaxae import config_checks as checks
-from jaxae import parallel
+from jaxae.config import checks
+from jaxae.devices import parallel
 from jaxae.errors import ConfigError
-from jaxae.updates import guarded_update
+from jaxae.steps.updates import guarded_update
 
 Step = Callable[[Any, dict], tuple[Any, dict]]  # (state, batch) -> (state, metrics)
 Hook = Callable[[Any, Any], tuple[Any, dict]]  # (state, whole training split) -> (state, metrics)
@@ -217,50 +216,3 @@ class Trainer:
     def inference(self, state, mesh):
         """The trained model that `jaxae.load` returns, for this family."""
         raise NotImplementedError(f"{type(self).__name__} offers no inference API yet")
-
-
-# The families by the name `config.trainer` gives, as "module:class" so that only the one in use
-# is imported.
-FAMILIES = {
-    "autoencoder": "jaxae.trainers.autoencoder:AutoencoderTrainer",
-    "ae_kmeans": "jaxae.trainers.ae_kmeans:AEKMeansTrainer",
-    "dcn": "jaxae.trainers.dcn:DCNTrainer",
-    "dec": "jaxae.trainers.dec:DECTrainer",
-    "vade": "jaxae.trainers.vade:VaDETrainer",
-    "jule": "jaxae.trainers.jule:JULETrainer",
-    "n2d": "jaxae.trainers.n2d:N2DTrainer",
-    "gan": "jaxae.trainers.gan:GANTrainer",
-    "aae": "jaxae.trainers.aae:AAETrainer",
-    "tabular": "jaxae.trainers.tabular:TabularTrainer",
-    "classifier": "jaxae.trainers.classifier:ClassifierTrainer",
-    "autorec": "jaxae.trainers.autorec:AutoRecTrainer",
-    "sgns": "jaxae.trainers.sgns:SkipGramTrainer",
-}
-
-
-def register(name: str, trainer_class) -> None:
-    """Adds a family (a Trainer subclass, or a "module:class" path) under `name`."""
-    FAMILIES[name] = trainer_class
-
-
-def trainer_class(name):
-    """The Trainer subclass registered as `name`; ConfigError naming the choices otherwise."""
-    if not isinstance(name, str) or name not in FAMILIES:
-        raise ConfigError(f"trainer={name!r} is unknown; choose one of {sorted(FAMILIES)}")
-    entry = FAMILIES[name]
-    if isinstance(entry, str):
-        module, _, attribute = entry.partition(":")
-        entry = getattr(importlib.import_module(module), attribute)
-    return entry
-
-
-def create_trainer(config, spec: dict, num_examples: int, *, axis_name: str | None = None) -> Trainer:
-    """The family's trainer for `config.trainer`, built for a training split of `spec` and size;
-    with `num_seeds` > 1, wrapped to train that many seeds at once."""
-    trainer = trainer_class(config.trainer)(config, spec, num_examples, axis_name=axis_name)
-    num_seeds = config.get("num_seeds", 1)
-    if num_seeds > 1:
-        from jaxae.trainers.seeds import SeedsTrainer  # Imported here: it imports this module.
-
-        trainer = SeedsTrainer(trainer, num_seeds)
-    return trainer

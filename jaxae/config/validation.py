@@ -1,0 +1,93 @@
+"""Checks a run's config before anything is read or compiled: the loop's fields here, then the
+family's own (`Trainer.validate_config`). Every error names the field and its value."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+
+from jaxae.config import checks, defaults, experiments
+from jaxae.data import corpus, ratings
+from jaxae.errors import ConfigError
+from jaxae.models import COMPUTE_DTYPES
+from jaxae.devices.parallel import MODES
+from jaxae.trainers.registry import trainer_class
+
+PLACEMENTS = ("auto", "device", "stream")
+NONFINITE = ("stop", "skip")
+
+
+def validate_loop_config(config) -> None:
+    """The fields the shared loop reads: data, cadence, devices, seed; ConfigError for the first bad one."""
+    checks.choice(config, "compute_dtype", COMPUTE_DTYPES)
+    checks.text(config, "data.name")
+    checks.text(config, "data.train_split")
+    checks.text(config, "data.eval_split")
+    checks.text(config, "data.tfds_data_dir", allow_empty=True)
+    checks.text(config, "compile_cache_dir", allow_empty=True)
+    ratings.validate_options(config)
+    corpus.validate_options(config)
+    checks.choice(config, "data.placement", PLACEMENTS)
+    checks.number(config, "data.device_memory_budget_mb", low=0)
+    checks.number(config, "data.host_memory_budget_mb", low=0)
+    checks.number(config, "data.prefetch", low=1, integer=True)
+    checks.choice(config, "parallel.mode", MODES)
+    checks.choice(config, "nonfinite", NONFINITE)
+    checks.number(config, "seed", low=0, high=2**32 - 1, integer=True)
+    for field in ("batch_size", "eval_batch_size", "log_every", "checkpoint_every", "keep_checkpoints", "num_seeds"):
+        checks.number(config, field, low=1, integer=True)
+    for field in ("eval_every", "steps_per_dispatch", "num_image_examples", "num_samples", "parallel.num_devices"):
+        checks.number(config, field, low=0, integer=True)
+    if config.checkpoint_every % config.log_every:
+        raise ConfigError(f"checkpoint_every={config.checkpoint_every} must be a multiple of "
+                          f"log_every={config.log_every}, so a resumed run logs the same windows")
+
+
+def validate_config(config) -> None:
+    """No unknown fields, then the loop's checks, then those of the family named by `config.trainer`."""
+    family = trainer_class(checks.get(config, "trainer"))
+    check_known_fields(config)
+    validate_loop_config(config)
+    family.validate_config(config)
+
+
+@functools.lru_cache(maxsize=None)
+def known_fields(trainer: str) -> frozenset[str] | None:
+    """Every dotted field that a shipped experiment of the family `trainer` sets (`configs/*.py`, both
+    variants): the fields the family and the loop read. None for a family no shipped config trains
+    (one registered by a user), whose fields are not checked by name."""
+    fields = set()
+    for name in experiments.names():
+        for config in _shipped_configs(name):
+            if config.get("trainer") == trainer:
+                fields |= set(_dotted(config))
+    return frozenset(fields) or None
+
+
+def _shipped_configs(name: str) -> list:
+    """The configs an experiment file makes, both variants; none for a file that is not a config of
+    the shipped kind (a user's file dropped there must not break every run's validation)."""
+    try:
+        return [experiments.get_config(name, variant) for variant in defaults.VARIANTS]
+    except ConfigError:  # An import error, an unknown variant, ...: not one of ours.
+        return []
+
+
+def check_known_fields(config) -> None:
+    """ConfigError naming the first field no shipped config of this family has (a typo such as
+    `model.latnt_dim`, which would otherwise be stored and ignored), with the nearest known one."""
+    known = known_fields(config.trainer)
+    for field in _dotted(config) if known else ():
+        if field not in known:
+            close = difflib.get_close_matches(field, sorted(known), n=1, cutoff=0.6)
+            raise ConfigError(f"config has no field {field!r} for trainer={config.trainer!r}"
+                              + (f"; did you mean {close[0]!r}?" if close else "; it would be ignored"))
+
+
+def _dotted(config, prefix: str = ""):
+    """The dotted names of a ConfigDict's leaves ('model.latent_dim', ...), in order."""
+    for key, value in config.items():
+        if hasattr(value, "items"):
+            yield from _dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"

@@ -1,0 +1,66 @@
+"""`jaxae.load(workdir)`: a trained model back from a run's newest intact checkpoint, no config
+retyping, no internals: the checkpoint's run record holds the config, the data spec and size."""
+
+from __future__ import annotations
+
+import os
+
+from jaxae.devices import parallel
+from jaxae.runs import resume, run_record
+from jaxae.runs.checkpoint import Checkpointer, layout
+from jaxae.data import spec as specs
+from jaxae.errors import CheckpointError
+from jaxae.trainers.registry import create_trainer
+
+
+def load(workdir: str, *, step: int | None = None, mesh=None):
+    """The trained model of the run in `workdir`, as its family offers it (`Trainer.inference`).
+
+    For the autoencoder family: `encode`, `decode` and `reconstruct` taking raw images (uint8 or
+    [0, 1], the run's own input transform applied) and returning NumPy arrays, plus `config`,
+    `params`, `model` and `step`. Every family's model also carries `record`, the run record
+    (config, the data's spec, fingerprint and origin, versions; `jaxae.runs.run_record`).
+
+    Args:
+      workdir: the folder a run trained in (it holds `checkpoints/`).
+      step: a checkpoint's step; default the newest that reads back whole.
+      mesh: the devices to run on (default all).
+
+    Raises:
+      CheckpointError: `workdir` holds no run, no such step, or no checkpoint that can be read.
+    """
+    directory = os.path.join(os.path.abspath(os.path.expanduser(workdir)), "checkpoints")
+    if not os.path.isdir(directory):
+        raise CheckpointError(f"{workdir!r} holds no jaxae run: there is no {directory}")
+    checkpointer = Checkpointer(directory, read_only=True)
+    try:
+        steps = checkpointer.all_steps()
+        if step is not None and step not in steps:
+            raise CheckpointError(f"{directory} has no checkpoint of step {step}; it has {steps}")
+        mesh = mesh or parallel.make_mesh(0)
+
+        def target(found, meta):  # The layout the run's own config gives, checked against the saved one.
+            trainer = _trainer_of(meta)
+            abstract = resume.abstract_state(trainer, mesh, trainer.config.seed)
+            checkpointer.check_layout(found, meta, layout(abstract), meta["record"]["config"])
+            return abstract
+
+        found, meta, state, unreadable = resume.newest_intact(checkpointer, target, steps if step is None else [step])
+        for bad, why in unreadable:
+            resume.warn(f"checkpoint step {bad} in {directory} is unreadable: {why}")
+        if found is None:
+            raise CheckpointError(f"{directory} holds no checkpoint that can be read"
+                                  + (f" ({'; '.join(f'step {bad}: {why}' for bad, why in unreadable)})"
+                                     if unreadable else " (it is empty)"))
+        model = _trainer_of(meta).inference(state, mesh)
+        model.record = meta["record"]
+        return model
+    finally:
+        checkpointer.close()
+
+
+def _trainer_of(meta: dict):
+    """The trainer a checkpoint's run record describes."""
+    record = meta["record"]
+    config = run_record.config_from_json(record["config"])
+    return create_trainer(config, specs.spec_from_json(record["data"]["spec"]), record["data"]["num_examples"])

@@ -1,0 +1,300 @@
+"""The one shared training loop, for every family: set up, restore or init, iterate, finish.
+
+Trainers supply pure steps, hooks and evaluation (`trainers.base`); this loop owns time, files
+and signals, and never looks at what a family is. Events fall on absolute steps
+(`events.EventPlan`), so a run resumed from a checkpoint replays exactly the windows, batches,
+hooks and numbers of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import math
+import os
+
+import jax
+import numpy as np
+
+from jaxae.devices import parallel
+from jaxae.runs import resume, run_record
+from jaxae.runs.checkpoint import Checkpointer, layout
+from jaxae.config.validation import validate_config
+from jaxae.data import host, pipeline, sources, spec as specs
+from jaxae.errors import (CheckpointWriteError, ConfigError, DataError, NonFiniteLossError, WorkdirError, another_workdir,
+                          writing)
+from jaxae.engine.evaluation import Evaluator
+from jaxae.engine.events import EventPlan
+from jaxae.engine.iteration import Iteration
+from jaxae.runs.metric_writers import MetricWriter
+from jaxae.engine.runners import DeviceResidentRunner, StreamingRunner
+from jaxae.engine.stops import Stopped
+from jaxae.trainers.base import Trainer
+from jaxae.trainers.registry import create_trainer, trainer_class
+from jaxae.data.whole_split import WholeSplit
+from jaxae.runs.workdir import WorkdirLock, prepare_workdir, workdir_path
+
+__all__ = ["run", "train", "RunResult", "Stopped"]
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What a finished run leaves behind."""
+
+    step: int
+    eval_metrics: dict[str, float]
+    workdir: str
+    checkpoint_dir: str
+    metrics_path: str
+    image_paths: list[str]
+    state: object = None
+    export_paths: list[str] = dataclasses.field(default_factory=list)  # Files the family exported (embeddings.txt).
+
+
+def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
+    """Trains `config` in `workdir` on the tfds data set it names (resuming if checkpoints exist).
+
+    on_mismatch: what to do when `workdir` holds checkpoints of another run: 'fail' (a
+      CheckpointError listing the differing fields) or 'new_workdir' (train in the first free
+      or matching sibling `<workdir>-2`, `<workdir>-3`, ...; the other workdir is left untouched).
+    """
+    validate_config(config)  # Before any data is read.
+    _check_devices(config, parallel.make_mesh(config.parallel.num_devices))
+    data_dir = config.data.tfds_data_dir or None
+    # One writer: process 0 prepares an embedded data set; the others learn whether that failed.
+    parallel.on_lead(lambda: sources.prepare_embedded(config.data.name, data_dir, config.data), "preparing the data set")
+    train_source = sources.open_tfds(config.data.name, config.data.train_split, data_dir, config.data)
+    eval_source = sources.open_tfds(config.data.name, config.data.eval_split, data_dir, config.data)
+    return train(config, workdir, train_source, eval_source, on_mismatch=on_mismatch)
+
+
+def train(config, workdir: str, train_source, eval_source, mesh=None, *, on_mismatch: str = "fail") -> RunResult:
+    """Trains `config` on already opened sources (tfds splits or `ArraySource`s), with the same
+    checks as `run` and train.py, all made before anything is compiled (data values are checked
+    as they are read).
+
+    mesh: the devices to train on (default `parallel.make_mesh(config.parallel.num_devices)`).
+    """
+    validate_config(config)
+    if on_mismatch not in ("fail", "new_workdir"):
+        raise ConfigError(f"on_mismatch={on_mismatch!r} must be 'fail' or 'new_workdir'")
+    workdir = workdir_path(workdir)
+    _check_fields(config, train_source, eval_source)
+    mesh = mesh or parallel.make_mesh(config.parallel.num_devices)
+    _check_devices(config, mesh)
+    order = pipeline.BatchOrder(len(train_source), config.batch_size, config.seed)
+    pmap = config.parallel.mode == "pmap"
+    trainer = create_trainer(config, train_source.spec, len(train_source), axis_name=parallel.DATA_AXIS if pmap else None)
+    _check_labels(trainer, train_source, eval_source)
+    trainer.check_data(train_source)
+    plan = EventPlan(trainer.phases(), log_every=config.log_every, eval_every=config.eval_every,
+                     checkpoint_every=config.checkpoint_every)
+    abstract = resume.abstract_state(trainer, mesh, config.seed)
+    parallel.check_state_fits(abstract, mesh)
+    identity = run_record.identity(config, trainer, train_source)
+    record = run_record.make_record(config, train_source, len(train_source), eval_source)
+    if on_mismatch == "new_workdir":
+        workdir = resume.workdir_for(workdir, identity, abstract, record["config"])
+    workdir = prepare_workdir(workdir)
+    with _locked(workdir):
+        session = Session(config, workdir, trainer, plan, train_source, eval_source, order, mesh, abstract,
+                          meta={"identity": identity, "record": record})
+        return session.run()
+
+
+def _check_fields(config, train_source, eval_source) -> None:
+    """The sources hold the fields the family asks for, of the right kinds, alike in both splits."""
+    family, who = trainer_class(config.trainer), f"trainer={config.trainer!r}"
+    train_fields, eval_fields = family.train_fields(config), family.eval_fields(config)
+    specs.require(train_source.spec, train_fields, who=who, where=train_source.where)
+    specs.require(eval_source.spec, eval_fields, who=who, where=eval_source.where)
+    for name in set(train_fields) & set(eval_fields):
+        if eval_source.spec[name].shape != train_source.spec[name].shape:
+            raise DataError(f"field {name!r} is {eval_source.spec[name].shape} per example in {eval_source.where} "
+                            f"but {train_source.spec[name].shape} in {train_source.where}")
+
+
+def _check_labels(trainer, train_source, eval_source) -> None:
+    """DataError when a split's labels, where the family reads them, reach its class count."""
+    classes = trainer.label_classes()
+    if classes is None:
+        return
+    count, what = classes
+    for source, fields in ((train_source, trainer.train_fields(trainer.config)),
+                           (eval_source, trainer.eval_fields(trainer.config))):
+        field = source.spec.get("label")
+        if "label" not in fields or field is None or (field.vocab_size is not None and field.vocab_size <= count):
+            continue
+        labels = host.read_all(source, ["label"])["label"]  # In memory for arrays; tfds sets say their count.
+        bad = np.flatnonzero(labels >= count)
+        if bad.size:
+            raise DataError(f"{source.where} field 'label' holds {labels[bad[0]]} at example {bad[0]} ({bad.size} "
+                            f"labels >= {count}), but {what} counts labels 0..{count - 1} only")
+
+
+def _check_devices(config, mesh) -> None:
+    parallel.check_platform(config, mesh.devices.flat[0].platform, jax.process_count(), jax.device_count())
+    parallel.check_batch_divides(config.batch_size, mesh)
+    parallel.check_batch_divides(config.eval_batch_size, mesh, "eval_batch_size")
+
+
+@contextlib.contextmanager
+def _locked(workdir: str):
+    """Process 0 holds the workdir's lock; every process learns whether taking it failed."""
+    lock = WorkdirLock(workdir) if jax.process_index() == 0 else contextlib.nullcontext()
+    parallel.on_lead(lock.__enter__, f"locking workdir {workdir!r}")
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+class Session:
+    """One invocation of a run in its workdir: restore or init, iterate to the end, finish."""
+
+    def __init__(self, config, workdir, trainer, plan: EventPlan, train_source, eval_source, order, mesh, abstract, *,
+                 meta):
+        self.config, self.workdir, self.trainer, self.plan, self.mesh = config, workdir, trainer, plan, mesh
+        self.order, self.abstract, self.meta = order, abstract, meta
+        self.fields = list(trainer.train_fields(config))
+        # Decoded once (when it fits) for the runner and the hooks alike.
+        self.train_source = host.in_host_memory(train_source, config.data.host_memory_budget_mb, self.fields)
+        self.lead = jax.process_index() == 0
+        self.checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
+        self.evaluator = Evaluator(trainer, eval_source, mesh, config.eval_batch_size,
+                                   num_image_examples=config.num_image_examples, num_samples=config.num_samples,
+                                   host_memory_budget_mb=config.data.host_memory_budget_mb)
+        self.writer = MetricWriter(workdir, enabled=False)  # Replaced once the start step is known.
+        self.image_dir = os.path.join(workdir, "images")
+
+    def save(self, step: int, state, *, force: bool = False) -> None:
+        meta = {**self.meta, "layout": layout(state), "step": int(step)}
+        self.checkpointer.save(step, state, meta, force=force)
+
+    def run(self) -> RunResult:
+        try:
+            state, step = self._start()
+            if step < self.plan.end:
+                state = Iteration(self, state, step).run()
+            result = self._finish(state, resumed_complete=step == self.plan.end)
+        except CheckpointWriteError:
+            _close_quietly(self.checkpointer, self.writer)
+            raise
+        except WorkdirError as error:  # Metrics, pictures or records could not be written.
+            _close_quietly(self.checkpointer, self.writer)
+            raise WorkdirError(f"{error}. Checkpoints in {self.checkpointer.directory} are intact: steps "
+                               f"{self.checkpointer.all_steps()}") from error
+        except BaseException:
+            _close_quietly(self.checkpointer, self.writer)  # The error in flight is the one to report.
+            raise
+        try:
+            self.checkpointer.close()
+        finally:
+            self.writer.close()
+        return result
+
+    def _start(self):
+        """The state to continue from and its step; a fresh state gets its first phase's start hook."""
+        state, restored = resume.restore_or_init(self.trainer, self.checkpointer, self.mesh, self.config.seed,
+                                                 self.abstract, self.meta["identity"], self.meta["record"]["config"])
+        step = int(state.step)
+        if step > self.plan.end:
+            phases = ", ".join(f"{phase.name} {phase.num_steps}" for phase in self.plan.phases)
+            raise ConfigError(f"{self.checkpointer.directory} holds step {step}, past the end of this run's phases "
+                              f"({phases}: {self.plan.end} steps); ask for at least {step} steps, or use {another_workdir()}")
+        # Records after the restored step (of a run killed before its next save) are dropped; a fresh
+        # state drops them all.
+        opened = parallel.on_lead(lambda: MetricWriter(self.workdir, start_step=step if restored else -1),
+                                  "opening the metric files")
+        self.writer = opened if self.lead else MetricWriter(self.workdir, enabled=False)
+        parallel.on_lead(self._write_record, "writing the run record")
+        if self.lead:
+            print(f"jaxae: {'resuming from step ' + str(step) if restored else 'starting'} of {self.plan.end}; "
+                  f"{self.mesh.devices.size} {self.mesh.devices.flat[0].platform} device(s); workdir {self.workdir}",
+                  flush=True)
+        if not restored and self.plan.hooks_at(0):
+            state = self.run_hooks(state, 0)
+            self.save(0, state, force=True)
+        return state, step
+
+    def _write_record(self) -> None:
+        path = os.path.join(self.workdir, run_record.RECORD_FILE)
+        with writing(path), open(path, "w") as out:
+            json.dump(self.meta["record"], out, indent=1, sort_keys=True)
+
+    def run_hooks(self, state, step: int):
+        """Runs the hooks due at `step` on the host, records their metrics, returns the new state."""
+        for hook in self.plan.hooks_at(step):
+            before = layout(state)
+            state, metrics = hook.run(state, self.training_split)
+            state = parallel.place(state, parallel.shardings_of(self.abstract))
+            if layout(state) != before:  # A family's mistake: its checkpoints could not be resumed.
+                raise ValueError(f"the {hook.kind} hook of phase {hook.phase!r} returned a state of another layout "
+                                 f"(shapes, dtypes or structure) than it was given")
+            self.writer.write(step, {f"{hook.phase}/{name}": value for name, value in metrics.items()})
+        return state
+
+    @functools.cached_property
+    def training_split(self) -> WholeSplit:
+        """The training split for hooks to map over."""
+        return WholeSplit(self.train_source, self.mesh, self.config.eval_batch_size, self.fields)
+
+    def runner(self, start_step: int):
+        """The device-resident runner and its steps per dispatch, or the streaming one (no limit)."""
+        config, fields = self.config, self.fields
+        placement = config.data.placement
+        if placement == "auto":
+            fits = host.split_bytes(self.train_source, fields) <= config.data.device_memory_budget_mb * 2**20
+            placement = "device" if fits else "stream"
+        mode = config.parallel.mode
+        if placement == "device":
+            runner = DeviceResidentRunner(self.train_source, fields, self.order, self.mesh, mode=mode)
+            return runner, config.steps_per_dispatch or config.log_every
+        runner = StreamingRunner(self.train_source, fields, self.order, self.mesh, start_step=start_step, stop_step=self.plan.end,
+                                 prefetch=config.data.prefetch, mode=mode)
+        return runner, math.inf
+
+    def _export(self, state) -> dict[str, float]:
+        """The family's files beside the checkpoints (`Trainer.export`), written by process 0; its
+        measures as 'export/<name>' (which only process 0 records)."""
+        if type(self.trainer).export is Trainer.export:  # Nothing to write: no copy of the state either.
+            return {}
+        host_state = parallel.fetch_to_host(state)  # Every process takes part in gathering a split table.
+        measures = parallel.on_lead(lambda: self.trainer.export(host_state, self.train_source, self.workdir),
+                                    "exporting the run's files")
+        return {f"export/{name}": float(value) for name, value in (measures or {}).items()}  # {} beside process 0.
+
+    def _finish(self, state, *, resumed_complete: bool) -> RunResult:
+        """The final checkpoint first (nothing after it can lose the training), then the final eval,
+        the family's export, the eval record and pictures (written once, also when a complete run is
+        started again)."""
+        end = self.plan.end
+        if not resumed_complete:
+            self.save(end, state)
+        self.checkpointer.wait()
+        final = self.evaluator.metrics(state)
+        image_paths = []
+        # Every process takes the same branch: the pictures are a program all of them run.
+        if not parallel.max_over_processes(int(self.writer.has_record(end, "eval/"))):
+            if all(math.isfinite(value) for value in final.values()):  # Else the error below says why.
+                final |= self._export(state)  # Before the eval record, which marks the run's end as done.
+            self.writer.write(end, final)
+            image_paths = self.evaluator.write_pictures(state, end, self.image_dir, self.writer)
+        bad = {name: value for name, value in final.items() if not math.isfinite(value)}
+        if bad:
+            raise NonFiniteLossError(f"the final eval is not finite ({', '.join(f'{k}={v}' for k, v in bad.items())}); "
+                                     f"the checkpoint of step {end} was saved in {self.checkpointer.directory}")
+        exported = [os.path.join(self.workdir, name) for name in self.trainer.exported_files]
+        return RunResult(step=end, eval_metrics=final, workdir=self.workdir, checkpoint_dir=self.checkpointer.directory,
+                         metrics_path=self.writer.jsonl_path, image_paths=image_paths, state=state,
+                         export_paths=[path for path in exported if os.path.exists(path)])
+
+
+def _close_quietly(*closables) -> None:
+    for closable in closables:
+        try:
+            closable.close()
+        except Exception:  # Already failing: a second error would hide the first.
+            pass

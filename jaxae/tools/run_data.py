@@ -1,0 +1,58 @@
+"""The data a finished run was trained and evaluated on, for the tools that read a run
+(`jaxae.encode`, `jaxae.plot`): opened from the tfds data set the run recorded, or, for a run
+trained on the caller's arrays (which no run stores), asked for as a file. Never another data
+set's examples or labels."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from jaxae.runs import run_record
+from jaxae.errors import JaxaeError
+
+
+def recorded_split(model, split: str = "", *, workdir: str = ""):
+    """The source of `split` of the data set `model` (from `jaxae.load`) trained on; its eval
+    split's source when `split` is ''.
+
+    Raises:
+      JaxaeError: the run trained or evaluated on arrays (`--images` is needed), or the data set
+        cannot be opened, or its training split is not the data the run trained on.
+    """
+    from jaxae.data import builders, sources
+
+    origin = run_record.recorded_origin(model.record, "origin" if split else "eval_origin")
+    if origin["kind"] != "tfds":
+        what = "trained" if split else "was evaluated"
+        images = tuple(getattr(model, "input_fields", ())) == ("image",)
+        how = ("pass them as --images FILE.npy" if images else
+               f"encode them in Python: jaxae.load(workdir).encode(...) takes its fields {list(model.input_fields)}")
+        raise JaxaeError(f"the run in {workdir or 'this workdir'!r} {what} on arrays "
+                         f"({origin.get('name', 'of its caller')}), which a run does not store: {how}")
+    name, split = origin["name"], split or origin["split"]
+    data_dir = origin.get("data_dir")
+    if data_dir and not os.path.isdir(data_dir):  # Moved, or another machine: tfds' default (the fingerprint is checked).
+        data_dir = None
+    data = model.config.data
+    base = name.split("/")[0]
+    if base in builders.EMBEDDED_BUILDERS and base == data.name:  # Its builder's options come from the config.
+        source = sources.open_tfds(base, split, data_dir, data)
+    else:
+        source = sources.open_tfds(name, split, data_dir)
+    trained = run_record.recorded_origin(model.record, "origin")
+    if split == trained.get("split") and source.fingerprint() != model.record["data"]["fingerprint"]:
+        raise JaxaeError(f"{source.where} is not the data the run trained on: it is {source.fingerprint()!r}, "
+                         f"the run recorded {model.record['data']['fingerprint']!r}")
+    return source
+
+
+def read_images(path: str, flag: str = "--images") -> np.ndarray:
+    """Images [n, H, W(, C)] from a .npy file, without pickle; JaxaeError naming `flag` otherwise."""
+    if not path.endswith(".npy") or not os.path.isfile(path):
+        raise JaxaeError(f"{flag}={path!r} is not a .npy file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:  # e.g. an array of Python objects, which would need pickle.
+        raise JaxaeError(f"{flag}={path!r} cannot be read without pickle: {error}") from None

@@ -1,0 +1,30 @@
+"""A trained classifier run as `jaxae.load` returns it: the autoencoder's API plus class predictions."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from jaxae.trainers.autoencoder.inference import TrainedAutoencoder
+
+
+class TrainedClassifier(TrainedAutoencoder):
+    """`encode`, `decode`, `reconstruct` as for an autoencoder run, and the classes of new images."""
+
+    predicts = "classes"  # What `predict` gives (jaxae.encode's field).
+
+    def __init__(self, trainer, state, mesh, batch_size: int | None = None):
+        super().__init__(trainer, state, mesh, batch_size)
+        self.classifier_params = state.params
+        self.params = state.params["autoencoder"]
+
+    def _probabilities(self, params, batch):
+        return {"probabilities": jax.nn.softmax(self.trainer.logits(params, self.model_inputs(batch["image"])))}
+
+    def predict_proba(self, images) -> np.ndarray:
+        """images [n, H, W, C] (raw, as the run's data held them) -> [n, num_classes] class probabilities."""
+        return self._split(images).map(self._probabilities, self.classifier_params)["probabilities"]
+
+    def predict(self, images) -> np.ndarray:
+        """images [n, H, W, C] -> [n] int64, the most probable class of each."""
+        return np.argmax(self.predict_proba(images), axis=-1)

@@ -1,0 +1,36 @@
+"""The autoencoder + K-means baseline: pretrain an autoencoder, then K-means on its codes, once.
+
+Its clustering phase is one step that changes nothing but the step: the phase exists for its
+start hook (K-means on the whole training split, shared with every clustering family). A run of
+this family is also the pretrained network that DCN, DEC, IDEC, JULE, N2D (and VaDE) start from
+with ``--config.cluster.init_from=<its workdir>``.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jaxae.trainers.base import Phase
+from jaxae.trainers.clustering.shared import ClusteringTrainer
+
+
+class AEKMeansTrainer(ClusteringTrainer):
+    """Autoencoder, then K-means on the codes; predictions by the nearest K-means centroid."""
+
+    def cluster_phases(self):
+        return (Phase("kmeans", 1, self.cluster_step, on_start=self.start_clustering),)
+
+    def cluster_init(self, key, latent_dim):
+        del key
+        return {}, {"centroids": jnp.zeros((self.n_clusters, latent_dim), jnp.float32)}
+
+    def begin(self, state, codes, found):
+        return state.replace(extra={"centroids": jnp.asarray(found.centroids)}), {}
+
+    def centroids(self, state):
+        return state.extra["centroids"]
+
+    def cluster_step(self, state, batch):
+        """No update: K-means has run at the phase's start, so the step has nothing to record."""
+        del batch
+        return state.replace(step=state.step + 1), {}

@@ -1,0 +1,31 @@
+"""A trained deep-clustering run as `jaxae.load` returns it: the autoencoder's API plus `predict`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jaxae.trainers.autoencoder.inference import TrainedAutoencoder
+
+
+class TrainedClustering(TrainedAutoencoder):
+    """`encode`, `decode`, `reconstruct` as for an autoencoder run, and the clusters of new images.
+
+    Attributes:
+      centroids: [n_clusters, latent] NumPy array, the centres a code is assigned to.
+    """
+
+    predicts = "clusters"  # What `predict` gives (jaxae.encode's field).
+
+    def __init__(self, trainer, state, mesh, batch_size: int | None = None):
+        super().__init__(trainer, state, mesh, batch_size)
+        self.state = state
+        self.params = state.params["autoencoder"]
+        self.centroids = np.asarray(trainer.centroids(state))
+
+    def _predict(self, state, batch):
+        codes = self.trainer.code_of(state.params["autoencoder"], self.model_inputs(batch["image"]))
+        return {"cluster": self.trainer.predict(state, codes)}
+
+    def predict(self, images) -> np.ndarray:
+        """images [n, H, W, C] (raw, as the run's data held them) -> [n] int32 cluster of each."""
+        return self._split(images).map(self._predict, self.state)["cluster"]

@@ -1,0 +1,142 @@
+"""The tabular autoencoder family: tables of numeric, ordinal and categorical columns in one space.
+
+A batch holds 'numeric' [batch, num_numeric] float (numbers and ordinal ranks, standardised by
+whoever made the table: `jaxae.data.tables.TableEncoder`, or the embedded data set's builder) and, when
+`table.cardinalities` names categorical columns, 'categorical' [batch, columns] int ids. Each
+example's loss is the squared error summed over its numeric columns plus `table.categorical_weight`
+times the cross-entropy summed over its categorical columns; the same per-example loss is the
+anomaly score that `jaxae.AnomalyDetector` ranks rows by.
+"""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from jaxae.config import checks
+from jaxae import losses
+from jaxae.steps import optimizers
+from jaxae.errors import ConfigError, DataError
+from jaxae.models.activations import ACTIVATIONS
+from jaxae.models.initializers import KERNEL_INITS
+from jaxae.models.tabular import TableAutoencoder
+from jaxae.steps.train_state import TrainState
+from jaxae.trainers.base import Trainer
+from jaxae.steps.updates import guarded_update
+
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}  # No float16: tables are small, no loss scaling.
+
+
+class TabularTrainer(Trainer):
+    """Trains a `TableAutoencoder` on the config's `model` and `table` sections."""
+
+    @classmethod
+    def validate_config(cls, config) -> None:
+        super().validate_config(config)
+        checks.choice(config, "compute_dtype", COMPUTE_DTYPES)
+        checks.choice(config, "model.activation", ACTIVATIONS)
+        checks.choice(config, "model.weight_init", KERNEL_INITS)
+        checks.number(config, "model.latent_dim", low=1, integer=True)
+        checks.widths(config, "model.hidden", allow_empty=True)
+        checks.widths(config, "model.decoder_hidden", allow_empty=True)
+        checks.widths(config, "table.cardinalities", allow_empty=True)
+        if any(card < 2 for card in config.table.cardinalities):
+            raise ConfigError(f"table.cardinalities={tuple(config.table.cardinalities)}: each categorical column "
+                              "needs at least 2 categories")
+        checks.number(config, "table.embed_dim", low=1, integer=True)
+        checks.number(config, "table.categorical_weight", low=0)
+        optimizers.validate(config)
+
+    @classmethod
+    def train_fields(cls, config) -> dict[str, str]:
+        fields = {"numeric": "dense"}
+        return fields | ({"categorical": "ids"} if config.table.cardinalities else {})
+
+    def __init__(self, config, spec, num_examples: int, *, axis_name=None):
+        super().__init__(config, spec, num_examples, axis_name=axis_name)
+        numeric = spec["numeric"].shape
+        if len(numeric) != 1:
+            raise DataError(f"the 'numeric' field must be [n, columns]; it is [n, {', '.join(map(str, numeric))}]")
+        self.cardinalities = tuple(int(card) for card in config.table.cardinalities)
+        if "categorical" in spec and spec["categorical"].shape != (len(self.cardinalities),):
+            raise ConfigError(f"table.cardinalities names {len(self.cardinalities)} categorical columns but the data's "
+                              f"'categorical' field has shape {spec['categorical'].shape} per row")
+        model = config.model
+        self.model = TableAutoencoder(num_numeric=numeric[0], cardinalities=self.cardinalities,
+                                      hidden=tuple(model.hidden), decoder_hidden=tuple(model.decoder_hidden),
+                                      latent_dim=model.latent_dim, embed_dim=config.table.embed_dim,
+                                      activation=model.activation, weight_init=model.weight_init,
+                                      dtype=COMPUTE_DTYPES[config.compute_dtype])
+        self.tx = optimizers.build_optimizer(config.optimizer, self.num_steps)
+
+    def identity(self):
+        fields = ["model.hidden", "model.decoder_hidden", "model.latent_dim", "model.activation",
+                  "model.weight_init", "table.cardinalities", "table.embed_dim", "compute_dtype"]
+        return self.identity_of(*fields) | optimizers.identity(self.config, self.num_steps)
+
+    def columns(self, batch):
+        """A batch's (numeric [batch, num_numeric], categorical [batch, columns] int32)."""
+        numeric = batch["numeric"]
+        chex.assert_rank(numeric, 2)
+        categorical = batch.get("categorical", jnp.zeros((numeric.shape[0], 0), jnp.int32))
+        return numeric, categorical.astype(jnp.int32)
+
+    def init(self, key) -> TrainState:
+        init_key, state_key = jax.random.split(key)
+        numeric = jnp.zeros((1, self.model.num_numeric), jnp.float32)
+        params = self.model.init(init_key, numeric, jnp.zeros((1, len(self.cardinalities)), jnp.int32))["params"]
+        return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
+                          opt_state=self.tx.init(params), extra={})
+
+    def per_example(self, params, numeric, categorical):
+        """{'score' [batch]: the loss of each row, 'squared_error', 'cross_entropy', 'category_acc' [batch]}."""
+        _, numeric_out, logits = self.model.apply({"params": params}, numeric, categorical)
+        squared = losses.squared_error(numeric_out, numeric)
+        if self.cardinalities:
+            cross_entropy = losses.categorical_cross_entropy(logits, categorical)
+            accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == categorical, axis=-1).astype(jnp.float32)
+        else:
+            cross_entropy = accuracy = jnp.zeros_like(squared)
+        return {"score": squared + self.config.table.categorical_weight * cross_entropy,
+                "squared_error": squared, "cross_entropy": cross_entropy, "category_acc": accuracy}
+
+    def train_step(self, state: TrainState, batch):
+        numeric, categorical = self.columns(batch)
+
+        def loss_fn(params):
+            parts = self.per_example(params, numeric, categorical)
+            metrics = {"loss": jnp.mean(parts["score"]), "squared_error": jnp.mean(parts["squared_error"])}
+            if self.cardinalities:
+                metrics["cross_entropy"] = jnp.mean(parts["cross_entropy"])
+            return metrics["loss"], metrics
+
+        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        if self.axis_name is not None:
+            grads, metrics = jax.lax.pmean((grads, metrics), self.axis_name)
+        params, opt_state, _, metrics = guarded_update(self.tx, state.params, state.opt_state, grads, metrics, {},
+                                                       loss_scaling_on=False,
+                                                       skip_nonfinite=self.config.nonfinite == "skip")
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+    def eval_step(self, state: TrainState, batch, mask):
+        parts = self.per_example(state.params, *self.columns(batch))
+        if not self.cardinalities:
+            parts = {"score": parts["score"]}
+        sums = {name: jnp.sum(value * mask) for name, value in parts.items()}
+        return sums | {"count": jnp.sum(mask)}
+
+    def eval_report(self, sums) -> dict[str, float]:
+        """Means per row: 'score' (the loss), and with categorical columns its two parts and the
+        fraction of categories reconstructed exactly; 'mse' per numeric column."""
+        count = sums["count"]
+        report = {name: float(value / count) for name, value in sums.items() if name != "count"}
+        squared = report.get("squared_error", report["score"])
+        if self.model.num_numeric:
+            report["mse"] = squared / self.model.num_numeric
+        return report
+
+    def inference(self, state, mesh):
+        from jaxae.trainers.tabular.inference import TrainedTableAutoencoder
+
+        return TrainedTableAutoencoder(self, state, mesh)
