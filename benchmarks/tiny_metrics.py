@@ -58,9 +58,9 @@ def run_tiny(name: str, scratch: str) -> dict:
 
 
 def differences(before: dict, after: dict, rtol: float) -> list[str]:
-    """One line per config whose final eval metrics moved beyond `rtol` (or that failed)."""
+    """One line per config run (`after`) whose final eval metrics moved beyond `rtol` (or that failed)."""
     lines = []
-    for name in sorted(set(before) | set(after)):
+    for name in sorted(after):
         old, new = before.get(name, {}).get("eval"), after.get(name, {}).get("eval")
         if old is None or new is None:
             lines.append(f"{name}: before {before.get(name)} after {after.get(name)}")

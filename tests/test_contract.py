@@ -152,3 +152,50 @@ def test_a_hook_that_changes_the_state_layout_is_refused(tmp_path):
             train(tmp_path, config)
     finally:
         FAMILIES.pop("toy_wrong_shape")
+
+
+def test_the_seeds_wrapper_forwards_every_member_of_the_contract():
+    from jaxae.trainers import base
+    from jaxae.trainers.seeds import SeedsTrainer
+
+    public = {name for name in vars(base.Trainer) if not name.startswith("_")}
+    assert public == set(base.CONTRACT) | set(base.CLASS_CONTRACT) | set(base.HELPERS)  # Each member classified.
+    train_source, _ = toy_family.data()
+    wrapper = SeedsTrainer(toy_family.ToyTrainer(toy_family.config(), train_source.spec, len(train_source)), 2)
+    missing = [name for name in base.CONTRACT if name not in vars(SeedsTrainer) and name not in vars(wrapper)]
+    assert not missing, f"SeedsTrainer does not forward {missing}"
+
+
+class ExportingToy(toy_family.ToyTrainer):
+    """The toy family with its table split over the devices' rows and a file written at the end."""
+
+    exported_files = ("table.npy",)
+
+    def state_sharding(self, abstract_state, mesh):
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        rows = NamedSharding(mesh, PartitionSpec(parallel.DATA_AXIS, None))
+        return super().state_sharding(abstract_state, mesh).replace(params={"embed": rows})
+
+    def export(self, state, source, workdir):
+        np.save(os.path.join(workdir, "table.npy"), np.asarray(state.params["embed"]))
+        return {"table_norm": float(np.linalg.norm(state.params["embed"]))}
+
+
+def test_several_seeds_keep_the_familys_placement_and_export_seed_zeros_files(tmp_path):
+    from jaxae.trainers import FAMILIES, register
+
+    register("toy_export", ExportingToy)
+    try:
+        config = toy_family.config()
+        config.trainer, config.num_seeds = "toy_export", 2
+        result = train(tmp_path, config, parallel.make_mesh(4))
+    finally:
+        FAMILIES.pop("toy_export")
+    table = result.state.params["embed"]  # [seeds, VOCAB, DIM], rows split 4 ways, seeds whole.
+    assert table.shape[0] == 2 and tuple(table.sharding.spec)[:2] == (None, parallel.DATA_AXIS)
+    assert {shard.data.shape for shard in table.addressable_shards} == {(2, toy_family.VOCAB // 4, toy_family.DIM)}
+    saved = np.load(tmp_path / "table.npy")
+    np.testing.assert_array_equal(saved, np.asarray(table)[0])
+    assert result.eval_metrics["export/table_norm"] == pytest.approx(float(np.linalg.norm(saved)))
+    assert result.export_paths == [str(tmp_path / "table.npy")]

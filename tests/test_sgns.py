@@ -200,6 +200,32 @@ def test_a_killed_run_resumes_bit_exactly(tmp_path, synthetic, one):
     assert_resumes_exactly(tmp_path, one.workdir, one, sgns_config(), synthetic, keep_through=80)
 
 
+def test_a_non_finite_step_is_skipped_and_zeroed_as_in_every_family(synthetic, one):
+    """nonfinite='skip': the step keeps the tables it started from and zeroes its metrics, so the
+    loop leaves it out of the window's means rather than stopping on its NaN loss (issue 28)."""
+    from jaxae.data import host
+    from jaxae.engine.iteration import window_means
+    from jaxae.trainers import create_trainer
+
+    config = sgns_config(nonfinite="skip")
+    trainer = create_trainer(config, synthetic[0].spec, len(synthetic[0]))
+    (phase,) = trainer.phases()
+    step = jax.jit(phase.step)
+    chunks = host.read_all(synthetic[0], ["tokens", "segment"])
+    batch = {name: values[:config.batch_size] for name, values in chunks.items()}
+    batch["index"] = np.arange(config.batch_size, dtype=np.int32)
+    state = jax.device_get(one.state)
+    _, finite = step(state, batch)
+    assert float(finite["skipped"]) == 0 and np.isfinite(float(finite["loss"])) and float(finite["loss"]) > 0
+    poisoned = state.replace(params={**state.params, "input": np.full_like(state.params["input"], np.nan)})
+    after, metrics = step(poisoned, batch)
+    np.testing.assert_array_equal(jax.device_get(after.params["input"]), poisoned.params["input"])  # NaN == NaN here.
+    np.testing.assert_array_equal(jax.device_get(after.params["output"]), state.params["output"])
+    assert float(metrics["skipped"]) == 1 and all(float(v) == 0 for k, v in metrics.items() if k != "skipped")
+    window = jax.device_get({name: value + finite[name] for name, value in metrics.items()})
+    assert np.isfinite(window_means(window, 2)["train/loss"])  # The finite step's loss alone.
+
+
 def test_a_text_file_is_a_corpus(tmp_path):
     text = tmp_path / "mine.txt"
     letters = str.maketrans("0123456789", "abcdefghij")  # The tokeniser keeps letters only.

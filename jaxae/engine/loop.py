@@ -31,7 +31,6 @@ from jaxae.engine.iteration import Iteration
 from jaxae.runs.metric_writers import MetricWriter
 from jaxae.engine.runners import DeviceResidentRunner, StreamingRunner
 from jaxae.engine.stops import Stopped
-from jaxae.trainers.base import Trainer
 from jaxae.trainers.registry import create_trainer, trainer_class
 from jaxae.data.whole_split import WholeSplit
 from jaxae.runs.workdir import WorkdirLock, prepare_workdir, workdir_path
@@ -259,7 +258,7 @@ class Session:
     def _export(self, state) -> dict[str, float]:
         """The family's files beside the checkpoints (`Trainer.export`), written by process 0; its
         measures as 'export/<name>' (which only process 0 records)."""
-        if type(self.trainer).export is Trainer.export:  # Nothing to write: no copy of the state either.
+        if not self.trainer.exported_files:  # Nothing to write: no copy of the state either.
             return {}
         host_state = parallel.fetch_to_host(state)  # Every process takes part in gathering a split table.
         measures = parallel.on_lead(lambda: self.trainer.export(host_state, self.train_source, self.workdir),

@@ -32,11 +32,27 @@ def guarded_update(tx, params, opt_state, grads, metrics: dict, scaling: dict, *
         return new_params, new_opt_state, scaling, metrics
     # The norm too: finite gradients whose squares overflow make a useless update.
     finite = loss_scaling.all_finite(grads) & jnp.isfinite(metrics["loss"]) & jnp.isfinite(metrics["grad_norm"])
-    keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
-    new_params, new_opt_state = keep(new_params, params), keep(new_opt_state, opt_state)
-    metrics = {name: jnp.where(finite, value, 0.0) for name, value in metrics.items()}
-    metrics["skipped"] = 1.0 - finite.astype(jnp.float32)
+    (new_params, new_opt_state), metrics = skip_unless_finite(finite, (new_params, new_opt_state),
+                                                              (params, opt_state), metrics)
     if loss_scaling_on:
         metrics["loss_scale"] = scaling["loss_scale"]
         scaling = {**scaling, **loss_scaling.update(scaling, finite)}
     return new_params, new_opt_state, scaling, metrics
+
+
+def skip_unless_finite(finite, new, old, metrics: dict):
+    """The one skip rule of every family's step: where `finite` is false the step keeps `old` (any
+    pytree: parameters, optimizer state, tables), zeroes its metrics (the loop leaves a skipped step
+    out of the window's means) and sets 'skipped' to 1.
+
+    Args:
+      finite: a bool scalar, whether the step's loss (and gradients) are finite.
+      new, old: pytrees of the same structure, the step's result and what it started from.
+      metrics: the step's scalar metrics.
+    Returns:
+      (new where finite else old, metrics with 'skipped').
+    """
+    kept = jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
+    metrics = {name: jnp.where(finite, value, 0.0) for name, value in metrics.items()}
+    metrics["skipped"] = 1.0 - finite.astype(jnp.float32)
+    return kept, metrics

@@ -1,8 +1,8 @@
-"""The Trainer contract: everything the shared loop may rely on, and the registry of families.
+"""The Trainer contract: everything the shared loop may rely on (`CONTRACT`).
 
 A family (autoencoder, ae_kmeans, dcn, dec, vade, jule, n2d, gan, aae, tabular, classifier,
-autorec, sgns) is one module under ``jaxae/trainers/`` with a subclass of `Trainer`, registered
-by name in `FAMILIES`; a config picks it with ``config.trainer``. The loop, runners and evaluator
+autorec, sgns) is a subclass of `Trainer` in a sub-package of ``jaxae/trainers/``, registered by
+name in `registry.FAMILIES`; a config picks it with ``config.trainer``. The loop, runners and evaluator
 only call what this module declares:
 
 * from the config alone, before data is read: `validate_config`, `train_fields`/`eval_fields`
@@ -32,6 +32,15 @@ from jaxae.config import checks
 from jaxae.devices import parallel
 from jaxae.errors import ConfigError
 from jaxae.steps.updates import guarded_update
+
+# What the loop, runners and evaluator call on a built trainer: a wrapper (trainers/seeds.py) forwards
+# every one of them. `validate_config`, `train_fields` and `eval_fields` are also called on the family's
+# class, before it is built; the other public members of `Trainer` are helpers for the families.
+CONTRACT = ("train_fields", "eval_fields", "identity", "phases", "label_classes", "check_data", "init",
+            "state_sharding", "eval_step", "eval_report", "pictures", "diagnose", "export", "inference",
+            "guarded_metrics", "exported_files")
+CLASS_CONTRACT = ("validate_config",)
+HELPERS = ("identity_of", "epochs_or_steps", "num_steps", "train_step", "gradient_step")
 
 Step = Callable[[Any, dict], tuple[Any, dict]]  # (state, batch) -> (state, metrics)
 Hook = Callable[[Any, Any], tuple[Any, dict]]  # (state, whole training split) -> (state, metrics)
@@ -74,7 +83,8 @@ class Trainer:
 
     # Metrics of a train step whose non-finite window mean stops the run (those a phase reports).
     guarded_metrics: tuple[str, ...] = ("loss", "grad_norm")
-    # The files `export` writes in the workdir, which a finished run lists with its other outputs.
+    # The files `export` writes in the workdir, which a finished run lists with its other outputs; the
+    # loop calls `export` only for a family that names some.
     exported_files: tuple[str, ...] = ()
 
     def __init__(self, config, spec: dict, num_examples: int, *, axis_name: str | None = None):

@@ -12,7 +12,8 @@ Hooks (K-means, DEC's targets, JULE's merges) are host code with NumPy, scikit-l
 data-dependent shapes, which `vmap` cannot batch: they run seed by seed. Train metrics are the
 mean over seeds plus each seed's ('loss/seed_1'); an eval reports each seed's metrics and their
 mean and standard deviation ('cluster_acc', 'cluster_acc_std', 'cluster_acc/seed_1').
-`jaxae.load` gives seed 0's model.
+`jaxae.load` gives seed 0's model, and `export` writes seed 0's files. Every member of the contract
+(`base.CONTRACT`) is forwarded here; tests/test_contract.py fails on one that is not.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
 from jaxae.trainers.base import Phase, Trainer
 
@@ -130,6 +132,18 @@ class SeedsTrainer(Trainer):
     def pictures(self, state, batch, num_samples: int):
         """Seed 0's pictures."""
         return self.inner.pictures(one_seed(state, 0), batch, num_samples)
+
+    def state_sharding(self, abstract_state, mesh):
+        """The family's placement of one seed's state, with the seed axis in front left whole."""
+        one = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype),
+                           abstract_state.replace(step=None)).replace(step=abstract_state.step)
+        inner = self.inner.state_sharding(one, mesh)
+        with_seeds = jax.tree.map(lambda s: NamedSharding(s.mesh, PartitionSpec(None, *s.spec)), inner.replace(step=None))
+        return with_seeds.replace(step=inner.step)
+
+    def export(self, state, source, workdir: str) -> dict[str, float]:
+        """Seed 0's files and measures."""
+        return self.inner.export(one_seed(state, 0), source, workdir)
 
     def inference(self, state, mesh):
         """Seed 0's trained model."""

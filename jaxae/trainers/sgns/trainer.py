@@ -40,6 +40,7 @@ from jaxae.steps import rng
 from jaxae.data import corpus, host, skipgram
 from jaxae.errors import ConfigError, DataError, writing
 from jaxae.steps.train_state import TrainState
+from jaxae.steps.updates import skip_unless_finite
 from jaxae.trainers.base import Phase, Trainer
 
 UPDATES = ("rows", "dense")
@@ -184,11 +185,12 @@ class SkipGramTrainer(Trainer):
         count = jnp.sum(pairs["pair"])
         if self.axis_name is not None:
             loss, count = jax.lax.psum((loss, count), self.axis_name)
-        ok = jnp.isfinite(loss)
-        if self.config.nonfinite == "skip":  # Keep the tables of the last finite step.
-            params = jax.tree.map(lambda new, old: jnp.where(ok, new, old), params, state.params)
-        metrics = {"loss": loss / jnp.maximum(count, 1), "pairs": count, "learning_rate": rate,
-                   "skipped": 1.0 - ok.astype(jnp.float32)}
+        finite = jnp.isfinite(loss)
+        metrics = {"loss": loss / jnp.maximum(count, 1), "pairs": count, "learning_rate": rate}
+        if self.config.nonfinite == "skip":  # Keep the tables of the last finite step, as every family does.
+            params, metrics = skip_unless_finite(finite, params, state.params, metrics)
+        else:
+            metrics["skipped"] = 1.0 - finite.astype(jnp.float32)
         return state.replace(step=state.step + 1, params=params), metrics
 
     def row_scale(self, pairs):
