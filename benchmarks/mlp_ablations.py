@@ -45,7 +45,7 @@ def _without_noise(trainer):
         targets = (images.astype(jnp.float32) / 255.0 > trainer.config.data.binarize_threshold).astype(jnp.float32)
         return targets, targets, jnp.zeros((images.shape[0], trainer.config.model.latent_dim))
 
-    trainer.train_inputs = train_inputs
+    trainer.ae.train_inputs = train_inputs
 
 
 VARIANTS = {  # name -> (config change, patch active while tracing, trainer change)

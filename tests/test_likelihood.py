@@ -90,12 +90,12 @@ def test_the_iwae_objective_with_equal_draws_is_one_draws_elbo_by_scipy():
     rng = np.random.default_rng(0)
     targets = (rng.random((3, 28, 28, 1)) < 0.3).astype(np.float32)
     draw = rng.normal(size=(3, 4)).astype(np.float32)
-    loss, _, _ = trainer.iw_terms(params, jnp.asarray(targets), jnp.asarray(targets),
+    loss, _, _ = trainer.ae.iw_terms(params, jnp.asarray(targets), jnp.asarray(targets),
                                   jnp.asarray(np.repeat(draw[:, None], 4, axis=1)), jnp.zeros((), jnp.int32))
-    mu, logvar = (np.asarray(a, np.float64) for a in trainer.model.apply({"params": params}, targets, method="encode"))
+    mu, logvar = (np.asarray(a, np.float64) for a in trainer.ae.model.apply({"params": params}, targets, method="encode"))
     sigma = np.exp(0.5 * logvar)
     z = mu + sigma * draw
-    logits = np.asarray(trainer.model.apply({"params": params}, jnp.asarray(z, jnp.float32), method="decode_logits"),
+    logits = np.asarray(trainer.ae.model.apply({"params": params}, jnp.asarray(z, jnp.float32), method="decode_logits"),
                         np.float64).reshape(3, -1)
     x = targets.reshape(3, -1)
     nll = np.sum(np.logaddexp(0, logits) - x * logits, axis=1)

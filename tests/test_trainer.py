@@ -135,9 +135,9 @@ def test_kl_warmup_ramps_beta(tiny_config, digits):
     config = small_config(tiny_config)
     config.loss.beta, config.loss.kl_warmup_steps = 4.0, 10
     trainer = make_trainer(config, digits)
-    assert float(trainer._beta(jnp.asarray(0))) == 0.0
-    assert float(trainer._beta(jnp.asarray(5))) == pytest.approx(2.0)
-    assert float(trainer._beta(jnp.asarray(50))) == pytest.approx(4.0)
+    assert float(trainer.ae._beta(jnp.asarray(0))) == 0.0
+    assert float(trainer.ae._beta(jnp.asarray(5))) == pytest.approx(2.0)
+    assert float(trainer.ae._beta(jnp.asarray(50))) == pytest.approx(4.0)
 
 
 def test_sparse_penalty_is_added_to_the_loss(tiny_config, digits):
@@ -145,9 +145,9 @@ def test_sparse_penalty_is_added_to_the_loss(tiny_config, digits):
     trainer = make_trainer(config, digits)
     state = init_state(trainer, parallel.make_mesh(1))
     images = jnp.asarray(digits.read(np.arange(32))["image"])
-    x = trainer.model_inputs(images, jax.random.split(jax.random.PRNGKey(0), 32))
-    loss, metrics = trainer.loss_fn(state.params, x, x, None, state.step)
-    _, aux = trainer.model.apply({"params": state.params}, x)
+    x = trainer.ae.model_inputs(images, jax.random.split(jax.random.PRNGKey(0), 32))
+    loss, metrics = trainer.ae.loss_fn(state.params, x, x, None, state.step)
+    _, aux = trainer.ae.model.apply({"params": state.params}, x)
     rho_hat = jnp.mean(jax.nn.sigmoid(aux["z"]), axis=0)
     expected_penalty = (config.loss.kl_sparsity_weight * jnp.sum(losses.kl_sparsity(rho_hat, target=0.05))
                         + config.loss.l2_weight * losses.l2_penalty(state.params))
@@ -169,7 +169,7 @@ def test_denoising_corrupts_inputs_but_not_targets(tiny_config, digits):
     clean = batch["image"].astype(jnp.float32) / 255.0  # dae_mnist trains on grey levels.
     noisy = jax.vmap(lambda k, x: masking_noise(k, x, rate=config.noise.level))(noise_keys, clean)
     assert 0.25 < float(jnp.mean((noisy == 0) & (clean > 0)) / jnp.mean(clean > 0)) < 0.35
-    _, aux = trainer.model.apply({"params": state.params}, noisy)
+    _, aux = trainer.ae.model.apply({"params": state.params}, noisy)
     expected = jnp.mean(losses.bce_with_logits(aux["logits"], clean))
     np.testing.assert_allclose(metrics["recon"], expected, rtol=1e-5)
 

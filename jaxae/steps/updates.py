@@ -56,3 +56,27 @@ def skip_unless_finite(finite, new, old, metrics: dict):
     metrics = {name: jnp.where(finite, value, 0.0) for name, value in metrics.items()}
     metrics["skipped"] = 1.0 - finite.astype(jnp.float32)
     return kept, metrics
+
+
+def guarded_gradient_step(loss_fn, tx, params, opt_state, *, axis_name, skip_nonfinite: bool, scaling=None):
+    """The gradient of `loss_fn` and one `guarded_update`: the one way every family's step updates
+    parameters it differentiates (players that build their gradients themselves call `guarded_update`).
+
+    Args:
+      loss_fn: params -> (scalar loss, (metrics with 'loss', aux)).
+      axis_name: the mapped device axis under `pmap` (gradients and metrics are averaged over it), or None.
+      scaling: float16's loss-scaling state (the loss is multiplied by its scale before the gradient),
+        or None without loss scaling.
+    Returns:
+      (params, opt_state, scaling, metrics, aux).
+    """
+    def scaled(params):
+        loss, (metrics, aux) = loss_fn(params)
+        return (loss * scaling["loss_scale"] if scaling else loss), (metrics, aux)
+
+    (_, (metrics, aux)), grads = jax.value_and_grad(scaled, has_aux=True)(params)
+    if axis_name is not None:
+        grads, metrics = jax.lax.pmean((grads, metrics), axis_name)
+    params, opt_state, scaling, metrics = guarded_update(tx, params, opt_state, grads, metrics, scaling or {},
+                                                         loss_scaling_on=bool(scaling), skip_nonfinite=skip_nonfinite)
+    return params, opt_state, scaling, metrics, aux

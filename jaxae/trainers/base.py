@@ -31,7 +31,7 @@ import jax
 from jaxae.config import checks
 from jaxae.devices import parallel
 from jaxae.errors import ConfigError
-from jaxae.steps.updates import guarded_update
+from jaxae.steps.updates import guarded_gradient_step
 
 # What the loop, runners and evaluator call on a built trainer: a wrapper (trainers/seeds.py) forwards
 # every one of them. `validate_config`, `train_fields` and `eval_fields` are also called on the family's
@@ -149,11 +149,8 @@ class Trainer:
         loss_fn(params) -> (scalar loss, (metrics with 'loss', aux)). Returns (params, opt_state,
         metrics, aux); under `pmap` gradients and metrics are averaged over devices.
         """
-        (_, (metrics, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        if self.axis_name is not None:
-            grads, metrics = jax.lax.pmean((grads, metrics), self.axis_name)
-        params, opt_state, _, metrics = guarded_update(tx, params, opt_state, grads, metrics, {}, loss_scaling_on=False,
-                                                       skip_nonfinite=self.config.nonfinite == "skip")
+        params, opt_state, _, metrics, aux = guarded_gradient_step(
+            loss_fn, tx, params, opt_state, axis_name=self.axis_name, skip_nonfinite=self.config.nonfinite == "skip")
         return params, opt_state, metrics, aux
 
     def label_classes(self) -> tuple[int, str] | None:

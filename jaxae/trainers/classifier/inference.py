@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jaxae.trainers.autoencoder.inference import TrainedAutoencoder
+from jaxae.trainers.parts.trained_autoencoder import TrainedAutoencoder
 
 
 class TrainedClassifier(TrainedAutoencoder):
@@ -14,7 +14,8 @@ class TrainedClassifier(TrainedAutoencoder):
     predicts = "classes"  # What `predict` gives (jaxae.encode's field).
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
-        super().__init__(trainer, state, mesh, batch_size)
+        super().__init__(trainer.ae, state, mesh, batch_size)
+        self.trainer = trainer
         self.classifier_params = state.params
         self.params = state.params["autoencoder"]
 

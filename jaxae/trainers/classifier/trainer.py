@@ -46,21 +46,23 @@ from jaxae.errors import ConfigError, DataError
 from jaxae.data.labels import balanced_draw
 from jaxae.models import COMPUTE_DTYPES, MLPEncoder
 from jaxae.steps.train_state import TrainState
-from jaxae.trainers.autoencoder.trainer import SHIFT_STREAM, AutoencoderTrainer
-from jaxae.trainers.base import Phase
+from jaxae.trainers.base import Phase, Trainer
+from jaxae.trainers.parts.autoencoder import SHIFT_STREAM, AutoencoderCore
 
 MODES = ("scratch", "frozen", "finetune", "regularised")
 PRETRAINED = ("frozen", "finetune")  # The modes that pretrain the autoencoder first.
 LABELLED_STREAM = 2**32 - 4  # Folded into a step's key for its labelled batch, apart from its image stream.
 
 
-class ClassifierTrainer(AutoencoderTrainer):
-    """An encoder and a dense head, trained on a few labels; see the module docstring for the modes."""
+class ClassifierTrainer(Trainer):
+    """An encoder and a dense head, trained on a few labels; see the module docstring for the modes.
+    `ae` is the autoencoder core whose encoder the head sits on."""
 
     @classmethod
     def validate_config(cls, config) -> None:
-        cls.refuse_importance_weighting(config)
-        super().validate_config(config)  # The autoencoder's fields and the classifying phase's length.
+        AutoencoderCore.refuse_importance_weighting(config)
+        super().validate_config(config)  # The classifying phase's length.
+        AutoencoderCore.validate_config(config)
         if config.compute_dtype == "float16":
             raise ConfigError("compute_dtype='float16' (loss scaling) is not offered for the classifier; use "
                               "'bfloat16' or 'float32'")
@@ -83,9 +85,9 @@ class ClassifierTrainer(AutoencoderTrainer):
         return {"image": "image", "label": "label"}
 
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
+        super().__init__(config, spec, num_examples, axis_name=axis_name)
         settings = config.classifier
         self.mode, self.num_classes, self.num_labels = settings.mode, settings.num_classes, settings.num_labels
-        super().__init__(config, spec, num_examples, axis_name=axis_name)  # Its optimizer counts the phases.
         known = spec["label"].vocab_size
         if known is not None and known > self.num_classes:
             raise ConfigError(f"classifier.num_classes={self.num_classes} but the data's labels have {known} classes")
@@ -97,14 +99,17 @@ class ClassifierTrainer(AutoencoderTrainer):
         self.head = MLPEncoder(hidden=tuple(settings.head_hidden), features=self.num_classes,
                                activation=config.model.activation, dtype=COMPUTE_DTYPES[config.compute_dtype],
                                weight_init=config.model.weight_init)
-        self.tx = optimizers.build_optimizer(config.optimizer, self.pretrain_steps, self.values_per_image)
+        self.ae = AutoencoderCore(config, spec["image"].shape, optimizer_steps=self.pretrain_steps, axis_name=axis_name)
         self.classify_tx = optimizers.build_optimizer(settings.optimizer, self.classify_steps)
+
+    def check_data(self, source) -> None:
+        self.ae.check_data(source)
 
     def label_classes(self):
         return self.num_classes, f"classifier.num_classes={self.num_classes}"
 
     def identity(self):
-        fields = self.objective_fields() + [
+        fields = self.ae.objective_fields() + [
             "classifier.mode", "classifier.num_classes", "classifier.num_labels", "classifier.label_seed",
             "classifier.head_hidden", "classifier.reconstruction_weight"]
         if self.config.data.augment_shift:
@@ -128,21 +133,20 @@ class ClassifierTrainer(AutoencoderTrainer):
         examples, so a split too small for it fails before any training."""
         if not self.pretrain_steps:
             return (Phase("classify", self.classify_steps, self.classify_step, on_start=self.draw_labelled),)
-        return (Phase("pretrain", self.pretrain_steps, self.pretrain_step, on_start=self.draw_labelled),
+        return (Phase("pretrain", self.pretrain_steps, self.ae.pretrain_step, on_start=self.draw_labelled),
                 Phase("classify", self.classify_steps, self.classify_step))
 
     # ------------------------------------------------------------------ state
 
     def init(self, key) -> TrainState:
         model_key, head_key, state_key = jax.random.split(key, 3)
-        images = jnp.zeros((1, *self.image_shape), jnp.float32)
-        autoencoder = self.model.init({"params": model_key, "sample": model_key}, images)["params"]
+        autoencoder = self.ae.init_params(model_key)
         head = self.head.init(head_key, jnp.zeros((1, self.config.model.latent_dim), jnp.float32))["params"]
         params = {"autoencoder": autoencoder, "head": head}
-        labelled = {"images": jnp.zeros((self.num_labels, *self.image_shape), self.image_dtype),
+        labelled = {"images": jnp.zeros((self.num_labels, *self.ae.image_shape), self.image_dtype),
                     "labels": jnp.zeros((self.num_labels,), jnp.int32)}
         return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
-                          opt_state={"pretrain": self.tx.init(autoencoder),
+                          opt_state={"pretrain": self.ae.tx.init(autoencoder),
                                      "classify": self.classify_tx.init(self.trainable(params))},
                           extra=labelled)
 
@@ -180,7 +184,7 @@ class ClassifierTrainer(AutoencoderTrainer):
 
     def logits(self, params, x):
         """Inputs x [batch, H, W, C] in [0, 1] -> class logits [batch, num_classes]."""
-        logits = self.head.apply({"params": params["head"]}, self.code_of(params["autoencoder"], x))
+        logits = self.head.apply({"params": params["head"]}, self.ae.code_of(params["autoencoder"], x))
         return logits.astype(jnp.float32)  # The softmax in float32 under bfloat16 compute.
 
     def labelled_batch(self, state: TrainState, batch_size: int):
@@ -190,7 +194,7 @@ class ClassifierTrainer(AutoencoderTrainer):
                                 batch_size, rng.batch_offset(batch_size, self.axis_name))
         pick_keys, binarize_keys = rng.split_streams(keys, 2)
         picks = jax.vmap(lambda key: jax.random.randint(key, (), 0, self.num_labels))(pick_keys)
-        inputs = self.model_inputs(state.extra["images"][picks], binarize_keys)
+        inputs = self.ae.model_inputs(state.extra["images"][picks], binarize_keys)
         if self.config.classifier.augment and self.config.data.augment_shift:
             shift_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, SHIFT_STREAM)
             inputs = rng.per_example(lambda k, x: random_shift(k, x, max_shift=self.config.data.augment_shift),
@@ -203,7 +207,7 @@ class ClassifierTrainer(AutoencoderTrainer):
         inputs, labels = self.labelled_batch(state, batch["image"].shape[0])
         weight = self.config.classifier.reconstruction_weight
         if self.mode == "regularised":
-            targets, noisy, eps = self.train_inputs(state, batch["image"])
+            targets, noisy, eps = self.ae.train_inputs(state, batch["image"])
 
         def loss_fn(trainable):
             params = self.with_trainable(state.params, trainable)
@@ -213,7 +217,7 @@ class ClassifierTrainer(AutoencoderTrainer):
                        "accuracy": jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))}
             loss = cross_entropy
             if self.mode == "regularised":
-                autoencoder_loss, _ = self.loss_fn(params["autoencoder"], targets, noisy, eps, state.step)
+                autoencoder_loss, _ = self.ae.loss_fn(params["autoencoder"], targets, noisy, eps, state.step)
                 metrics["autoencoder_loss"] = autoencoder_loss
                 loss = loss + weight * autoencoder_loss
             return loss, ({**metrics, "loss": loss}, None)
@@ -227,8 +231,8 @@ class ClassifierTrainer(AutoencoderTrainer):
 
     def eval_step(self, state: TrainState, batch, mask):
         """Sums of each eval example's correctness, cross-entropy and reconstruction error, and the count."""
-        self._check_images(batch["image"])
-        targets, codes, reconstruction = self.clean_pass(state, batch)
+        self.ae.check_images(batch["image"])
+        targets, codes, reconstruction = self.ae.clean_pass(state, batch)
         logits = self.head.apply({"params": state.params["head"]}, codes).astype(jnp.float32)
         labels = batch["label"].astype(jnp.int32)
         per_example = {"accuracy": (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32),
@@ -246,7 +250,7 @@ class ClassifierTrainer(AutoencoderTrainer):
     def pictures(self, state: TrainState, batch, num_samples: int):
         """A few eval images over their reconstructions [2, n, H, W, C]."""
         del num_samples
-        targets, _, reconstruction = self.clean_pass(state, batch)
+        targets, _, reconstruction = self.ae.clean_pass(state, batch)
         return {"reconstructions": jnp.stack([targets, reconstruction])}
 
     def inference(self, state, mesh):

@@ -68,10 +68,10 @@ class DCNTrainer(ClusteringTrainer):
         centroids, lambda_ = state.extra["centroids"], self.config.dcn.lambda_
 
         def loss_fn(params):
-            reconstruction, aux = self.apply(params["autoencoder"], inputs, train=True)
+            reconstruction, aux = self.ae.apply(params["autoencoder"], inputs, train=True)
             codes = aux["z"]
             assignments = kmeans.assign(jax.lax.stop_gradient(codes), centroids)
-            recon = self.reconstruction_nll(reconstruction, aux, targets)
+            recon = self.ae.reconstruction_nll(reconstruction, aux, targets)
             cluster = kmeans_term(codes, centroids, assignments)
             loss = jnp.mean(recon + 0.5 * lambda_ * cluster)
             return loss, ({"loss": loss, "recon": jnp.mean(recon), "kmeans": jnp.mean(cluster)},

@@ -108,15 +108,15 @@ class DECTrainer(ClusteringTrainer):
 
             def loss_fn(params):
                 if dec.reconstruction_weight:
-                    reconstruction, aux = self.apply(params["autoencoder"], inputs, train=True)
+                    reconstruction, aux = self.ae.apply(params["autoencoder"], inputs, train=True)
                     codes = aux["z"]
                 else:  # DEC: the decoder is not trained, so not run.
-                    codes = self.model.apply({"params": params["autoencoder"]}, inputs, method="encode")
+                    codes = self.ae.model.apply({"params": params["autoencoder"]}, inputs, method="encode")
                 q = soft_assignments(codes, params["centroids"], dec.alpha)
                 kl = jnp.mean(kl_divergence(targets_p, q))
                 metrics, loss = {"kl": kl}, dec.kl_weight * kl
                 if dec.reconstruction_weight:
-                    metrics["recon"] = jnp.mean(self.reconstruction_nll(reconstruction, aux, targets))
+                    metrics["recon"] = jnp.mean(self.ae.reconstruction_nll(reconstruction, aux, targets))
                     loss = loss + dec.reconstruction_weight * metrics["recon"]
                 return loss, ({**metrics, "loss": loss}, None)
 

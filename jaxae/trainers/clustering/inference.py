@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxae.trainers.autoencoder.inference import TrainedAutoencoder
+from jaxae.trainers.parts.trained_autoencoder import TrainedAutoencoder
 
 
 class TrainedClustering(TrainedAutoencoder):
@@ -17,13 +17,14 @@ class TrainedClustering(TrainedAutoencoder):
     predicts = "clusters"  # What `predict` gives (jaxae.encode's field).
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
-        super().__init__(trainer, state, mesh, batch_size)
+        super().__init__(trainer.ae, state, mesh, batch_size)
+        self.trainer = trainer
         self.state = state
         self.params = state.params["autoencoder"]
         self.centroids = np.asarray(trainer.centroids(state))
 
     def _predict(self, state, batch):
-        codes = self.trainer.code_of(state.params["autoencoder"], self.model_inputs(batch["image"]))
+        codes = self.autoencoder.code_of(state.params["autoencoder"], self.model_inputs(batch["image"]))
         return {"cluster": self.trainer.predict(state, codes)}
 
     def predict(self, images) -> np.ndarray:

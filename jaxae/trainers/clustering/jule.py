@@ -151,7 +151,7 @@ class JULETrainer(ClusteringTrainer):
 
     def flat_inputs(self, state, batch):
         """{'input': [batch, H * W * C]} the clean images a batch's codes are computed from."""
-        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
+        targets, _ = self.ae.eval_inputs(state, batch["image"], batch["index"])
         return {"input": targets.reshape(targets.shape[0], -1)}
 
     def refresh_clusters(self, state, split):
@@ -181,10 +181,10 @@ class JULETrainer(ClusteringTrainer):
         targets, inputs, _ = self.cluster_inputs(state, batch["image"])
 
         def loss_fn(params):
-            reconstruction, aux = self.apply(params["autoencoder"], inputs, train=True)
+            reconstruction, aux = self.ae.apply(params["autoencoder"], inputs, train=True)
             cluster = jnp.mean(clustering_loss(aux["z"], labels, state.extra["means"], state.extra["num_clusters"],
                                                jule.temperature))
-            recon = jnp.mean(self.reconstruction_nll(reconstruction, aux, targets))
+            recon = jnp.mean(self.ae.reconstruction_nll(reconstruction, aux, targets))
             loss = cluster + jule.reconstruction_weight * recon
             return loss, ({"loss": loss, "cluster": cluster, "recon": recon}, None)
 

@@ -34,22 +34,24 @@ from jaxae.metrics import clustering as metrics
 from jaxae.errors import ConfigError
 from jaxae.models import architecture_fields
 from jaxae.steps.train_state import TrainState
-from jaxae.trainers.autoencoder.trainer import AutoencoderTrainer
-from jaxae.trainers.base import Phase
+from jaxae.trainers.base import Phase, Trainer
+from jaxae.trainers.parts.autoencoder import AutoencoderCore
 
 KMEANS_STREAM = 2**32 - 3  # Folded into the run's key for the K-means seeding: beyond any step.
 
 
-class ClusteringTrainer(AutoencoderTrainer):
-    """Pretraining, K-means initialisation and clustering metrics; subclasses add the clustering step."""
+class ClusteringTrainer(Trainer):
+    """Pretraining, K-means initialisation and clustering metrics; subclasses add the clustering step.
+    `ae` is the autoencoder core whose codes are clustered."""
 
     guarded_metrics = ("loss", "grad_norm")
     model_name = "ae"  # The autoencoder whose codes the family clusters ('vae' for VaDE).
 
     @classmethod
     def validate_config(cls, config) -> None:
-        cls.refuse_importance_weighting(config)
-        super().validate_config(config)  # The autoencoder's fields and the clustering phase's length.
+        AutoencoderCore.refuse_importance_weighting(config)
+        super().validate_config(config)  # The clustering phase's length.
+        AutoencoderCore.validate_config(config)
         if config.model.name != cls.model_name:
             raise ConfigError(f"model.name={config.model.name!r}: trainer={config.trainer!r} clusters the codes of "
                               f"model.name={cls.model_name!r}; set that")
@@ -69,6 +71,10 @@ class ClusteringTrainer(AutoencoderTrainer):
             check_pretrained_run(config)
 
     @classmethod
+    def train_fields(cls, config) -> dict[str, str]:
+        return {"image": "image"}
+
+    @classmethod
     def eval_fields(cls, config) -> dict[str, str]:
         """Images, and labels to score the clusters against unless `cluster.eval_labels` is False."""
         return {"image": "image", "label": "label"} if config.cluster.eval_labels else {"image": "image"}
@@ -78,8 +84,11 @@ class ClusteringTrainer(AutoencoderTrainer):
         self.n_clusters = config.cluster.n_clusters
         label = spec.get("label")
         self.num_classes = max(self.n_clusters, label.vocab_size or 0) if label is not None else self.n_clusters
-        self.tx = optimizers.build_optimizer(config.optimizer, self.pretrain_steps, self.values_per_image)
+        self.ae = AutoencoderCore(config, spec["image"].shape, optimizer_steps=self.pretrain_steps, axis_name=axis_name)
         self.cluster_tx = optimizers.build_optimizer(config.cluster.optimizer, self.cluster_steps)
+
+    def check_data(self, source) -> None:
+        self.ae.check_data(source)
 
     def label_classes(self):
         return self.num_classes, (f"the label x cluster contingency matrix ({self.num_classes} rows: "
@@ -111,6 +120,10 @@ class ClusteringTrainer(AutoencoderTrainer):
     def phases(self):
         return (Phase("pretrain", self.pretrain_steps, self.pretrain_step), *self.cluster_phases())
 
+    def pretrain_step(self, state: TrainState, batch):
+        """The autoencoder's step on params['autoencoder'] (VaDE trains its VAE on the mean code instead)."""
+        return self.ae.pretrain_step(state, batch)
+
     def cluster_phases(self) -> tuple[Phase, ...]:
         """The family's phases after pretraining; the first starts with `start_clustering`."""
         return (Phase("cluster", self.cluster_steps, self.cluster_step, on_start=self.start_clustering),)
@@ -123,12 +136,11 @@ class ClusteringTrainer(AutoencoderTrainer):
 
     def init(self, key) -> TrainState:
         model_key, cluster_key, state_key = jax.random.split(key, 3)
-        dummy = jnp.zeros((1, *self.image_shape), jnp.float32)
-        autoencoder = self.model.init({"params": model_key, "sample": model_key}, dummy)["params"]
+        autoencoder = self.ae.init_params(model_key)
         trainable, extra = self.cluster_init(cluster_key, self.config.model.latent_dim)
         params = {"autoencoder": autoencoder, **trainable}
         return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
-                          opt_state={"pretrain": self.tx.init(autoencoder), "cluster": self.cluster_tx.init(params)},
+                          opt_state={"pretrain": self.ae.tx.init(autoencoder), "cluster": self.cluster_tx.init(params)},
                           extra=extra)
 
     # ------------------------------------------------------------------ the clustering phase
@@ -139,7 +151,7 @@ class ClusteringTrainer(AutoencoderTrainer):
     def cluster_inputs(self, state: TrainState, images):
         """(targets, inputs, VAE noise or None) of a clustering step: shifted as in pretraining when
         `cluster.augment`."""
-        return self.train_inputs(state, images, augment=self.config.cluster.augment)
+        return self.ae.train_inputs(state, images, augment=self.config.cluster.augment)
 
     def update(self, state: TrainState, loss_fn):
         """One step of the clustering optimizer on all of params (see `gradient_step`): (state, metrics, aux)."""
@@ -150,8 +162,8 @@ class ClusteringTrainer(AutoencoderTrainer):
 
     def codes(self, state: TrainState, batch):
         """{'code': [batch, latent]} of a batch's clean images (a map over a whole split)."""
-        targets, _ = self.eval_inputs(state, batch["image"], batch["index"])
-        return {"code": self.code_of(state.params["autoencoder"], targets)}
+        targets, _ = self.ae.eval_inputs(state, batch["image"], batch["index"])
+        return {"code": self.ae.code_of(state.params["autoencoder"], targets)}
 
     def start_clustering(self, state: TrainState, split):
         """Hook at the clustering phase's start: the pretrained weights (with `init_from`), K-means on
@@ -184,11 +196,10 @@ class ClusteringTrainer(AutoencoderTrainer):
         # An autoencoder run's `params` are its autoencoder's; a clustering run's too (see TrainedClustering).
         params = self.adopt_pretrained(getattr(load(self.config.cluster.init_from, mesh=mesh), "params", None))
         key = jax.random.PRNGKey(0)
-        expected = jax.eval_shape(lambda: self.model.init({"params": key, "sample": key},
-                                                          jnp.zeros((1, *self.image_shape)))["params"])
+        expected = jax.eval_shape(lambda: self.ae.init_params(key))
         if layout(params) != layout(expected):
             raise ConfigError(f"cluster.init_from={self.config.cluster.init_from!r} holds a model of other shapes "
-                              f"than this run's (images {self.image_shape}, model {dict(self.config.model)})")
+                              f"than this run's (images {self.ae.image_shape}, model {dict(self.config.model)})")
         return params
 
     # ------------------------------------------------------------------ evaluation
@@ -207,7 +218,7 @@ class ClusteringTrainer(AutoencoderTrainer):
 
     def eval_step(self, state: TrainState, batch, mask):
         """The label x cluster contingency matrix (with labels), the summed reconstruction error, the count."""
-        targets, codes, reconstruction = self.clean_pass(state, batch)
+        targets, codes, reconstruction = self.ae.clean_pass(state, batch)
         sums = {"mse": jnp.sum(losses.mse(reconstruction, targets) * mask), "count": jnp.sum(mask),
                 "clustering": self.clustered(state).astype(jnp.float32)}
         if "label" in batch:
@@ -224,9 +235,9 @@ class ClusteringTrainer(AutoencoderTrainer):
     def pictures(self, state: TrainState, batch, num_samples: int):
         """Reconstructions of a few eval images and the decoded centroids [n_clusters, H, W, C]."""
         del num_samples
-        targets, _, reconstruction = self.clean_pass(state, batch)
+        targets, _, reconstruction = self.ae.clean_pass(state, batch)
         return {"reconstructions": jnp.stack([targets, reconstruction]),
-                "centroids": self.model.apply({"params": state.params["autoencoder"]}, self.centroids(state),
+                "centroids": self.ae.model.apply({"params": state.params["autoencoder"]}, self.centroids(state),
                                               method="decode")}
 
     def inference(self, state, mesh):

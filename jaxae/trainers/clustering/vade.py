@@ -59,15 +59,15 @@ class VaDETrainer(ClusteringTrainer):
 
     def pretrain_step(self, state, batch):
         """The VAE trained as an autoencoder on its mean code: the decoder's squared error (or BCE)."""
-        targets, inputs, _ = self.train_inputs(state, batch["image"])
+        targets, inputs, _ = self.ae.train_inputs(state, batch["image"])
 
         def loss_fn(params):
-            logits = self.model.apply({"params": params}, self.code_of(params, inputs), method="decode_logits")
+            logits = self.ae.model.apply({"params": params}, self.ae.code_of(params, inputs), method="decode_logits")
             reconstruction = logits if self.config.model.output_activation == "identity" else jax.nn.sigmoid(logits)
-            recon = jnp.mean(self.reconstruction_nll(reconstruction, {"logits": logits}, targets))
+            recon = jnp.mean(self.ae.reconstruction_nll(reconstruction, {"logits": logits}, targets))
             return recon, ({"loss": recon, "recon": recon}, None)
 
-        params, opt_state, metrics, _ = self.gradient_step(self.tx, state.params["autoencoder"],
+        params, opt_state, metrics, _ = self.gradient_step(self.ae.tx, state.params["autoencoder"],
                                                            state.opt_state["pretrain"], loss_fn)
         return state.replace(step=state.step + 1, params={**state.params, "autoencoder": params},
                              opt_state={**state.opt_state, "pretrain": opt_state}), metrics
@@ -108,7 +108,7 @@ class VaDETrainer(ClusteringTrainer):
         targets, inputs, eps = self.cluster_inputs(state, batch["image"])
 
         def loss_fn(params):
-            reconstruction, aux = self.apply(params["autoencoder"], inputs, eps, train=True)
+            reconstruction, aux = self.ae.apply(params["autoencoder"], inputs, eps, train=True)
             nll = self.gaussian_nll(reconstruction, targets)
             kl = mixture.vade_kl(aux["z"], aux["mu"], aux["logvar"], params["mixture"])
             loss = jnp.mean(nll + kl)

@@ -23,7 +23,6 @@ from jaxae.models.initializers import KERNEL_INITS
 from jaxae.models.tabular import TableAutoencoder
 from jaxae.steps.train_state import TrainState
 from jaxae.trainers.base import Trainer
-from jaxae.steps.updates import guarded_update
 
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}  # No float16: tables are small, no loss scaling.
 
@@ -109,14 +108,9 @@ class TabularTrainer(Trainer):
             metrics = {"loss": jnp.mean(parts["score"]), "squared_error": jnp.mean(parts["squared_error"])}
             if self.cardinalities:
                 metrics["cross_entropy"] = jnp.mean(parts["cross_entropy"])
-            return metrics["loss"], metrics
+            return metrics["loss"], (metrics, None)
 
-        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        if self.axis_name is not None:
-            grads, metrics = jax.lax.pmean((grads, metrics), self.axis_name)
-        params, opt_state, _, metrics = guarded_update(self.tx, state.params, state.opt_state, grads, metrics, {},
-                                                       loss_scaling_on=False,
-                                                       skip_nonfinite=self.config.nonfinite == "skip")
+        params, opt_state, metrics, _ = self.gradient_step(self.tx, state.params, state.opt_state, loss_fn)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
     def eval_step(self, state: TrainState, batch, mask):

@@ -1,4 +1,5 @@
-"""A trained autoencoder as `jaxae.load` returns it: encode, decode and reconstruct NumPy arrays."""
+"""A trained autoencoder as `jaxae.load` returns it: encode, decode and reconstruct NumPy arrays. The
+autoencoder family returns it as it is; the clustering and classifier families add their predictions."""
 
 from __future__ import annotations
 
@@ -35,11 +36,13 @@ class TrainedAutoencoder:
     predicts = None  # What `predict` gives, where a family offers it ('clusters', 'classes'): jaxae.encode's field.
     score_samples = 16  # Posterior draws per example in a VAE's anomaly score (its negative ELBO).
 
-    def __init__(self, trainer, state, mesh, batch_size: int | None = None):
-        self.trainer, self.config, self.model, self.mesh = trainer, trainer.config, trainer.model, mesh
+    def __init__(self, autoencoder, state, mesh, batch_size: int | None = None):
+        """autoencoder: the run's `AutoencoderCore`; state: the run's state, whose params are the
+        autoencoder's (a family holding more sets `params` to its autoencoder's after this)."""
+        self.autoencoder, self.config, self.model, self.mesh = autoencoder, autoencoder.config, autoencoder.model, mesh
         self.params, self.step = state.params, int(state.step)
-        self.image_shape = trainer.image_shape
-        self.variational = trainer.variational
+        self.image_shape = autoencoder.image_shape
+        self.variational = autoencoder.variational
         self.batch_size = batch_size or self.config.eval_batch_size
         self._likelihood_fns = {}
         self._binarize = self.config.data.binarize if self.config.data.binarize == "static" else "none"
@@ -66,7 +69,7 @@ class TrainedAutoencoder:
         targets = self.model_inputs(batch["image"])
         if not self.variational:
             reconstruction, aux = self.model.apply({"params": params}, targets, train=False)
-            return {"score": self.trainer.reconstruction_nll(reconstruction, aux, targets)}
+            return {"score": self.autoencoder.reconstruction_nll(reconstruction, aux, targets)}
         # The negative ELBO: the reconstruction term averaged over posterior draws (each example's
         # own, from its index, so a score does not depend on the batch), plus the KL in closed form.
         keys = rng.keys_for(jax.random.key(0), batch["index"])
@@ -74,7 +77,7 @@ class TrainedAutoencoder:
 
         def one_draw(eps_s):  # eps_s: [batch, latent] -> [batch]
             reconstruction, aux = self.model.apply({"params": params}, targets, eps=eps_s)
-            return self.trainer.reconstruction_nll(reconstruction, aux, targets), aux
+            return self.autoencoder.reconstruction_nll(reconstruction, aux, targets), aux
 
         nll, aux = jax.vmap(one_draw, in_axes=1)(eps)
         kl = losses.gaussian_kl(aux["mu"][0], aux["logvar"][0])
@@ -91,7 +94,7 @@ class TrainedAutoencoder:
         targets = self.model_inputs(batch["image"])
         mu, logvar = self.model.apply({"params": params}, targets, method="encode")
         keys = rng.keys_for(jax.random.key(1), batch["index"])
-        return {"log_likelihood": likelihood.iw_log_likelihood(self.trainer.decode_nll(params, targets), mu, logvar,
+        return {"log_likelihood": likelihood.iw_log_likelihood(self.autoencoder.decode_nll(params, targets), mu, logvar,
                                                                keys, samples=samples)}
 
     def log_likelihood(self, images, samples: int = 1000) -> np.ndarray:
