@@ -25,7 +25,7 @@ from scipy.special import expit
 from benchmarks.measure import add_run_arguments, matmul_gflops, publish
 
 # U-AutoRec: the best of our search over splits 0-3 (lambda 30, 100, 300 at a rate of 1e-3 for 100
-# epochs of 14 batches: see the README).
+# epochs of 14 batches: see docs/autorec.md).
 U_AUTOREC_FIELDS = {"num_epochs": 100, "l2": 100.0, "learning_rate": 1e-3}
 
 

@@ -96,7 +96,7 @@ def test_contamination_flags_at_most_that_fraction_of_the_threshold_rows(detecto
 def test_new_normal_rows_of_a_small_table_are_flagged_at_the_contamination_rate():
     """Issue 27, finding 2: on breast-cancer benign rows split 70/30, a threshold read off the
     training scores flagged about half of the held-out benign rows; read off held-out rows, about
-    the contamination rate (the README's table: 3 seeds, against IsolationForest and PyOD)."""
+    the contamination rate (docs/estimators.md's table: 3 seeds, against IsolationForest and PyOD)."""
     from sklearn.datasets import load_breast_cancer
 
     table = load_breast_cancer()

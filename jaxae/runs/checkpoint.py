@@ -86,7 +86,7 @@ class Checkpointer:
         if diffs:
             raise CheckpointError(
                 f"{self.directory} holds step {step} of a different model, data or config, so it cannot be resumed: "
-                + "; ".join(diffs) + f". {advice} (see the README's table of what a resume may change)")
+                + "; ".join(diffs) + f". {advice} (see docs/runs.md: what a resume may change)")
 
     def check_layout(self, step: int, meta: dict, state_layout: dict, config_json: dict) -> None:
         """Raises CheckpointError if the arrays of `step` differ in shape or dtype from `state_layout`,
