@@ -103,6 +103,17 @@ def distance(mean_a, cov_a, mean_b, cov_b) -> float:
     return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * np.sum(np.sqrt(np.clip(cross, 0, None))))
 
 
+def pair_sums(real, fake, mask) -> dict:
+    """{'real', 'fake'}: the `feature_sums` of real images and of as many generated ones, [batch, 28, 28, 1]
+    in [0, 1] each, over the unmasked examples; an eval step's Frechet sums, read by `pair_report`."""
+    return {"real": feature_sums(real, mask), "fake": feature_sums(fake, mask)}
+
+
+def pair_report(sums: dict) -> dict[str, float]:
+    """`report` of the totals of `pair_sums`."""
+    return report(sums["real"], sums["fake"])
+
+
 def report(real_sums, fake_sums) -> dict[str, float]:
     """{'frechet': the distance, 'modes': exp(entropy) of the samples' mean class distribution (10 when
     every digit is drawn equally often, 1 under total mode collapse), 'diversity': the samples' feature

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 
 from jaxae.config import checks
 from jaxae.metrics import frechet
+from jaxae.metrics.means import masked_sums, means
 from jaxae import losses
 from jaxae.steps import rng
 from jaxae.metrics import clustering as cluster_metrics
@@ -189,12 +190,12 @@ class AAETrainer(players.ImageTrainer):
         targets = to_unit_interval(images)
         codes = self.encode(ae_params, images)
         logits = self.decode_logits(ae_params, codes)
-        sums = {"count": jnp.sum(mask), "bce": jnp.sum(losses.bce_with_logits(logits, targets) * mask),
-                "mse": jnp.sum(losses.mse(jax.nn.sigmoid(logits), targets) * mask)}
+        sums = masked_sums({"bce": losses.bce_with_logits(logits, targets),
+                            "mse": losses.mse(jax.nn.sigmoid(logits), targets)}, mask)
         if frechet.applies(self.image_shape):
             draws = self.prior_draws(rng.keys_for(jax.random.fold_in(state.key, EVAL_STREAM), batch["index"]))
             samples = jax.nn.sigmoid(self.decode_logits(ae_params, draws))
-            sums["real"], sums["fake"] = frechet.feature_sums(targets, mask), frechet.feature_sums(samples, mask)
+            sums["frechet"] = frechet.pair_sums(targets, samples, mask)
         if "label" in batch:
             clusters = jnp.argmax(codes["category"], axis=-1)
             sums["contingency"] = cluster_metrics.contingency(batch["label"], clusters, self.num_classes(self.n_clusters),
@@ -202,10 +203,9 @@ class AAETrainer(players.ImageTrainer):
         return sums
 
     def eval_report(self, sums):
-        count = float(sums["count"])
-        report = {"bce": float(sums["bce"]) / count, "mse": float(sums["mse"]) / count}
-        if "real" in sums:
-            report |= frechet.report(sums["real"], sums["fake"])
+        report = means(sums, ["bce", "mse"])
+        if "frechet" in sums:
+            report |= frechet.pair_report(sums["frechet"])
         if "contingency" in sums:
             table = sums["contingency"]
             report |= cluster_metrics.scores(table) | {"purity": cluster_metrics.purity(table)}

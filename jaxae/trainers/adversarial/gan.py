@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from jaxae.config import checks
 from jaxae.metrics import frechet
+from jaxae.metrics.means import masked_sums, means
 from jaxae import losses
 from jaxae.devices import parallel
 from jaxae.steps import rng
@@ -313,11 +314,9 @@ class GANTrainer(players.ImageTrainer):
         fake = self.generate(state, latents, train=False)[0]
         judge = lambda x: self.judge(state.params["discriminator"], self.stats(state, "discriminator"), x, train=False)
         (real_logits, (q, _)), (fake_logits, _) = judge(real), judge(fake)
-        sums = {"count": jnp.sum(mask), "d_real": jnp.sum(jax.nn.sigmoid(real_logits) * mask),
-                "d_fake": jnp.sum(jax.nn.sigmoid(fake_logits) * mask)}
+        sums = masked_sums({"d_real": jax.nn.sigmoid(real_logits), "d_fake": jax.nn.sigmoid(fake_logits)}, mask)
         if self.frechet:
-            sums["real"] = frechet.feature_sums((real + 1) / 2, mask)
-            sums["fake"] = frechet.feature_sums((fake + 1) / 2, mask)
+            sums["frechet"] = frechet.pair_sums((real + 1) / 2, (fake + 1) / 2, mask)
         if "label" in batch:
             codes = jnp.argmax(q[:, :self.categorical], axis=-1)
             sums["codes"] = cluster_metrics.contingency(batch["label"], codes, self.num_classes(self.categorical),
@@ -325,10 +324,9 @@ class GANTrainer(players.ImageTrainer):
         return sums
 
     def eval_report(self, sums) -> dict[str, float]:
-        count = float(sums["count"])
-        report = {"d_real": float(sums["d_real"]) / count, "d_fake": float(sums["d_fake"]) / count}
-        if "real" in sums:
-            report |= frechet.report(sums["real"], sums["fake"])
+        report = means(sums, ["d_real", "d_fake"])
+        if "frechet" in sums:
+            report |= frechet.pair_report(sums["frechet"])
         if "codes" in sums:
             scores = cluster_metrics.scores(sums["codes"])
             report |= {"code_acc": scores["cluster_acc"], "code_nmi": scores["nmi"]}

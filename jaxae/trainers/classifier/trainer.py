@@ -44,6 +44,7 @@ from jaxae.data import pipeline
 from jaxae.data.transforms import random_shift
 from jaxae.errors import ConfigError, DataError
 from jaxae.data.labels import balanced_draw
+from jaxae.metrics.means import masked_sums, means
 from jaxae.models import COMPUTE_DTYPES, MLPEncoder
 from jaxae.steps.train_state import TrainState
 from jaxae.trainers.base import Phase, Trainer
@@ -238,14 +239,14 @@ class ClassifierTrainer(Trainer):
         per_example = {"accuracy": (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32),
                        "cross_entropy": optax.softmax_cross_entropy_with_integer_labels(logits, labels),
                        "mse": losses.mse(reconstruction, targets)}
-        return {name: jnp.sum(value * mask) for name, value in per_example.items()} | {"count": jnp.sum(mask)}
+        return masked_sums(per_example, mask)
 
     def eval_report(self, sums) -> dict[str, float]:
         """Means per eval example: 'accuracy' and 'cross_entropy' of the classifier (the head is
         untrained before the classifying phase), and 'mse' of the autoencoder's reconstruction
         (meaningless from scratch, whose decoder is never trained). Eval labels must lie below
         `classifier.num_classes`."""
-        return {name: float(value / sums["count"]) for name, value in sums.items() if name != "count"}
+        return means(sums)
 
     def pictures(self, state: TrainState, batch, num_samples: int):
         """A few eval images over their reconstructions [2, n, H, W, C]."""

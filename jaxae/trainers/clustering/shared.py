@@ -31,6 +31,7 @@ from jaxae.steps import optimizers
 from jaxae.runs.checkpoint import layout
 from jaxae.cluster import kmeans
 from jaxae.metrics import clustering as metrics
+from jaxae.metrics.means import masked_sums, means
 from jaxae.errors import ConfigError
 from jaxae.models import architecture_fields
 from jaxae.steps.train_state import TrainState
@@ -219,15 +220,15 @@ class ClusteringTrainer(Trainer):
     def eval_step(self, state: TrainState, batch, mask):
         """The label x cluster contingency matrix (with labels), the summed reconstruction error, the count."""
         targets, codes, reconstruction = self.ae.clean_pass(state, batch)
-        sums = {"mse": jnp.sum(losses.mse(reconstruction, targets) * mask), "count": jnp.sum(mask),
-                "clustering": self.clustered(state).astype(jnp.float32)}
+        sums = masked_sums({"mse": losses.mse(reconstruction, targets)}, mask)
+        sums["clustering"] = self.clustered(state).astype(jnp.float32)
         if "label" in batch:
             clusters = self.predict(state, codes)
             sums["contingency"] = metrics.contingency(batch["label"], clusters, self.num_classes, self.n_clusters, mask)
         return sums
 
     def eval_report(self, sums) -> dict[str, float]:
-        report = {"mse": float(sums["mse"] / sums["count"])}
+        report = means(sums, ["mse"])
         if sums["clustering"] > 0 and "contingency" in sums:
             report |= metrics.scores(sums["contingency"])
         return report

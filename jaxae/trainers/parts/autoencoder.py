@@ -23,6 +23,7 @@ from jaxae.devices import parallel
 from jaxae.errors import ConfigError
 from jaxae.losses import likelihood
 from jaxae.metrics import frechet
+from jaxae.metrics.means import masked_sums, means
 from jaxae.models import architecture_fields, build_model, validate_model_config
 from jaxae.pictures import latent_pictures
 from jaxae.steps import corruptions, optimizers, rng
@@ -328,8 +329,7 @@ class AutoencoderCore:
             keys = rng.keys_for(jax.random.fold_in(jax.random.fold_in(state.key, EVAL_STREAM), 2), batch["index"])
             per_example["iw_nll"] = -likelihood.iw_log_likelihood(
                 self.decode_nll(state.params, targets), aux["mu"], aux["logvar"], keys, samples=self.eval_iw_samples)
-        sums = {name: jnp.sum(value * mask) for name, value in per_example.items()}
-        sums["count"] = jnp.sum(mask)
+        sums = masked_sums(per_example, mask)
         if self.variational and frechet.applies(self.image_shape):
             sums["frechet"] = self.frechet_sums(state, batch, mask)
         return sums
@@ -340,17 +340,13 @@ class AutoencoderCore:
         keys = rng.keys_for(jax.random.fold_in(jax.random.fold_in(state.key, EVAL_STREAM), 1), batch["index"])
         z = rng.normal_per_example(keys, (self.config.model.latent_dim,))
         samples = self.model.apply({"params": state.params}, z, method="decode")
-        return {"real": frechet.feature_sums(to_unit_interval(batch["image"]), mask),
-                "fake": frechet.feature_sums(samples, mask)}
+        return frechet.pair_sums(to_unit_interval(batch["image"]), samples, mask)
 
     def eval_report(self, sums) -> dict[str, float]:
         """Means per example: the sums divided by the count of real examples; a VAE's samples'
         Frechet distance to the eval digits (`jaxae.metrics.frechet`) on 28x28 grey images."""
-        sums = dict(sums)
-        samples = sums.pop("frechet", None)
-        count = sums["count"]
-        report = {name: float(value / count) for name, value in sums.items() if name != "count"}
-        return report | (frechet.report(samples["real"], samples["fake"]) if samples else {})
+        report = means(sums, [name for name in sums if name not in ("count", "frechet")])
+        return report | (frechet.pair_report(sums["frechet"]) if "frechet" in sums else {})
 
     def pictures(self, state: TrainState, batch, num_samples: int):
         """Originals over their reconstructions [2, n, H, W, C]; decoded straight lines between the

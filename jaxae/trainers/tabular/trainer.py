@@ -18,6 +18,7 @@ from jaxae.config import checks
 from jaxae import losses
 from jaxae.steps import optimizers
 from jaxae.errors import ConfigError, DataError
+from jaxae.metrics.means import masked_sums, means
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.initializers import KERNEL_INITS
 from jaxae.models.tabular import TableAutoencoder
@@ -117,14 +118,12 @@ class TabularTrainer(Trainer):
         parts = self.per_example(state.params, *self.columns(batch))
         if not self.cardinalities:
             parts = {"score": parts["score"]}
-        sums = {name: jnp.sum(value * mask) for name, value in parts.items()}
-        return sums | {"count": jnp.sum(mask)}
+        return masked_sums(parts, mask)
 
     def eval_report(self, sums) -> dict[str, float]:
         """Means per row: 'score' (the loss), and with categorical columns its two parts and the
         fraction of categories reconstructed exactly; 'mse' per numeric column."""
-        count = sums["count"]
-        report = {name: float(value / count) for name, value in sums.items() if name != "count"}
+        report = means(sums)
         squared = report.get("squared_error", report["score"])
         if self.model.num_numeric:
             report["mse"] = squared / self.model.num_numeric

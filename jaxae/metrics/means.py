@@ -1,0 +1,21 @@
+"""The masked mean of per-example values, written once for every family: an eval step sums each
+value over the unmasked examples of its batch (`masked_sums`), the evaluator adds the sums of every
+batch, and the report divides the totals by the count of real examples (`means`)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+
+def masked_sums(per_example: dict, mask) -> dict:
+    """per_example: {name: [batch] values}; mask: [batch] float, 1 for real examples and 0 for padding.
+    -> {name: sum of value * mask, 'count': sum of mask}."""
+    sums = {name: jnp.sum(value * mask) for name, value in per_example.items()}
+    sums["count"] = jnp.sum(mask)
+    return sums
+
+
+def means(sums: dict, names=None) -> dict[str, float]:
+    """{name: sums[name] / sums['count']} as floats, for `names` (default every sum but 'count')."""
+    names = [name for name in sums if name != "count"] if names is None else names
+    return {name: float(sums[name] / sums["count"]) for name in names}
