@@ -7,7 +7,6 @@ import difflib
 import functools
 
 from jaxae.config import checks, defaults, experiments
-from jaxae.data import corpus, ratings
 from jaxae.errors import ConfigError
 from jaxae.models import COMPUTE_DTYPES
 from jaxae.devices.parallel import MODES
@@ -25,8 +24,6 @@ def validate_loop_config(config) -> None:
     checks.text(config, "data.eval_split")
     checks.text(config, "data.tfds_data_dir", allow_empty=True)
     checks.text(config, "compile_cache_dir", allow_empty=True)
-    ratings.validate_options(config)
-    corpus.validate_options(config)
     checks.choice(config, "data.placement", PLACEMENTS)
     checks.number(config, "data.device_memory_budget_mb", low=0)
     checks.number(config, "data.host_memory_budget_mb", low=0)

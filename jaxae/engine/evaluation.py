@@ -12,7 +12,7 @@ from jaxae.devices import parallel
 from jaxae.pictures import viz
 from jaxae.data import pipeline
 from jaxae.errors import writing
-from jaxae.engine.runners import add_metrics
+from jaxae.metrics.means import add_metrics
 from jaxae.data.whole_split import WholeSplit
 
 

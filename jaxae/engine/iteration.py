@@ -12,7 +12,7 @@ import numpy as np
 from jaxae.devices import parallel
 from jaxae.errors import NonFiniteLossError, TrainingFailedError
 from jaxae.runs.metric_writers import format_metrics
-from jaxae.engine.runners import add_metrics
+from jaxae.metrics.means import add_metrics
 from jaxae.engine.stops import Stopped, StopSignals
 
 EVERY_STEP_METRICS = ("skipped",)  # Recorded on skipped steps too, as is every '...loss_scale'.

@@ -22,11 +22,7 @@ import numpy as np
 from jaxae.devices import parallel
 from jaxae.data import host, pipeline
 from jaxae.data.spec import INDEX
-
-
-def add_metrics(total, metrics):
-    """Adds a metrics dict into a running total (None to start)."""
-    return metrics if total is None else jax.tree.map(jnp.add, total, metrics)
+from jaxae.metrics.means import add_metrics
 
 
 def gather_step(train_step, state, data, batch_indices):

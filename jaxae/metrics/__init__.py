@@ -1,2 +1,3 @@
-"""Evaluation measures: contingency tables with ACC/NMI/ARI (clustering), Frechet distances of a digit
-classifier's features (frechet), word similarity and analogy scores (word_benchmarks)."""
+"""Evaluation measures: metric sums and the masked mean (means), contingency tables with ACC/NMI/ARI
+(clustering), Frechet distances of a digit classifier's features (frechet), word similarity and
+analogy scores (word_benchmarks)."""

@@ -1,10 +1,17 @@
-"""The masked mean of per-example values, written once for every family: an eval step sums each
-value over the unmasked examples of its batch (`masked_sums`), the evaluator adds the sums of every
-batch, and the report divides the totals by the count of real examples (`means`)."""
+"""Sums of metrics and the masked mean of per-example values, written once for every family: an eval
+step sums each value over the unmasked examples of its batch (`masked_sums`), the evaluator adds the
+sums of every batch (`add_metrics`, which the runners use for a log window's train metrics too), and
+the report divides the totals by the count of real examples (`means`)."""
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+
+
+def add_metrics(total, metrics):
+    """Adds a pytree of sums (a step's metrics, an eval batch's sums) into a running total (None to start)."""
+    return metrics if total is None else jax.tree.map(jnp.add, total, metrics)
 
 
 def masked_sums(per_example: dict, mask) -> dict:

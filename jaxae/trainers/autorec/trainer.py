@@ -24,7 +24,7 @@ import numpy as np
 from jaxae.config import checks
 from jaxae import losses
 from jaxae.steps import optimizers
-from jaxae.data import host
+from jaxae.data import host, ratings
 from jaxae.errors import ConfigError, DataError
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.autorec import AutoRec
@@ -39,6 +39,7 @@ class AutoRecTrainer(Trainer):
     @classmethod
     def validate_config(cls, config) -> None:
         super().validate_config(config)
+        ratings.validate_options(config)  # The data set's options: the ratings this family reads.
         checks.number(config, "model.hidden_units", low=1, integer=True)
         checks.choice(config, "model.activation", ACTIVATIONS)
         checks.choice(config, "model.weight_init", KERNEL_INITS)

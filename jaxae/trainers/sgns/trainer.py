@@ -59,6 +59,7 @@ class SkipGramTrainer(Trainer):
     @classmethod
     def validate_config(cls, config) -> None:
         super().validate_config(config)
+        corpus.validate_options(config)  # The data set's options: the corpus this family reads.
         checks.number(config, "model.embedding_dim", low=1, integer=True)
         checks.number(config, "sgns.window", low=1, integer=True)
         checks.number(config, "sgns.negatives", low=1, integer=True)
