@@ -15,6 +15,13 @@ from scipy.optimize import linear_sum_assignment
 from scipy.special import comb
 
 
+def contingency_rows(clusters: int, label_field=None) -> int:
+    """Rows of a label x cluster contingency matrix: the data's class count (its 'label' field's
+    `vocab_size`, when known) or `clusters`, whichever is larger."""
+    known = getattr(label_field, "vocab_size", None) or 0
+    return max(clusters, known)
+
+
 def contingency(labels, clusters, num_classes: int, num_clusters: int, mask=None):
     """[num_classes, num_clusters] counts of examples with each (label, cluster) pair.
 

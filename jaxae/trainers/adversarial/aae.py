@@ -198,7 +198,7 @@ class AAETrainer(players.ImageTrainer):
             sums["frechet"] = frechet.pair_sums(targets, samples, mask)
         if "label" in batch:
             clusters = jnp.argmax(codes["category"], axis=-1)
-            sums["contingency"] = cluster_metrics.contingency(batch["label"], clusters, self.num_classes(self.n_clusters),
+            sums["contingency"] = cluster_metrics.contingency(batch["label"], clusters, self.label_rows,
                                                               self.n_clusters, mask)
         return sums
 

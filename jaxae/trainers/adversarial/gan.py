@@ -319,7 +319,7 @@ class GANTrainer(players.ImageTrainer):
             sums["frechet"] = frechet.pair_sums((real + 1) / 2, (fake + 1) / 2, mask)
         if "label" in batch:
             codes = jnp.argmax(q[:, :self.categorical], axis=-1)
-            sums["codes"] = cluster_metrics.contingency(batch["label"], codes, self.num_classes(self.categorical),
+            sums["codes"] = cluster_metrics.contingency(batch["label"], codes, self.label_rows,
                                                         self.categorical, mask)
         return sums
 

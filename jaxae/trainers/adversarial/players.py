@@ -12,6 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxae.metrics import clustering as cluster_metrics
 from jaxae.steps import loss_scaling, optimizers
 from jaxae.trainers.base import Trainer
 from jaxae.steps.updates import guarded_update
@@ -53,20 +54,20 @@ class ImageTrainer(Trainer):
                    for player in self.player_names}
         self.loss_scaling = config.compute_dtype == "float16"
 
-    def num_classes(self, clusters: int) -> int:
-        """Rows of a label x cluster contingency matrix: the label count (when the data says) or `clusters`."""
-        label = self.spec.get("label")
-        return max(clusters, (label.vocab_size or 0) if label else 0)
-
     def scored_clusters(self) -> tuple[int, str]:
         """(the clusters the eval scores against labels, the config field that sets them)."""
         raise NotImplementedError
+
+    @property
+    def label_rows(self) -> int:
+        """Rows of the eval's label x cluster contingency matrix (`metrics.clustering.contingency_rows`)."""
+        return cluster_metrics.contingency_rows(self.scored_clusters()[0], self.spec.get("label"))
 
     def label_classes(self):
         if not self.labelled(self.config):
             return None
         clusters, field = self.scored_clusters()
-        rows = self.num_classes(clusters)
+        rows = self.label_rows
         return rows, f"the label x cluster contingency matrix ({rows} rows: {field}={clusters} or the data's class count)"
 
     def optimizer_identity(self) -> dict:

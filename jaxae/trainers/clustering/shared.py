@@ -83,8 +83,7 @@ class ClusteringTrainer(Trainer):
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)
         self.n_clusters = config.cluster.n_clusters
-        label = spec.get("label")
-        self.num_classes = max(self.n_clusters, label.vocab_size or 0) if label is not None else self.n_clusters
+        self.label_rows = metrics.contingency_rows(self.n_clusters, spec.get("label"))
         self.ae = AutoencoderCore(config, spec["image"].shape, optimizer_steps=self.pretrain_steps, axis_name=axis_name)
         self.cluster_tx = optimizers.build_optimizer(config.cluster.optimizer, self.cluster_steps)
 
@@ -92,7 +91,7 @@ class ClusteringTrainer(Trainer):
         self.ae.check_data(source)
 
     def label_classes(self):
-        return self.num_classes, (f"the label x cluster contingency matrix ({self.num_classes} rows: "
+        return self.label_rows, (f"the label x cluster contingency matrix ({self.label_rows} rows: "
                                   f"cluster.n_clusters={self.n_clusters} or the data's class count)")
 
     def identity(self):
@@ -224,7 +223,7 @@ class ClusteringTrainer(Trainer):
         sums["clustering"] = self.clustered(state).astype(jnp.float32)
         if "label" in batch:
             clusters = self.predict(state, codes)
-            sums["contingency"] = metrics.contingency(batch["label"], clusters, self.num_classes, self.n_clusters, mask)
+            sums["contingency"] = metrics.contingency(batch["label"], clusters, self.label_rows, self.n_clusters, mask)
         return sums
 
     def eval_report(self, sums) -> dict[str, float]:
