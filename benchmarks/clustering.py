@@ -29,13 +29,13 @@ import jax
 import numpy as np
 
 from benchmarks.measure import write_report
-from jaxae.config import checks
-from jaxae.engine import loop
 from jaxae.cluster import kmeans
-from jaxae.metrics import clustering as metrics
+from jaxae.config import checks
 from jaxae.config.loading import apply_overrides
 from jaxae.data import host, sources
+from jaxae.engine import loop
 from jaxae.errors import ConfigError
+from jaxae.metrics import clustering as metrics
 
 METHODS = ("ae_kmeans", "dcn", "dec", "idec", "vade", "jule", "n2d")
 # The configs are made for 28x28 digits; on 8x8 ones a shift of a pixel is too much (see jaxae/config/defaults.py).

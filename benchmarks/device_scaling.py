@@ -24,8 +24,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks.measure import median_seconds  # noqa: E402
 from configs import vae_mnist  # noqa: E402
-from jaxae.devices import parallel  # noqa: E402
 from jaxae.data import pipeline, sources  # noqa: E402
+from jaxae.devices import parallel  # noqa: E402
 from jaxae.engine.runners import DeviceResidentRunner  # noqa: E402
 from jaxae.trainers import create_trainer  # noqa: E402
 

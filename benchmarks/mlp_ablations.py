@@ -25,8 +25,8 @@ import optax
 from benchmarks.measure import interleaved_rates, matmul_gflops, peer_arguments, write_report
 from configs import vae_mnist
 from jaxae import losses
-from jaxae.devices import parallel
 from jaxae.data import pipeline, sources
+from jaxae.devices import parallel
 from jaxae.engine.runners import DeviceResidentRunner
 from jaxae.trainers import create_trainer
 

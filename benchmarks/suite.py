@@ -31,10 +31,10 @@ import jax
 
 from benchmarks.measure import cost, matmul_gflops, median_seconds, memory_bandwidth_gbps, write_report
 from configs import vae_mnist
-from jaxae.devices import parallel
 from jaxae.data import pipeline, sources
-from jaxae.runs.metric_writers import read_metrics
+from jaxae.devices import parallel
 from jaxae.engine.runners import DeviceResidentRunner
+from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers import create_trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

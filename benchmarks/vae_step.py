@@ -22,8 +22,8 @@ import numpy as np
 
 from benchmarks.measure import cost, matmul_gflops, median_seconds
 from configs import vae_mnist
-from jaxae.devices import parallel
 from jaxae.data import pipeline, sources
+from jaxae.devices import parallel
 from jaxae.engine.runners import DeviceResidentRunner
 from jaxae.trainers import create_trainer
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae.engine import loop
-from jaxae.devices import parallel
-from jaxae.metrics import clustering as cluster_metrics
 from jaxae.data import host, sources
+from jaxae.devices import parallel
+from jaxae.engine import loop
 from jaxae.errors import DataError
+from jaxae.metrics import clustering as cluster_metrics
 from jaxae.runs.metric_writers import read_metrics
 from reliability_helpers import tiny
 from test_clustering_families import assert_resumes_exactly

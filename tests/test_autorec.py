@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae.engine import loop
 from jaxae import losses
-from jaxae.devices import parallel
 from jaxae.data import host, ratings, sources
+from jaxae.devices import parallel
+from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
 from reliability_helpers import tiny
 from test_clustering_families import assert_resumes_exactly

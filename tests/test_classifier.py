@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae.engine import loop
-from jaxae.devices import parallel
 from jaxae.data import host, sources
 from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
-from jaxae.errors import ConfigError, DataError
 from jaxae.data.labels import balanced_draw
+from jaxae.devices import parallel
+from jaxae.engine import loop
+from jaxae.errors import ConfigError, DataError
 from jaxae.runs.metric_writers import read_metrics
 from reliability_helpers import tiny
 

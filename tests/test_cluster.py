@@ -9,8 +9,8 @@ from sklearn import metrics as sk_metrics
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 
-from jaxae.devices import parallel
 from jaxae.cluster import kmeans
+from jaxae.devices import parallel
 from jaxae.metrics import clustering as metrics
 
 

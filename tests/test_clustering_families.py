@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae.engine import loop
-from jaxae.devices import parallel
 from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
 from jaxae.data.sources import ArraySource
+from jaxae.devices import parallel
+from jaxae.engine import loop
 from jaxae.errors import ConfigError
 from jaxae.runs.metric_writers import read_metrics
 from reliability_helpers import tiny

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from configs import vae_mnist
-from jaxae.engine import loop
 from jaxae.config.validation import validate_config
+from jaxae.engine import loop
 from jaxae.errors import ConfigError
 from jaxae.runs.workdir import prepare_workdir
 

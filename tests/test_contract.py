@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import toy_family
-from jaxae.engine import loop
 from jaxae.devices import parallel
+from jaxae.engine import loop
 from jaxae.engine.events import EventPlan
 from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers import Phase

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae.tools import encode
-from jaxae.engine import loop
 from jaxae.data import host, sources
+from jaxae.engine import loop
+from jaxae.tools import encode
 from reliability_helpers import tiny
 
 

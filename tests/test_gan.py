@@ -15,14 +15,14 @@ import scipy.optimize
 import scipy.stats
 
 import jaxae
-from jaxae.metrics import frechet
-from jaxae.engine import loop
 from jaxae import losses
-from jaxae.devices import parallel
 from jaxae.data import host, sources
+from jaxae.devices import parallel
+from jaxae.engine import loop
 from jaxae.errors import TrainingFailedError
-from jaxae.runs.metric_writers import read_metrics
+from jaxae.metrics import frechet
 from jaxae.models.gan import BatchNorm
+from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers import create_trainer
 from reliability_helpers import tiny
 from test_clustering_families import assert_resumes_exactly

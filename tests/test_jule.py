@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import jaxae
-from jaxae.devices import parallel
 from jaxae.data.builders import load_sklearn_digits_arrays
+from jaxae.devices import parallel
 from jaxae.errors import ConfigError
 from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers.clustering import jule

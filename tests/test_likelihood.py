@@ -10,11 +10,11 @@ from scipy.special import logsumexp
 from scipy.stats import norm
 
 import jaxae
-from jaxae.losses import likelihood
-from jaxae.engine import loop
 from jaxae.config.validation import validate_config
 from jaxae.data import host, sources
+from jaxae.engine import loop
 from jaxae.errors import ConfigError
+from jaxae.losses import likelihood
 from reliability_helpers import tiny
 
 

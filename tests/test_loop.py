@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxae.engine import loop
-from jaxae.devices import parallel
 from jaxae.data import sources
+from jaxae.devices import parallel
+from jaxae.engine import loop
 from jaxae.errors import CheckpointError, ConfigError
 from jaxae.runs.metric_writers import read_metrics
 

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxae.steps import corruptions
 from jaxae import losses
+from jaxae.steps import corruptions
 
 RNG = np.random.default_rng(0)
 

@@ -12,9 +12,9 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import KNeighborsClassifier
 
 import jaxae
-from jaxae.devices import parallel
 from jaxae.cluster import manifold
 from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
+from jaxae.devices import parallel
 from jaxae.errors import ConfigError
 from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers.clustering.n2d import embedding_seeds

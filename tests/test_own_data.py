@@ -9,10 +9,10 @@ import numpy as np
 import optax
 import pytest
 
-from jaxae.engine import loop
-from jaxae.steps import optimizers
 from jaxae.data.sources import ArraySource
+from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
+from jaxae.steps import optimizers
 from reliability_helpers import tiny
 
 

@@ -12,13 +12,13 @@ import jax
 import numpy as np
 import pytest
 
-from jaxae.devices import distributed
-from jaxae.engine import loop
-from jaxae.devices.compile_cache import enable_compile_cache
 from jaxae.config.loading import config_from_command_line
 from jaxae.config.validation import validate_config
 from jaxae.data import sources
+from jaxae.devices import distributed
+from jaxae.devices.compile_cache import enable_compile_cache
 from jaxae.devices.distributed import DistributedError
+from jaxae.engine import loop
 from jaxae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, WorkdirError
 from jaxae.runs.metric_writers import read_metrics
 from reliability_helpers import metrics_without_timing, run, saved_steps, start, tiny

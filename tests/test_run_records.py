@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae.engine import loop
-from jaxae.devices import parallel
 from jaxae.data import sources
+from jaxae.devices import parallel
+from jaxae.engine import loop
 from jaxae.errors import CheckpointError, DataError
 from reliability_helpers import tiny
 

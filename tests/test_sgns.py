@@ -10,11 +10,11 @@ import pytest
 import scipy.stats
 
 import jaxae
-from jaxae.engine import loop
 from jaxae import losses
-from jaxae.devices import parallel
 from jaxae.data import corpus, skipgram, sources
+from jaxae.devices import parallel
 from jaxae.embeddings import Embeddings
+from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
 from reliability_helpers import tiny
 from test_clustering_families import assert_resumes_exactly

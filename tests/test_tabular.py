@@ -11,13 +11,13 @@ import pytest
 from scipy.special import log_softmax
 
 import jaxae
-from jaxae.engine import loop
 from jaxae import losses
-from jaxae.devices import parallel
 from jaxae.data import host, sources
 from jaxae.data.sources import ArraySource
-from jaxae.errors import ConfigError, DataError
 from jaxae.data.tables import TableEncoder
+from jaxae.devices import parallel
+from jaxae.engine import loop
+from jaxae.errors import ConfigError, DataError
 from reliability_helpers import tiny
 from test_clustering_families import assert_resumes_exactly
 

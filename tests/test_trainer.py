@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from jaxae import losses
-from jaxae.devices import parallel
 from jaxae.data import pipeline, sources
+from jaxae.devices import parallel
 from jaxae.engine.iteration import window_means
 from jaxae.engine.runners import DeviceResidentRunner, StreamingRunner
 from jaxae.trainers import create_trainer

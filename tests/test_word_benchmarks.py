@@ -4,10 +4,10 @@ on the benchmark files in gensim's wheel."""
 import numpy as np
 import pytest
 
-from jaxae.metrics import word_benchmarks
 from jaxae.data.corpus import gensim_datapath
 from jaxae.embeddings import Embeddings
 from jaxae.errors import DataError
+from jaxae.metrics import word_benchmarks
 
 gensim = pytest.importorskip("gensim")
 from gensim.models import KeyedVectors  # noqa: E402

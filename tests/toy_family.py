@@ -18,8 +18,8 @@ import numpy as np
 import optax
 
 from jaxae.config import defaults
-from jaxae.devices import parallel
 from jaxae.data.sources import ArraySource
+from jaxae.devices import parallel
 from jaxae.steps.train_state import TrainState
 from jaxae.trainers import Phase, Trainer, register
 

@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae.metrics import clustering as metrics
 from jaxae.cluster.kmeans import squared_distances
+from jaxae.metrics import clustering as metrics
 
 
 def partition(codes: np.ndarray, k: int, *, neighbours: int, min_dist: float, epochs: int, restarts: int,

@@ -7,9 +7,9 @@ import difflib
 import functools
 
 from jaxae.config import checks, defaults, experiments
+from jaxae.devices.parallel import MODES
 from jaxae.errors import ConfigError
 from jaxae.models import COMPUTE_DTYPES
-from jaxae.devices.parallel import MODES
 from jaxae.trainers.registry import trainer_class
 
 PLACEMENTS = ("auto", "device", "stream")

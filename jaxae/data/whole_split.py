@@ -13,9 +13,9 @@ import functools
 import jax
 import numpy as np
 
-from jaxae.devices import parallel
 from jaxae.data import host, pipeline
 from jaxae.data.sources import ArraySource
+from jaxae.devices import parallel
 from jaxae.errors import DataError
 
 MASK = "mask"  # Not a data field: 1 for real examples, 0 for the padding of the last batch.

@@ -8,12 +8,12 @@ import os
 import jax
 import numpy as np
 
-from jaxae.devices import parallel
-from jaxae.pictures import viz
 from jaxae.data import pipeline
+from jaxae.data.whole_split import WholeSplit
+from jaxae.devices import parallel
 from jaxae.errors import writing
 from jaxae.metrics.means import add_metrics
-from jaxae.data.whole_split import WholeSplit
+from jaxae.pictures import viz
 
 
 def accumulate(eval_step, total, state, batch, mask):

@@ -10,10 +10,10 @@ import jax
 import numpy as np
 
 from jaxae.devices import parallel
-from jaxae.errors import NonFiniteLossError, TrainingFailedError
-from jaxae.runs.metric_writers import format_metrics
-from jaxae.metrics.means import add_metrics
 from jaxae.engine.stops import Stopped, StopSignals
+from jaxae.errors import NonFiniteLossError, TrainingFailedError
+from jaxae.metrics.means import add_metrics
+from jaxae.runs.metric_writers import format_metrics
 
 EVERY_STEP_METRICS = ("skipped",)  # Recorded on skipped steps too, as is every '...loss_scale'.
 

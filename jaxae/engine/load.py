@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 
+from jaxae.data import spec as specs
 from jaxae.devices import parallel
+from jaxae.errors import CheckpointError
 from jaxae.runs import resume, run_record
 from jaxae.runs.checkpoint import Checkpointer, layout
-from jaxae.data import spec as specs
-from jaxae.errors import CheckpointError
 from jaxae.trainers.registry import create_trainer
 
 

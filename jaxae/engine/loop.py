@@ -18,22 +18,22 @@ import os
 import jax
 import numpy as np
 
+from jaxae.config.validation import validate_config
+from jaxae.data import host, pipeline, sources, spec as specs
 from jaxae.devices import parallel
 from jaxae.runs import resume, run_record
 from jaxae.runs.checkpoint import Checkpointer, layout
-from jaxae.config.validation import validate_config
-from jaxae.data import host, pipeline, sources, spec as specs
 from jaxae.errors import (CheckpointWriteError, ConfigError, DataError, NonFiniteLossError, WorkdirError, another_workdir,
                           writing)
+from jaxae.data.whole_split import WholeSplit
 from jaxae.engine.evaluation import Evaluator
 from jaxae.engine.events import EventPlan
 from jaxae.engine.iteration import Iteration
-from jaxae.runs.metric_writers import MetricWriter
 from jaxae.engine.runners import DeviceResidentRunner, StreamingRunner
 from jaxae.engine.stops import Stopped
-from jaxae.trainers.registry import create_trainer, trainer_class
-from jaxae.data.whole_split import WholeSplit
+from jaxae.runs.metric_writers import MetricWriter
 from jaxae.runs.workdir import WorkdirLock, prepare_workdir, workdir_path
+from jaxae.trainers.registry import create_trainer, trainer_class
 
 __all__ = ["run", "train", "RunResult", "Stopped"]
 

@@ -19,9 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae.devices import parallel
 from jaxae.data import host, pipeline
 from jaxae.data.spec import INDEX
+from jaxae.devices import parallel
 from jaxae.metrics.means import add_metrics
 
 

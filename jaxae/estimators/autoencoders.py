@@ -23,8 +23,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from jaxae.config import defaults
 from jaxae.config.checks import number_value, widths_value
-from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch, in_canonical_order
 from jaxae.errors import DataError
+from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch, in_canonical_order
 
 KINDS = ("ae", "vae")
 

@@ -25,8 +25,8 @@ import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from jaxae.data.sources import ArraySource
-from jaxae.errors import ConfigError, DataError, WorkdirError
 from jaxae.data.tables import TableEncoder, is_frame
+from jaxae.errors import ConfigError, DataError, WorkdirError
 from jaxae.runs.workdir import LOCK_FILE, OUTPUTS, WorkdirLock
 
 STATE_FILE = "estimator.json"  # In a folder `save` wrote.

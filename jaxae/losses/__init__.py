@@ -7,9 +7,9 @@ Modules by topic: reconstruction, variational, penalties, adversarial, skipgram,
 (the importance-weighted log-likelihood). The names below are the public ones.
 """
 
+from jaxae.losses.penalties import kl_sparsity, l1_activity, l1_penalty, l2_penalty
 from jaxae.losses.reconstruction import bce_with_logits, categorical_cross_entropy, masked_squared_error, mse, squared_error
 from jaxae.losses.variational import gaussian_kl
-from jaxae.losses.penalties import kl_sparsity, l1_activity, l1_penalty, l2_penalty
 from jaxae.losses.adversarial import (ADVERSARIAL_LOSSES, categorical_information, discriminator_loss, generator_loss,
                                       squared_gradient_norm, uniform_code_information)
 from jaxae.losses.skipgram import skipgram_negative_sampling

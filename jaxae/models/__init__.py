@@ -12,11 +12,11 @@ import jax.numpy as jnp
 
 from jaxae.config import checks
 from jaxae.errors import ConfigError
+from jaxae.models import conv_ops
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.autoencoder import OUTPUT_ACTIVATIONS, VAE, Autoencoder
-from jaxae.models.initializers import KERNEL_INITS
-from jaxae.models import conv_ops
 from jaxae.models.conv import ConvDecoder, ConvEncoder, bottleneck_shape
+from jaxae.models.initializers import KERNEL_INITS
 from jaxae.models.mlp import MLPDecoder, MLPEncoder
 
 MODELS = {"ae": Autoencoder, "vae": VAE}

@@ -19,8 +19,8 @@ import time
 import jax
 import orbax.checkpoint as ocp
 
-from jaxae.runs import run_record
 from jaxae.errors import CheckpointError, CheckpointWriteError, WorkdirError, another_workdir, option
+from jaxae.runs import run_record
 
 
 def layout(tree) -> dict[str, str]:

@@ -10,10 +10,10 @@ import sys
 import jax
 import jax.numpy as jnp
 
-from jaxae.runs import checkpoint
 from jaxae.devices import parallel
-from jaxae.runs.checkpoint import Checkpointer, Unreadable
 from jaxae.errors import CheckpointError, another_workdir
+from jaxae.runs import checkpoint
+from jaxae.runs.checkpoint import Checkpointer, Unreadable
 
 
 def warn(message: str) -> None:

@@ -9,8 +9,8 @@ import os
 
 import numpy as np
 
-from jaxae.runs import run_record
 from jaxae.errors import JaxaeError
+from jaxae.runs import run_record
 
 
 def recorded_split(model, split: str = "", *, workdir: str = ""):

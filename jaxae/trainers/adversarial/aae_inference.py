@@ -6,11 +6,11 @@ import jax
 import numpy as np
 
 from jaxae import losses
-from jaxae.steps import rng
 from jaxae.data import whole_split
 from jaxae.data.sources import ArraySource
 from jaxae.data.transforms import to_unit_interval
 from jaxae.errors import DataError
+from jaxae.steps import rng
 
 
 class TrainedAAE:

@@ -27,19 +27,19 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from jaxae.config import checks
-from jaxae.metrics import frechet
-from jaxae.metrics.means import masked_sums, means
 from jaxae import losses
-from jaxae.devices import parallel
-from jaxae.steps import rng
-from jaxae.metrics import clustering as cluster_metrics
+from jaxae.config import checks
 from jaxae.data.transforms import to_unit_interval
+from jaxae.devices import parallel
 from jaxae.errors import ConfigError
+from jaxae.metrics import frechet
+from jaxae.metrics import clustering as cluster_metrics
+from jaxae.metrics.means import masked_sums, means
 from jaxae.models import COMPUTE_DTYPES, conv_ops
 from jaxae.models.conv import bottleneck_shape
 from jaxae.models.gan import Discriminator, Generator
 from jaxae.models.initializers import KERNEL_INITS
+from jaxae.steps import rng
 from jaxae.steps.rng import EVAL_STREAM, IMAGES_STREAM
 from jaxae.steps.train_state import TrainState
 from jaxae.trainers.adversarial import players

@@ -5,9 +5,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jaxae.steps import rng
 from jaxae.data import whole_split
 from jaxae.errors import DataError
+from jaxae.steps import rng
 
 
 class TrainedGAN:

@@ -14,8 +14,8 @@ import jax.numpy as jnp
 
 from jaxae.metrics import clustering as cluster_metrics
 from jaxae.steps import loss_scaling, optimizers
-from jaxae.trainers.base import Trainer
 from jaxae.steps.updates import guarded_update
+from jaxae.trainers.base import Trainer
 
 # guarded_update's metrics, recorded with the player's initial: '<p>_objective' is the whole loss
 # the player minimises, next to the family's own names for its parts.

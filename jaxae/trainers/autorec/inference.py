@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from jaxae.data.sources import ArraySource
-from jaxae.errors import DataError
 from jaxae.data.whole_split import WholeSplit
+from jaxae.errors import DataError
 
 
 class TrainedAutoRec:

@@ -21,14 +21,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae.config import checks
 from jaxae import losses
-from jaxae.steps import optimizers
+from jaxae.config import checks
 from jaxae.data import host, ratings
 from jaxae.errors import ConfigError, DataError
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.autorec import AutoRec
 from jaxae.models.initializers import KERNEL_INITS
+from jaxae.steps import optimizers
 from jaxae.steps.train_state import TrainState
 from jaxae.trainers.base import Phase, Trainer
 

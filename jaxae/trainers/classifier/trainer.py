@@ -37,15 +37,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxae.config import checks
 from jaxae import losses
-from jaxae.steps import optimizers, rng
+from jaxae.config import checks
 from jaxae.data import pipeline
+from jaxae.data.labels import balanced_draw
 from jaxae.data.transforms import random_shift
 from jaxae.errors import ConfigError, DataError
-from jaxae.data.labels import balanced_draw
 from jaxae.metrics.means import masked_sums, means
 from jaxae.models import COMPUTE_DTYPES, MLPEncoder
+from jaxae.steps import optimizers, rng
 from jaxae.steps.train_state import TrainState
 from jaxae.trainers.base import Phase, Trainer
 from jaxae.trainers.parts.autoencoder import SHIFT_STREAM, AutoencoderCore

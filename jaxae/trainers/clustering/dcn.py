@@ -18,9 +18,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxae.cluster import kmeans
 from jaxae.config import checks
 from jaxae.devices import parallel
-from jaxae.cluster import kmeans
 from jaxae.trainers.clustering.shared import ClusteringTrainer
 
 

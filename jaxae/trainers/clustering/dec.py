@@ -19,8 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae.config import checks
 from jaxae.cluster import kmeans
+from jaxae.config import checks
 from jaxae.trainers.base import Phase
 from jaxae.trainers.clustering.shared import ClusteringTrainer
 

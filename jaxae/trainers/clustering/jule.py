@@ -30,9 +30,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxae.config import checks
 from jaxae.cluster import agglomerative
 from jaxae.cluster.kmeans import cluster_means
+from jaxae.config import checks
 from jaxae.errors import ConfigError, DataError
 from jaxae.trainers.base import Phase
 from jaxae.trainers.clustering.shared import ClusteringTrainer

@@ -23,12 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae.config import checks
 from jaxae.cluster import manifold
 from jaxae.cluster.kmeans import cluster_means
+from jaxae.config import checks
 from jaxae.errors import ConfigError
-from jaxae.trainers.clustering.ae_kmeans import AEKMeansTrainer
 from jaxae.trainers.base import Phase
+from jaxae.trainers.clustering.ae_kmeans import AEKMeansTrainer
 
 SEED_STREAM = 2**32 - 5  # Folded into the run's key for the embeddings' seeds: beyond any step.
 

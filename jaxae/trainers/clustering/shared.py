@@ -25,15 +25,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae.config import checks
 from jaxae import losses
-from jaxae.steps import optimizers
-from jaxae.runs.checkpoint import layout
 from jaxae.cluster import kmeans
+from jaxae.config import checks
+from jaxae.errors import ConfigError
 from jaxae.metrics import clustering as metrics
 from jaxae.metrics.means import masked_sums, means
-from jaxae.errors import ConfigError
 from jaxae.models import architecture_fields
+from jaxae.runs.checkpoint import layout
+from jaxae.steps import optimizers
 from jaxae.steps.train_state import TrainState
 from jaxae.trainers.base import Phase, Trainer
 from jaxae.trainers.parts.autoencoder import AutoencoderCore

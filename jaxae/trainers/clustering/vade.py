@@ -20,9 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae.config import checks
 from jaxae import losses
 from jaxae.cluster import mixture
+from jaxae.config import checks
 from jaxae.trainers.clustering.shared import ClusteringTrainer
 
 LOGVAR_INIT = -4.0  # The posterior's log-variance head starts at a constant exp(-4) = 0.018.

@@ -9,13 +9,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxae.losses import likelihood
 from jaxae import losses
-from jaxae.steps import rng
 from jaxae.data import whole_split
 from jaxae.data.transforms import binarize, to_unit_interval
-from jaxae.errors import DataError
 from jaxae.data.whole_split import WholeSplit
+from jaxae.errors import DataError
+from jaxae.losses import likelihood
+from jaxae.steps import rng
 
 
 class TrainedAutoencoder:

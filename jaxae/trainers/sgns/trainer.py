@@ -33,12 +33,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from jaxae.config import checks
 from jaxae import losses
-from jaxae.devices import parallel
-from jaxae.steps import rng
+from jaxae.config import checks
 from jaxae.data import corpus, host, skipgram
+from jaxae.devices import parallel
 from jaxae.errors import ConfigError, DataError, writing
+from jaxae.steps import rng
 from jaxae.steps.train_state import TrainState
 from jaxae.steps.updates import skip_unless_finite
 from jaxae.trainers.base import Phase, Trainer

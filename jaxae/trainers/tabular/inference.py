@@ -7,8 +7,8 @@ import numpy as np
 
 from jaxae.data import whole_split
 from jaxae.data.sources import ArraySource
-from jaxae.errors import DataError
 from jaxae.data.whole_split import WholeSplit
+from jaxae.errors import DataError
 
 
 class TrainedTableAutoencoder:

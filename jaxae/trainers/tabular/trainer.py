@@ -14,14 +14,14 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from jaxae.config import checks
 from jaxae import losses
-from jaxae.steps import optimizers
+from jaxae.config import checks
 from jaxae.errors import ConfigError, DataError
 from jaxae.metrics.means import masked_sums, means
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.initializers import KERNEL_INITS
 from jaxae.models.tabular import TableAutoencoder
+from jaxae.steps import optimizers
 from jaxae.steps.train_state import TrainState
 from jaxae.trainers.base import Trainer
 
