@@ -95,15 +95,20 @@ def test_num_seeds_must_be_a_positive_integer(tmp_path, digits):  # noqa: F811
 
 
 def test_window_means_leave_out_each_seeds_skipped_steps():
-    """Two seeds over 4 steps; seed 0 skipped steps 2 and 3 (its metrics zeroed there)."""
-    from jaxae.engine.iteration import window_means
+    """Two seeds over 4 steps; seed 0 skipped steps 2 and 3 (its metrics zeroed there). The wrapper
+    reduces the names it made; the loop parses none."""
+    import toy_family
+    from jaxae.trainers.seeds import SeedsTrainer
+
+    train_source, _ = toy_family.data()
+    wrapper = SeedsTrainer(toy_family.ToyTrainer(toy_family.config(), train_source.spec, len(train_source)), 2)
 
     loss = np.array([[1.0, 2.0, 0.0, 0.0], [3.0, 4.0, 5.0, 6.0]])  # [seed, step]
     skipped = np.array([[0, 0, 1, 1], [0, 0, 0, 0]], float)
     sums = {"loss": loss.mean(0).sum(), "skipped": skipped.mean(0).sum()}
     for seed in range(2):
         sums |= {f"loss/seed_{seed}": loss[seed].sum(), f"skipped/seed_{seed}": skipped[seed].sum()}
-    means = window_means(sums, 4)
-    assert means["train/loss/seed_0"] == 1.5 and means["train/loss/seed_1"] == 4.5
-    assert means["train/skipped/seed_0"] == 0.5 and means["train/skipped"] == 0.25
-    assert means["train/loss"] == pytest.approx((1 + 2 + 3 + 4 + 5 + 6) / 6)  # Over the kept (step, seed) pairs.
+    means = wrapper.window_means(sums, 4)
+    assert means["loss/seed_0"] == 1.5 and means["loss/seed_1"] == 4.5
+    assert means["skipped/seed_0"] == 0.5 and means["skipped"] == 0.25
+    assert means["loss"] == pytest.approx((1 + 2 + 3 + 4 + 5 + 6) / 6)  # Over the kept (step, seed) pairs.

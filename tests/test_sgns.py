@@ -204,7 +204,7 @@ def test_a_non_finite_step_is_skipped_and_zeroed_as_in_every_family(synthetic, o
     """nonfinite='skip': the step keeps the tables it started from and zeroes its metrics, so the
     loop leaves it out of the window's means rather than stopping on its NaN loss (issue 28)."""
     from jaxae.data import host
-    from jaxae.engine.iteration import window_means
+    from jaxae.metrics.means import window_means
     from jaxae.trainers import create_trainer
 
     config = sgns_config(nonfinite="skip")
@@ -223,7 +223,7 @@ def test_a_non_finite_step_is_skipped_and_zeroed_as_in_every_family(synthetic, o
     np.testing.assert_array_equal(jax.device_get(after.params["output"]), state.params["output"])
     assert float(metrics["skipped"]) == 1 and all(float(v) == 0 for k, v in metrics.items() if k != "skipped")
     window = jax.device_get({name: value + finite[name] for name, value in metrics.items()})
-    assert np.isfinite(window_means(window, 2)["train/loss"])  # The finite step's loss alone.
+    assert np.isfinite(window_means(window, 2)["loss"])  # The finite step's loss alone.
 
 
 def test_a_text_file_is_a_corpus(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from jaxae import losses
 from jaxae.data import pipeline, sources
 from jaxae.devices import parallel
-from jaxae.engine.iteration import window_means
+from jaxae.metrics.means import window_means
 from jaxae.engine.runners import DeviceResidentRunner, StreamingRunner
 from jaxae.trainers import create_trainer
 
@@ -110,7 +110,7 @@ def test_mixed_precision_trains_with_float32_state(tiny_config, digits, dtype):
     state, sums = run_steps("device", config, digits, parallel.make_mesh(2), steps=40, chunk=20)
     assert all(leaf.dtype == np.float32 for leaf in jax.tree.leaves(state.params))
     first, last = (window_means(chunk, 20) for chunk in (sums[0], sums[-1]))
-    assert last["train/loss"] < first["train/loss"]
+    assert last["loss"] < first["loss"]
     if dtype == "float16":
         assert float(state.extra["loss_scale"]) > 0 and "loss_scale" in sums[0]
     else:

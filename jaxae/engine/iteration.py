@@ -15,30 +15,6 @@ from jaxae.errors import NonFiniteLossError, TrainingFailedError
 from jaxae.metrics.means import add_metrics
 from jaxae.runs.metric_writers import format_metrics
 
-EVERY_STEP_METRICS = ("skipped",)  # Recorded on skipped steps too, as is every '...loss_scale'.
-
-
-def window_means(sums: dict, steps: int) -> dict[str, float]:
-    """Per-step means of a log window's metric sums, as 'train/<name>'.
-
-    Steps skipped for a non-finite loss (counted in 'skipped', their metrics zeroed) are left out
-    of every mean but that of 'skipped', which becomes the fraction of the window skipped. A
-    window whose steps were all skipped has no mean to give: only the every-step metrics.
-    With several seeds (`trainers/seeds.py`) 'name/seed_<s>' is seed s's metric, whose mean leaves
-    out seed s's skipped steps; 'name' is the mean over seeds, whose mean over the window leaves
-    out each skipped (step, seed) pair.
-    """
-    means = {}
-    for name, value in sums.items():
-        base, marker, seed = name.partition("/seed_")
-        kept = steps - float(sums.get(f"skipped{marker}{seed}", 0.0))
-        if base in EVERY_STEP_METRICS or base.endswith("loss_scale"):  # One scale, or one per player.
-            means[f"train/{name}"] = float(value) / steps
-        elif kept > 0:
-            means[f"train/{name}"] = float(value) / kept
-    return means
-
-
 def seconds_since_process_start() -> float:
     """Wall time since this process began (Linux /proc; elsewhere since this module was imported)."""
     try:
@@ -123,7 +99,8 @@ class Iteration:
     def _close_window(self) -> None:
         """Writes the window's means; stops on a non-finite guarded metric or a failure the family diagnoses."""
         session, step = self.session, self.step
-        metrics = window_means(jax.device_get(self.window), self.window_steps)
+        means = session.trainer.window_means(jax.device_get(self.window), self.window_steps)
+        metrics = {f"train/{name}": value for name, value in means.items()}
         for name in session.trainer.guarded_metrics:
             value = metrics.get(f"train/{name}")
             if value is not None and not np.isfinite(value):

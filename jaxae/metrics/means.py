@@ -26,3 +26,21 @@ def means(sums: dict, names=None) -> dict[str, float]:
     """{name: sums[name] / sums['count']} as floats, for `names` (default every sum but 'count')."""
     names = [name for name in sums if name != "count"] if names is None else names
     return {name: float(sums[name] / sums["count"]) for name in names}
+
+
+def window_means(sums: dict, steps: int, *, every_step=("skipped",)) -> dict[str, float]:
+    """Per-step means of a log window's metric sums over `steps` steps.
+
+    Steps skipped for a non-finite loss (counted in 'skipped', their metrics zeroed: `steps.updates`)
+    are left out of every mean but those of the `every_step` metrics, which every step records (the
+    skip count, which becomes the fraction of the window skipped; float16's loss scales). A window
+    whose steps were all skipped has no other mean to give.
+    """
+    kept = steps - float(sums.get("skipped", 0.0))
+    means = {}
+    for name, value in sums.items():
+        if name in every_step:
+            means[name] = float(value) / steps
+        elif kept > 0:
+            means[name] = float(value) / kept
+    return means

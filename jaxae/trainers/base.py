@@ -31,6 +31,7 @@ import jax
 from jaxae.config import checks
 from jaxae.devices import parallel
 from jaxae.errors import ConfigError
+from jaxae.metrics import means
 from jaxae.steps.updates import guarded_gradient_step
 
 # What the loop, runners and evaluator call on a built trainer: a wrapper (trainers/seeds.py) forwards
@@ -38,7 +39,7 @@ from jaxae.steps.updates import guarded_gradient_step
 # class, before it is built; the other public members of `Trainer` are helpers for the families.
 CONTRACT = ("train_fields", "eval_fields", "identity", "phases", "label_classes", "check_data", "init",
             "state_sharding", "eval_step", "eval_report", "pictures", "diagnose", "export", "inference",
-            "guarded_metrics", "exported_files")
+            "window_means", "guarded_metrics", "every_step_metrics", "exported_files")
 CLASS_CONTRACT = ("validate_config",)
 HELPERS = ("identity_of", "epochs_or_steps", "num_steps", "train_step", "gradient_step")
 
@@ -83,6 +84,9 @@ class Trainer:
 
     # Metrics of a train step whose non-finite window mean stops the run (those a phase reports).
     guarded_metrics: tuple[str, ...] = ("loss", "grad_norm")
+    # Train metrics every step records, skipped ones too, so that their window mean is over every step
+    # (`metrics.means.window_means`): the skip count, and loss scales where a family scales its loss.
+    every_step_metrics: tuple[str, ...] = ("skipped",)
     # The files `export` writes in the workdir, which a finished run lists with its other outputs; the
     # loop calls `export` only for a family that names some.
     exported_files: tuple[str, ...] = ()
@@ -201,6 +205,11 @@ class Trainer:
         """
         del means
         return None
+
+    def window_means(self, sums: dict, steps: int) -> dict[str, float]:
+        """A log window's train metric sums over `steps` steps -> their per-step means: skipped steps
+        are left out of every mean but those of `every_step_metrics`."""
+        return means.window_means(sums, steps, every_step=self.every_step_metrics)
 
     def state_sharding(self, abstract_state, mesh):
         """How the state lies on `mesh`: a tree like `abstract_state` (its ShapeDtypeStructs) of

@@ -65,6 +65,7 @@ class SeedsTrainer(Trainer):
         self.config, self.spec, self.num_examples = inner.config, inner.spec, inner.num_examples
         self.axis_name, self.steps_per_epoch = inner.axis_name, inner.steps_per_epoch
         self.guarded_metrics, self.exported_files = inner.guarded_metrics, inner.exported_files
+        self.every_step_metrics = inner.every_step_metrics
 
     def train_fields(self, config):
         return self.inner.train_fields(config)
@@ -110,6 +111,18 @@ class SeedsTrainer(Trainer):
             return stacked([new for new, _ in results]), spread([report for _, report in results], std=False)
 
         return each_seed
+
+    def window_means(self, sums: dict, steps: int) -> dict[str, float]:
+        """Seed s's metrics ('name/seed_s') by the family's rule with seed s's own skips; the means
+        over seeds by the same rule with the mean skip count, which leaves out each skipped (step,
+        seed) pair."""
+        suffixes = tuple(f"/seed_{seed}" for seed in range(self.num_seeds))
+        means = self.inner.window_means({name: value for name, value in sums.items() if not name.endswith(suffixes)},
+                                        steps)
+        for suffix in suffixes:
+            own = {name.removesuffix(suffix): value for name, value in sums.items() if name.endswith(suffix)}
+            means |= {name + suffix: value for name, value in self.inner.window_means(own, steps).items()}
+        return means
 
     def diagnose(self, means):
         """The family's diagnosis of each seed's own metrics ('train/<name>/seed_<s>'); the first failure."""

@@ -59,6 +59,11 @@ class ImageTrainer(Trainer):
         raise NotImplementedError
 
     @property
+    def every_step_metrics(self) -> tuple[str, ...]:
+        """The skip count, and each player's loss scale under float16 ('g_loss_scale', ...)."""
+        return ("skipped", *(f"{player[0]}_loss_scale" for player in self.player_names))
+
+    @property
     def label_rows(self) -> int:
         """Rows of the eval's label x cluster contingency matrix (`metrics.clustering.contingency_rows`)."""
         return cluster_metrics.contingency_rows(self.scored_clusters()[0], self.spec.get("label"))

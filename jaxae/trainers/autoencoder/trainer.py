@@ -19,6 +19,8 @@ from jaxae.trainers.parts.autoencoder import AutoencoderCore
 class AutoencoderTrainer(Trainer):
     """One autoencoder trained on images; `ae` is the core that does the work."""
 
+    every_step_metrics = ("skipped", "loss_scale")  # float16 scales the loss.
+
     @classmethod
     def validate_config(cls, config) -> None:
         super().validate_config(config)  # The phase's length.
