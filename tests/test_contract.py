@@ -199,3 +199,26 @@ def test_several_seeds_keep_the_familys_placement_and_export_seed_zeros_files(tm
     np.testing.assert_array_equal(saved, np.asarray(table)[0])
     assert result.eval_metrics["export/table_norm"] == pytest.approx(float(np.linalg.norm(saved)))
     assert result.export_paths == [str(tmp_path / "table.npy")]
+
+
+def test_what_load_returns_keeps_one_protocol_in_every_family():
+    """Every family's trained model is a `TrainedModel`: tools read `offers`, `input_fields` and
+    `predicts`, never a family's attributes (`__init_subclass__` checks each offer is a method)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import jaxae.trainers
+    from jaxae.trainers.base import TrainedModel
+
+    found = {}
+    for info in pkgutil.walk_packages(jaxae.trainers.__path__, "jaxae.trainers."):
+        module = importlib.import_module(info.name)
+        found |= {name: value for name, value in vars(module).items()
+                  if inspect.isclass(value) and name.startswith("Trained") and value.__module__ == info.name}
+    assert {"TrainedAutoencoder", "TrainedClustering", "TrainedClassifier", "TrainedGAN", "TrainedAAE",
+            "TrainedTableAutoencoder", "TrainedAutoRec", "TrainedSkipGram"} <= set(found)
+    for name, cls in found.items():
+        assert cls is TrainedModel or issubclass(cls, TrainedModel), name
+    with pytest.raises(TypeError, match="lacks"):
+        type("Broken", (TrainedModel,), {"offers": frozenset({"encode"})})

@@ -9,8 +9,8 @@ import pytest
 from jaxae import losses
 from jaxae.data import pipeline, sources
 from jaxae.devices import parallel
-from jaxae.metrics.means import window_means
 from jaxae.engine.runners import DeviceResidentRunner, StreamingRunner
+from jaxae.metrics.means import window_means
 from jaxae.trainers import create_trainer
 
 

@@ -61,13 +61,13 @@ def main(argv=None) -> int:
         from jaxae.engine.load import load
 
         model = load(args.workdir, step=args.step)
-        if not hasattr(model, "encode"):
+        if "encode" not in model.offers:
             raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) has no encoder to encode with")
         arrays, labels = inputs_of(model, args)
         results = {"codes": model.encode(*arrays)}
-        if hasattr(model, "scores"):  # Families with a reconstruction loss.
+        if "scores" in model.offers:  # Families with a reconstruction loss.
             results["scores"] = model.scores(*arrays)
-        if getattr(model, "predicts", None):  # A clustering's clusters, a classifier's classes.
+        if model.predicts and "predict" in model.offers:  # A clustering's clusters, a classifier's classes.
             results[model.predicts] = model.predict(*arrays)
         if labels is not None:
             results["labels"] = labels

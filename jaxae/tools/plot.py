@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         from jaxae.tools.run_data import read_images, recorded_split
 
         model = load(args.workdir)
-        if not hasattr(model, "encode") or getattr(model, "input_fields", None) != ("image",):
+        if "encode" not in model.offers or model.input_fields != ("image",):
             raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) is not an image autoencoder")
         if args.images:
             arrays = {"image": read_images(args.images)}
@@ -85,9 +85,9 @@ def main(argv=None) -> int:
         viz.scatter_png(os.path.join(partial, names[0]), to_plane(codes, args.method), arrays.get("label"))
         decode = lambda z: model.decode(np.asarray(z))  # noqa: E731
         grids = {}
-        if not getattr(model, "n_clusters", 0):  # A clustered adversarial autoencoder decodes a style and a cluster.
+        if "decode" in model.offers:  # Codes alone decode (a clustered AAE's decoder also takes a cluster).
             grids["interpolations"] = latent_pictures.interpolations(decode, jnp.asarray(codes[:2 * args.pairs]))
-        if getattr(model, "variational", False):
+        if model.traversable:
             grids["traversals"] = latent_pictures.traversals(decode, jnp.asarray(codes[0]))
         for name, grid in grids.items():
             names.append(f"{name}.png")

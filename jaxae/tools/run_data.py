@@ -26,7 +26,7 @@ def recorded_split(model, split: str = "", *, workdir: str = ""):
     origin = run_record.recorded_origin(model.record, "origin" if split else "eval_origin")
     if origin["kind"] != "tfds":
         what = "trained" if split else "was evaluated"
-        images = tuple(getattr(model, "input_fields", ())) == ("image",)
+        images = tuple(model.input_fields) == ("image",)
         how = ("pass them as --images FILE.npy" if images else
                f"encode them in Python: jaxae.load(workdir).encode(...) takes its fields {list(model.input_fields)}")
         raise JaxaeError(f"the run in {workdir or 'this workdir'!r} {what} on arrays "

@@ -229,6 +229,41 @@ class Trainer:
         del state, source, workdir
         return {}
 
-    def inference(self, state, mesh):
-        """The trained model that `jaxae.load` returns, for this family."""
+    def inference(self, state, mesh) -> "TrainedModel":
+        """The trained model that `jaxae.load` returns, for this family (a `TrainedModel`)."""
         raise NotImplementedError(f"{type(self).__name__} offers no inference API yet")
+
+
+class TrainedModel:
+    """What `jaxae.load` returns (`Trainer.inference`): a family's trained model, over NumPy arrays.
+
+    The protocol every family's model keeps, and all that tools (`python -m jaxae.encode`, `jaxae.plot`,
+    the estimators) may rely on:
+
+      config, step, record: the run's config, the checkpoint's step, the run record (set by `jaxae.load`);
+      input_fields: the arrays `encode`, `scores` and `predict` take, in order (('image',) for images);
+      offers: which of `OFFERS` this model has, each a method of that name;
+      predicts: what `predict` gives ('clusters', 'classes') where the family predicts labels, else None;
+      traversable: whether codes have a standard-normal prior, so moving one dimension by +-3 means something.
+    """
+
+    OFFERS = ("encode", "decode", "reconstruct", "scores", "log_likelihood", "predict", "predict_proba",
+              "generate", "discriminate", "embeddings", "column_vectors")
+    offers: frozenset = frozenset()
+    input_fields: tuple[str, ...] = ("image",)
+    predicts: str | None = None
+    traversable: bool = False
+
+    def offer(self, *names: str) -> None:
+        """Adds `names` to this model's offers (a family whose calls depend on its config)."""
+        unknown = set(names) - set(self.OFFERS)
+        if unknown:
+            raise ValueError(f"{sorted(unknown)} are not calls of the TrainedModel protocol {self.OFFERS}")
+        self.offers = frozenset(self.offers) | set(names)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        unknown = set(cls.offers) - set(cls.OFFERS)
+        missing = [name for name in cls.offers if not callable(getattr(cls, name, None))]
+        if unknown or missing:
+            raise TypeError(f"{cls.__name__} offers {sorted(unknown)} outside the protocol, or lacks {missing}")

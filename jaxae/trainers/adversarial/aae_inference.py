@@ -11,9 +11,10 @@ from jaxae.data.sources import ArraySource
 from jaxae.data.transforms import to_unit_interval
 from jaxae.errors import DataError
 from jaxae.steps import rng
+from jaxae.trainers.base import TrainedModel
 
 
-class TrainedAAE:
+class TrainedAAE(TrainedModel):
     """The autoencoder of a finished (or checkpointed) AAE run, mapped over arrays of any size.
 
     Images go in raw (uint8 in [0, 255] or floats in [0, 1], [n, H, W, C]); images come out in
@@ -21,14 +22,18 @@ class TrainedAAE:
     and return NumPy arrays.
     """
 
-    input_fields = ("image",)  # What encode, reconstruct and scores take.
+    offers = frozenset({"encode", "reconstruct", "scores", "generate"})
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
         self.trainer, self.state, self.mesh = trainer, state, mesh
         self.config, self.step = trainer.config, int(state.step)
         self.image_shape, self.n_clusters = trainer.image_shape, trainer.n_clusters
         self.batch_size = batch_size or self.config.eval_batch_size
-        self.predicts = "clusters" if self.n_clusters else None  # What `predict` gives (jaxae.encode's field).
+        if self.n_clusters:  # decode takes a style and a cluster: not the protocol's decode of codes alone.
+            self.predicts = "clusters"
+            self.offer("predict", "predict_proba")
+        else:
+            self.offer("decode")
 
     def _images(self, images):
         return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_size)

@@ -8,9 +8,10 @@ import numpy as np
 from jaxae.data import whole_split
 from jaxae.errors import DataError
 from jaxae.steps import rng
+from jaxae.trainers.base import TrainedModel
 
 
-class TrainedGAN:
+class TrainedGAN(TrainedModel):
     """The players of a finished (or checkpointed) GAN run, mapped over arrays of any size.
 
     Images go in raw, as the run's data held them (uint8 in [0, 255] or floats in [0, 1],
@@ -21,8 +22,13 @@ class TrainedGAN:
       config: the run's config; `step` the checkpoint's step; `latent_dim` the generator's input width.
     """
 
+    offers = frozenset({"generate", "discriminate"})
+
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
         self.trainer, self.state, self.mesh = trainer, state, mesh
+        if trainer.categorical:  # InfoGAN's categorical code is a clustering of images.
+            self.predicts = "clusters"
+            self.offer("predict")
         self.config, self.step = trainer.config, int(state.step)
         self.latent_dim, self.image_shape = trainer.latent_dim, trainer.image_shape
         self.batch_size = batch_size or self.config.eval_batch_size

@@ -13,9 +13,10 @@ import numpy as np
 from jaxae.data.sources import ArraySource
 from jaxae.data.whole_split import WholeSplit
 from jaxae.errors import DataError
+from jaxae.trainers.base import TrainedModel
 
 
-class TrainedAutoRec:
+class TrainedAutoRec(TrainedModel):
     """The model of an AutoRec run, mapped over rows in batches on all devices; NumPy in and out.
 
     Attributes:
@@ -24,6 +25,7 @@ class TrainedAutoRec:
     """
 
     input_fields = ("ratings", "observed")  # What encode and predict take (python -m jaxae.encode reads them).
+    offers = frozenset({"encode", "predict", "column_vectors"})
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
         self.trainer, self.config, self.model, self.mesh = trainer, trainer.config, trainer.model, mesh

@@ -11,7 +11,8 @@ from jaxae.trainers.parts.trained_autoencoder import TrainedAutoencoder
 class TrainedClassifier(TrainedAutoencoder):
     """`encode`, `decode`, `reconstruct` as for an autoencoder run, and the classes of new images."""
 
-    predicts = "classes"  # What `predict` gives (jaxae.encode's field).
+    offers = TrainedAutoencoder.offers | {"predict", "predict_proba"}
+    predicts = "classes"
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
         super().__init__(trainer.ae, state, mesh, batch_size)

@@ -14,7 +14,8 @@ class TrainedClustering(TrainedAutoencoder):
       centroids: [n_clusters, latent] NumPy array, the centres a code is assigned to.
     """
 
-    predicts = "clusters"  # What `predict` gives (jaxae.encode's field).
+    offers = TrainedAutoencoder.offers | {"predict"}
+    predicts = "clusters"
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
         super().__init__(trainer.ae, state, mesh, batch_size)

@@ -16,9 +16,10 @@ from jaxae.data.whole_split import WholeSplit
 from jaxae.errors import DataError
 from jaxae.losses import likelihood
 from jaxae.steps import rng
+from jaxae.trainers.base import TrainedModel
 
 
-class TrainedAutoencoder:
+class TrainedAutoencoder(TrainedModel):
     """The model of a finished (or checkpointed) autoencoder run, mapped over arrays of any size.
 
     Inputs are raw images as the run's data held them: uint8 in [0, 255] or floats in [0, 1],
@@ -32,8 +33,7 @@ class TrainedAutoencoder:
       model: the Flax module; `params` its parameters, `step` the checkpoint's step.
     """
 
-    input_fields = ("image",)  # What encode, reconstruct and scores take.
-    predicts = None  # What `predict` gives, where a family offers it ('clusters', 'classes'): jaxae.encode's field.
+    offers = frozenset({"encode", "decode", "reconstruct", "scores", "log_likelihood"})
     score_samples = 16  # Posterior draws per example in a VAE's anomaly score (its negative ELBO).
 
     def __init__(self, autoencoder, state, mesh, batch_size: int | None = None):
@@ -42,7 +42,7 @@ class TrainedAutoencoder:
         self.autoencoder, self.config, self.model, self.mesh = autoencoder, autoencoder.config, autoencoder.model, mesh
         self.params, self.step = state.params, int(state.step)
         self.image_shape = autoencoder.image_shape
-        self.variational = autoencoder.variational
+        self.variational = self.traversable = autoencoder.variational
         self.batch_size = batch_size or self.config.eval_batch_size
         self._likelihood_fns = {}
         self._binarize = self.config.data.binarize if self.config.data.binarize == "static" else "none"

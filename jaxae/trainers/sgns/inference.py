@@ -7,15 +7,19 @@ import numpy as np
 from jaxae.devices import parallel
 from jaxae.embeddings import Embeddings
 from jaxae.errors import DataError
+from jaxae.trainers.base import TrainedModel
 
 
-class TrainedSkipGram:
+class TrainedSkipGram(TrainedModel):
     """The tables of a skip-gram run, on the host.
 
     Attributes:
       config, step; input_vectors [V, d] (the word vectors a run writes out); output_vectors [V, d]
       (the context vectors the loss scores them against).
     """
+
+    input_fields = ()
+    offers = frozenset({"embeddings"})
 
     def __init__(self, trainer, state):
         self.config, self.step = trainer.config, int(state.step)

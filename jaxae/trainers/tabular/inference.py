@@ -9,9 +9,10 @@ from jaxae.data import whole_split
 from jaxae.data.sources import ArraySource
 from jaxae.data.whole_split import WholeSplit
 from jaxae.errors import DataError
+from jaxae.trainers.base import TrainedModel
 
 
-class TrainedTableAutoencoder:
+class TrainedTableAutoencoder(TrainedModel):
     """The model of a tabular run, mapped over rows in batches on all devices; NumPy in and out.
 
     Rows come as the run saw them: numeric [n, num_numeric] float (standardised, ordinal columns
@@ -22,6 +23,7 @@ class TrainedTableAutoencoder:
     """
 
     input_fields = ("numeric", "categorical")  # What encode and scores take.
+    offers = frozenset({"encode", "decode", "scores"})
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
         self.trainer, self.config, self.model, self.mesh = trainer, trainer.config, trainer.model, mesh
