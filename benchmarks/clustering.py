@@ -3,7 +3,7 @@ and N2D, over seeds.
 
 For each seed, one autoencoder is pretrained (`configs/ae_kmeans_mnist.py`, which also gives the
 autoencoder + K-means row) and the other methods start from it with `cluster.init_from`, as the
-README describes. Every score is on the test split (clusters predicted for digits the run never
+docs/clustering.md describes. Every score is on the test split (clusters predicted for digits the run never
 saw); nothing is chosen with labels. Prints a Markdown table of mean +- std and writes every
 seed's numbers as JSON.
 

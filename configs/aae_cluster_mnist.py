@@ -1,7 +1,13 @@
 """The adversarial autoencoder for unsupervised clustering (Makhzani et al., 2016, section 6) on the
 embedded MNIST subset: the encoder's softmax over 16 clusters is matched to a uniform categorical
 and a 5-D style code to N(0, I), each by its own discriminator; argmax of the softmax clusters the
-digits. The paper reaches 9.55 % error (purity) with 16 clusters on the full MNIST."""
+digits. The paper reaches 9.55 % error (purity) with 16 clusters on the full MNIST.
+
+    python train.py --config configs/aae_cluster_mnist.py --workdir runs/aae_cluster_mnist
+
+reaches test clustering ACC 0.394 +- 0.058 over 3 seeds (16 clusters), in 67 s on the project's
+2-core CPU (docs/adversarial.md).
+"""
 
 from jaxae.config import defaults
 

@@ -1,6 +1,12 @@
 """An adversarial autoencoder (Makhzani et al., 2016) with an 8-D Gaussian prior on the embedded
 MNIST subset: 784-1000-1000-8 and back, a 1000-1000 code discriminator; decoding prior draws
-generates digits."""
+generates digits.
+
+    python train.py --config configs/aae_mnist.py --workdir runs/aae_mnist
+
+reaches Frechet distance 42.6, 9.61 modes, in 51 s on the project's 2-core CPU
+(docs/adversarial.md).
+"""
 
 from jaxae.config import defaults
 

@@ -1,5 +1,11 @@
 """Autoencoder + K-means on the embedded MNIST subset: the baseline of the clustering table, and the
-pretrained network the other clustering configs start from with --config.cluster.init_from."""
+pretrained network the other clustering configs start from with --config.cluster.init_from.
+
+    python train.py --config configs/ae_kmeans_mnist.py --workdir runs/ae_kmeans_mnist
+
+reaches test clustering ACC 0.698 +- 0.036 over seeds 0-4, in 156 s on the project's 2-core CPU
+(docs/clustering.md).
+"""
 
 from jaxae.config import defaults
 

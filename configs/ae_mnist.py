@@ -1,4 +1,10 @@
-"""A plain MLP autoencoder (784-512-256-32 and back) on the embedded MNIST subset."""
+"""A plain MLP autoencoder (784-512-256-32 and back) on the embedded MNIST subset.
+
+    python train.py --config configs/ae_mnist.py --workdir runs/ae_mnist
+
+reaches test reconstruction MSE 0.0105 per pixel (BCE 75.9 nats), in 16 s on the project's 2-core
+CPU (docs/autoencoders.md).
+"""
 
 from jaxae.config import defaults
 

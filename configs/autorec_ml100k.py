@@ -1,6 +1,11 @@
 """I-AutoRec on MovieLens-100K (RecBole's wheel: pip install --no-deps recbole), 90/10 split.
 
 U-AutoRec: --config.data.ratings.rows=users. Other splits: --config.data.ratings.split_seed=1.
+
+    python train.py --config configs/autorec_ml100k.py --workdir runs/autorec_ml100k
+
+reaches MovieLens-100K test RMSE 0.8827 +- 0.0060 over 5 splits, in 25 s on the project's 2-core CPU
+(docs/autorec.md).
 """
 
 from jaxae.config import defaults
@@ -10,7 +15,7 @@ def get_config(variant: str = ""):
     defaults.check_variant(variant)
     config = defaults.get_autorec_config()
     # lambda 250 and 150 epochs at 2e-3 (cosine): the best of our search over splits 0 and 1
-    # (README, "Recommendation with AutoRec").
+    # (docs/autorec.md).
     config.autorec.l2 = 250.0
     config.optimizer.learning_rate = 2e-3
     config.num_epochs = 150

@@ -1,4 +1,10 @@
-"""A denoising MLP autoencoder: inputs corrupted by masking noise, clean targets."""
+"""A denoising MLP autoencoder: inputs corrupted by masking noise, clean targets.
+
+    python train.py --config configs/dae_mnist.py --workdir runs/dae_mnist
+
+reaches test reconstruction MSE 0.0159 per pixel (BCE 90.9 nats) from clean inputs, in 16 s on the
+project's 2-core CPU (docs/autoencoders.md).
+"""
 
 from jaxae.config import defaults, experiments
 

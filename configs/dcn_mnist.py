@@ -1,5 +1,11 @@
 """DCN (Yang et al., 2017) on the embedded MNIST subset: pretraining, K-means, then 50 epochs of
-reconstruction + (lambda/2) K-means term with online centroid updates."""
+reconstruction + (lambda/2) K-means term with online centroid updates.
+
+    python train.py --config configs/dcn_mnist.py --workdir runs/dcn_mnist
+
+reaches test clustering ACC 0.709 +- 0.045 over seeds 0-4 (from the shared pretrained network), in
+38 s after pretraining on the project's 2-core CPU (docs/clustering.md).
+"""
 
 import ml_collections
 

@@ -1,6 +1,12 @@
 """DEC (Xie et al., 2016) on the embedded MNIST subset: pretraining, K-means, then KL to a target
 distribution refreshed every half epoch, SGD with momentum as in the paper, stopping when fewer
-than 0.1 % of the training digits change cluster between refreshes."""
+than 0.1 % of the training digits change cluster between refreshes.
+
+    python train.py --config configs/dec_mnist.py --workdir runs/dec_mnist
+
+reaches test clustering ACC 0.755 +- 0.059 over seeds 0-4 (from the shared pretrained network), in
+56 s after pretraining on the project's 2-core CPU (docs/clustering.md).
+"""
 
 import ml_collections
 

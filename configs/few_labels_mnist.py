@@ -4,6 +4,11 @@
 `classifier.mode` picks how the 3,900 unlabelled digits are used: scratch (not at all), frozen or
 finetune (the autoencoder is pretrained on all of them first), regularised (their reconstruction
 is trained alongside the classification). `--config.classifier.num_labels=1000` for 1,000 labels.
+
+    python train.py --config configs/few_labels_mnist.py --workdir runs/few_labels_mnist
+
+reaches test accuracy 0.805 +- 0.017 over seeds from 100 labels (fine-tuned encoder), in 48 s on the
+project's 2-core CPU (docs/classification.md).
 """
 
 import ml_collections

@@ -1,5 +1,11 @@
 """A GAN with MLP players (Goodfellow et al., 2014, with the DCGAN recipe's BatchNorm, leaky ReLU
-and Adam) on the embedded MNIST subset: generator 100-256-512-1024-784, discriminator 784-512-256-1."""
+and Adam) on the embedded MNIST subset: generator 100-256-512-1024-784, discriminator 784-512-256-1.
+
+    python train.py --config configs/gan_mnist.py --workdir runs/gan_mnist
+
+reaches Frechet distance 23.6 to the test digits, 9.88 modes, in 142 s on the project's 2-core CPU
+(docs/adversarial.md).
+"""
 
 from jaxae.config import defaults
 

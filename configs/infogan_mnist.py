@@ -4,7 +4,13 @@ uniform in [-1, 1]; generator FC 1024 -> 7x7x128 -> 64 -> 1 with BatchNorm; disc
 conv 128 -> FC 1024, and Q (FC 128 -> 10 logits + 2 means) on the same trunk; lambda 1 for both
 codes; BatchNorm in both players (not after the discriminator's first layer); Adam b1 0.5 with
 2e-4 for the discriminator and 1e-3 for the generator. Without the discriminator's BatchNorm the
-generator collapsed to a few images within 200 steps and Q learned nothing (the bound stayed at 0)."""
+generator collapsed to a few images within 200 steps and Q learned nothing (the bound stayed at 0).
+
+    python train.py --config configs/infogan_mnist.py --workdir runs/infogan_mnist
+
+reaches Frechet distance 26.1; its categorical code clusters the test digits at ACC 0.852 +- 0.052
+over 3 seeds, in 7.5 min on the project's 2-core CPU (docs/adversarial.md).
+"""
 
 from jaxae.config import defaults
 

@@ -5,7 +5,13 @@ trained towards the clusters found so far.
 On mnist_5k (seeds 0-4, test ACC) the codes' graph beat the images' (0.84 against 0.76-0.81 on
 seed 0) and plain AGDL beat absorbing small clusters first (0.837 +- 0.008 against 0.793 +-
 0.004). On the 8x8 digits the images' graph and the small-cluster rule were better:
---config.jule.first_graph=inputs --config.jule.small_cluster_fraction=0.25 (see docs/clustering.md)."""
+--config.jule.first_graph=inputs --config.jule.small_cluster_fraction=0.25 (see docs/clustering.md).
+
+    python train.py --config configs/jule_mnist.py --workdir runs/jule_mnist
+
+reaches test clustering ACC 0.837 +- 0.008 over seeds 0-4, in 42 s after pretraining on the
+project's 2-core CPU (docs/clustering.md).
+"""
 
 import ml_collections
 

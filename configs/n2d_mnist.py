@@ -5,7 +5,13 @@ seeds, the partition that agrees best with the others is kept (see jaxae/cluster
 N2D's settings for MNIST: UMAP to as many dimensions as clusters, 20 neighbours, min_dist 0, a
 full-covariance mixture, an autoencoder pretrained for 1,000 epochs. Test ACC over seeds 0-4 on
 mnist_5k: 0.931 +- 0.008 from 1,000 epochs (--config.pretrain.num_epochs=1000), 0.806 +- 0.020
-from this config's 300 (which keep it under 10 minutes standalone); README, "Deep clustering"."""
+from this config's 300 (which keep it under 10 minutes standalone); docs/clustering.md.
+
+    python train.py --config configs/n2d_mnist.py --workdir runs/n2d_mnist
+
+reaches test clustering ACC 0.806 +- 0.020 over seeds 0-4, in 131 s on the project's 2-core CPU
+(docs/clustering.md).
+"""
 
 import ml_collections
 

@@ -3,6 +3,11 @@
 
 The run writes <workdir>/embeddings.txt (word2vec's text format) and records its WordSim-353,
 SimLex-999 and analogy scores as export/... in <workdir>/metrics.jsonl.
+
+    python train.py --config configs/sgns_wiki.py --workdir runs/sgns_wiki
+
+reaches WordSim-353 Spearman 0.493 +- 0.004 and SimLex-999 0.213 +- 0.006 over 3 seeds, in 224 s on
+the project's 2-core CPU (docs/skipgram.md).
 """
 
 from jaxae.config import defaults

@@ -1,4 +1,10 @@
-"""A sparse overcomplete MLP autoencoder: a 1,024-unit code held sparse by a KL rate penalty."""
+"""A sparse overcomplete MLP autoencoder: a 1,024-unit code held sparse by a KL rate penalty.
+
+    python train.py --config configs/sparse_ae_mnist.py --workdir runs/sparse_ae_mnist
+
+reaches test reconstruction MSE 0.0038 per pixel (BCE 58.6 nats), in 21 s on the project's 2-core
+CPU (docs/autoencoders.md).
+"""
 
 from jaxae.config import defaults, experiments
 

@@ -1,4 +1,10 @@
-"""A tabular autoencoder (30-64-32-8 and back) on scikit-learn's breast cancer table, embedded."""
+"""A tabular autoencoder (30-64-32-8 and back) on scikit-learn's breast cancer table, embedded.
+
+    python train.py --config configs/tabular_breast_cancer.py --workdir runs/tabular_breast_cancer
+
+reaches test reconstruction MSE 0.140 per standardised column, in 7 s on the project's 2-core CPU
+(docs/autoencoders.md).
+"""
 
 from jaxae.config import defaults
 

@@ -1,4 +1,10 @@
-"""The default: an MLP VAE (784-512-256-20 and back) on the embedded MNIST subset."""
+"""The default: an MLP VAE (784-512-256-20 and back) on the embedded MNIST subset.
+
+    python train.py --config configs/vae_mnist.py --workdir runs/vae_mnist
+
+reaches test negative ELBO 108.9 nats per digit, in 10 s on the project's 2-core CPU
+(docs/autoencoders.md).
+"""
 
 from jaxae.config import defaults
 

@@ -3,6 +3,7 @@ every package installed, `configs` never imported by the library nor installed u
 every shipped experiment reachable by name through `jaxae.get_config`."""
 
 import ast
+import re
 import os
 import subprocess
 import sys
@@ -70,3 +71,16 @@ def test_the_public_api_names_resolve():
         assert getattr(jaxae, name) is not None, name
     with pytest.raises(AttributeError):
         jaxae.no_such_name
+
+
+def test_every_experiment_says_its_command_and_the_figure_it_reaches():
+    """Each config file's docstring gives the command that trains it and what it reaches, with the
+    docs page that says how that was measured."""
+    import ast
+
+    for name in experiments.names():
+        with open(experiments.path(name)) as file:
+            doc = ast.get_docstring(ast.parse(file.read())) or ""
+        assert f"python train.py --config configs/{name}.py --workdir" in doc, name
+        page = re.search(r"docs/(\w+)\.md", doc)
+        assert "reaches" in doc and page and os.path.exists(os.path.join(ROOT, "docs", page.group(1) + ".md")), name

@@ -145,7 +145,7 @@ def get_clustering_config(trainer: str) -> ml_collections.ConfigDict:
     config.optimizer.per_pixel = True  # An override of learning_rate is per pixel too; adam needs per_pixel=False.
     config.optimizer.learning_rate = 1.0192  # Per pixel: 1.3e-3, in float32 exactly, on a 784-pixel sum.
     # 1,000 epochs lift DEC on mnist_5k from 0.755 to 0.859 test ACC and N2D from 0.806 to 0.931
-    # (README, "Longer pretraining"); 300 keep every clustering config under 10 minutes standalone
+    # (docs/clustering.md, "Longer pretraining"); 300 keep every clustering config under 10 minutes standalone
     # on a 2-core CPU.
     config.pretrain = ml_collections.ConfigDict({"num_epochs": 300, "num_steps": 0})
     config.cluster = ml_collections.ConfigDict()
@@ -290,7 +290,7 @@ def get_autorec_config() -> ml_collections.ConfigDict:
     """AutoRec's defaults (jaxae/trainers/autorec/trainer.py): I-AutoRec on MovieLens-100K with 500 sigmoid
     units and an identity output, as the paper and its code (NNRec) have it; Adam in minibatches
     rather than the paper's full-batch L-BFGS, which reached no better test RMSE in our runs and took
-    longer (README, "Recommendation with AutoRec")."""
+    longer (docs/autorec.md)."""
     config = _without_autoencoder_sections(get_base_config())
     config.trainer = "autorec"
     config.optimizer = get_base_config().optimizer
