@@ -1,4 +1,4 @@
-"""train.py as a user runs it: the main command, one-line errors, and SIGKILL then resume."""
+"""train.py as a user runs it: the main command and a one-line error (two processes); the errors of its\nflags, checked in-process."""
 
 import os
 import subprocess
@@ -38,12 +38,30 @@ def test_main_command_prints_where_results_are(tmp_path):
     ("--config.data.name=not_a_dataset", "data.name='not_a_dataset' is not an embedded data set"),
     ("--config.data.name=cifar10", "is not prepared in data.tfds_data_dir="),  # Not tfds' 'TFRECORD is not supported'.
     ("--config.batch_size=12", "batch_size=12 must be a positive multiple of the 8 devices"),
-    ("--config.model.nope=3", "--config.model.nope: the config has no field 'model.nope'"),
     ("--config=configs/vae_mnist.py:tine", "unknown variant 'tine'; the variants are '', 'tiny'"),
 ])
-def test_bad_input_is_one_line_on_stderr(tmp_path, override, message):
-    done = subprocess.run(train_py(tmp_path, override), cwd=ROOT, capture_output=True, text=True, timeout=120)
+def test_bad_input_is_refused_in_one_line_before_compute(tmp_path, override, message):
+    """What train.py does with its flags, in this process: the launcher's own printing of the error
+    is the next test's."""
+    from jaxae import run
+    from jaxae.config.loading import config_from_command_line, split_overrides
+    from jaxae.errors import JaxaeError, from_the_command_line
+
+    argument = override.partition("=")[2] if override.startswith("--config=") else "configs/vae_mnist.py:tiny"
+    _, overrides = split_overrides([] if override.startswith("--config=") else [override])
+    with pytest.raises(JaxaeError) as refused:
+        config = config_from_command_line(os.path.join(ROOT, argument), overrides)
+        with from_the_command_line():
+            run(config, str(tmp_path))
+    assert message in str(refused.value) and len(str(refused.value).splitlines()) == 1
+    assert not os.path.exists(tmp_path / "checkpoints")
+
+
+def test_bad_input_is_one_line_on_stderr_and_exit_status_1(tmp_path):
+    done = subprocess.run(train_py(tmp_path, "--config.model.nope=3"), cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("jaxae: error: ") and message in lines[0], done.stderr
+    assert len(lines) == 1 and lines[0].startswith("jaxae: error: --config.model.nope: the config has no field "
+                                                   "'model.nope'"), done.stderr
     assert not os.path.exists(tmp_path / "checkpoints")
