@@ -1,4 +1,5 @@
-"""train.py as a user runs it: the main command and a one-line error (two processes); the errors of its\nflags, checked in-process."""
+"""train.py as a user runs it: the main command and a one-line error (two processes); the errors of its
+flags, checked in-process."""
 
 import os
 import subprocess
