@@ -22,7 +22,7 @@ def _temporary_folder(prefix: str) -> str:
 # (tests/test_classifier.py with tests/test_loop.py: 58 s against 84 s on 2 cores). Programs mean
 # the same at any level; speed is measured by benchmarks/, which, run on their own, keep XLA's defaults.
 # What users run as written (README snippets, the notebook) keeps the default level: see
-# reliability_helpers.as_a_user_runs.
+# helpers.as_a_user_runs.
 CHEAP_COMPILES = " --xla_backend_optimization_level=0"
 os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8" + CHEAP_COMPILES
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -53,3 +53,15 @@ def tiny_config():
         return importlib.import_module(f"configs.{name}").get_config("tiny")
 
     return make
+
+
+@pytest.fixture(scope="session")
+def digit_sources():
+    """(train, test) ArraySources of scikit-learn's 8x8 digits, every fifth digit held out for test."""
+    from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
+    from jaxae.data.sources import ArraySource
+
+    images, labels = load_sklearn_digits_arrays()
+    masks = split_masks(labels, every_fifth_is_test)
+    return tuple(ArraySource.from_images(images[masks[s]], labels[masks[s]], name=f"digits {s}")
+                 for s in ("train", "test"))

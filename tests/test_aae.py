@@ -10,21 +10,17 @@ import pytest
 import jaxae
 from jaxae.data import host, sources
 from jaxae.devices import parallel
-from jaxae.engine import loop
 from jaxae.errors import DataError
 from jaxae.metrics import clustering as cluster_metrics
 from jaxae.runs.metric_writers import read_metrics
-from reliability_helpers import tiny
-from test_clustering_families import assert_resumes_exactly
+from helpers import tiny, train
+from helpers import assert_resumes_exactly
 
 
 @pytest.fixture(scope="module")
 def digits():
     return tuple(sources.open_tfds("sklearn_digits", split) for split in ("train", "test"))
 
-
-def train(workdir, config, digits, mesh=None):
-    return loop.train(config, str(workdir), *digits, mesh or parallel.make_mesh(1))
 
 
 def aae_config(mode="jit"):

@@ -14,8 +14,8 @@ from jaxae.data import host, ratings, sources
 from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
-from reliability_helpers import tiny
-from test_clustering_families import assert_resumes_exactly
+from helpers import tiny, train
+from helpers import assert_resumes_exactly
 
 
 def autorec_config(**fields):
@@ -26,9 +26,6 @@ def autorec_config(**fields):
 def open_splits(config, data_dir):
     return tuple(sources.open_tfds("ratings", split, str(data_dir), config.data) for split in ("train", "test"))
 
-
-def train(workdir, config, data, mesh=None):
-    return loop.train(config, str(workdir), *data, mesh or parallel.make_mesh(1))
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ class-balanced draw, each mode's training, 1 against 8 devices (jit and pmap), b
 around the draw, `jaxae.load` predictions, and configs refused before training."""
 
 import os
-import shutil
 
 import chex
 import jax
@@ -15,10 +14,9 @@ from jaxae.data import host, sources
 from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
 from jaxae.data.labels import balanced_draw
 from jaxae.devices import parallel
-from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
 from jaxae.runs.metric_writers import read_metrics
-from reliability_helpers import tiny
+from helpers import assert_resumes_exactly, tiny, train
 
 NUM_LABELS = 50
 
@@ -33,13 +31,6 @@ def config_for(mode, parallel_mode="jit", **fields):
                   classifier__num_labels=NUM_LABELS, pretrain__num_steps=8, parallel__mode=parallel_mode) | fields
     return tiny("few_labels_mnist", **fields)
 
-
-def train(workdir, config, digits, mesh=None):
-    return loop.train(config, str(workdir), *digits, mesh or parallel.make_mesh(1))
-
-
-def without_timing(workdir):
-    return [{k: v for k, v in r.items() if k != "train/examples_per_sec"} for r in read_metrics(str(workdir))]
 
 
 def test_the_draw_is_class_balanced_seeded_and_refuses_a_class_too_small():
@@ -137,14 +128,7 @@ def finetuned(tmp_path_factory, digits):
 def test_a_killed_run_resumes_bit_exactly_around_the_draw(tmp_path, digits, finetuned, keep_through):
     """Killed in pretraining (the draw at step 8 runs again on resume) or in the classifying phase."""
     workdir, whole = finetuned
-    killed = tmp_path / "killed"
-    shutil.copytree(workdir, killed)
-    for name in os.listdir(killed / "checkpoints"):
-        if name.isdigit() and int(name) > keep_through:
-            shutil.rmtree(killed / "checkpoints" / name)
-    resumed = train(killed, config_for("finetune"), digits)
-    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(whole.state))
-    assert without_timing(killed) == without_timing(workdir)
+    assert_resumes_exactly(tmp_path, workdir, whole, config_for("finetune"), digits, keep_through)
 
 
 @pytest.mark.parametrize(("fields", "message"), [

@@ -4,7 +4,6 @@ pmap, gives the same centroids and assignments; DEC resumes bit-exactly when kil
 after, or during a phase start or refresh; a pretrained run initialises a clustering run."""
 
 import os
-import shutil
 
 import chex
 import jax
@@ -12,58 +11,17 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
-from jaxae.data.sources import ArraySource
+from jaxae.data.builders import load_sklearn_digits_arrays
 from jaxae.devices import parallel
-from jaxae.engine import loop
 from jaxae.errors import ConfigError
 from jaxae.runs.metric_writers import read_metrics
-from reliability_helpers import tiny
+from helpers import assert_resumes_exactly, dec_config, tiny, train
 
 
 @pytest.fixture(scope="module")
-def digits():
-    images, labels = load_sklearn_digits_arrays()
-    masks = split_masks(labels, every_fifth_is_test)
-    return tuple(ArraySource.from_images(images[masks[s]], labels[masks[s]], name=f"digits {s}")
-                 for s in ("train", "test"))
-
-
-def train(workdir, config, digits, mesh=None):
-    return loop.train(config, str(workdir), *digits, mesh or parallel.make_mesh(1))
-
-
-def without_timing(workdir):
-    return [{k: v for k, v in r.items() if k != "train/examples_per_sec"} for r in read_metrics(str(workdir))]
-
-
-def killed_copy(tmp_path, workdir, keep_through: int):
-    copy = tmp_path / f"killed-{keep_through}"
-    shutil.copytree(workdir, copy)
-    for name in os.listdir(copy / "checkpoints"):
-        if name.isdigit() and int(name) > keep_through:
-            shutil.rmtree(copy / "checkpoints" / name)
-    return copy
-
-
-def assert_resumes_exactly(tmp_path, workdir, result, config, digits, keep_through: int):
-    """A copy of `workdir` killed after step `keep_through`, resumed: the same state and metric
-    files as the uninterrupted `result`. Returns the copy's folder."""
-    killed = killed_copy(tmp_path, workdir, keep_through)
-    resumed = train(killed, config, digits)
-    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
-    assert without_timing(killed) == without_timing(workdir)
-    return killed
-
-
-def dec_config():
-    return tiny("dec_mnist", num_steps=12, log_every=2, checkpoint_every=2, eval_every=0)
-
-
-@pytest.fixture(scope="module")
-def dec_run(tmp_path_factory, digits):
+def dec_run(tmp_path_factory, digit_sources):
     workdir = tmp_path_factory.mktemp("dec")
-    return workdir, train(workdir, dec_config(), digits)
+    return workdir, train(workdir, dec_config(), digit_sources)
 
 
 def test_dec_pretrains_clusters_refreshes_and_reports(dec_run):
@@ -86,12 +44,12 @@ def test_dec_pretrains_clusters_refreshes_and_reports(dec_run):
 
 
 @pytest.mark.parametrize("keep_through", [10, 12])
-def test_dec_resumes_bit_exactly_around_the_phase_start_and_a_refresh(tmp_path, digits, dec_run, keep_through):
+def test_dec_resumes_bit_exactly_around_the_phase_start_and_a_refresh(tmp_path, digit_sources, dec_run, keep_through):
     """Killed right after the phase start was saved (10), or while the refresh of step 14 ran (last
     save 12; refreshes are replayed, not saved): the resumed run ends exactly as the uninterrupted
     one. (Killed before a start hook: tests/test_contract.py.)"""
     workdir, result = dec_run
-    assert_resumes_exactly(tmp_path, workdir, result, dec_config(), digits, keep_through)
+    assert_resumes_exactly(tmp_path, workdir, result, dec_config(), digit_sources, keep_through)
 
 
 def dcn_config(mode="jit"):
@@ -101,13 +59,13 @@ def dcn_config(mode="jit"):
 
 
 @pytest.fixture(scope="module")
-def dcn_one(tmp_path_factory, digits):
-    return train(tmp_path_factory.mktemp("dcn"), dcn_config(), digits)
+def dcn_one(tmp_path_factory, digit_sources):
+    return train(tmp_path_factory.mktemp("dcn"), dcn_config(), digit_sources)
 
 
 @pytest.mark.parametrize("mode", ["jit", "pmap"])
-def test_dcn_on_eight_devices_gives_the_centroids_and_assignments_of_one(tmp_path, digits, dcn_one, mode):
-    eight = train(tmp_path, dcn_config(mode), digits, parallel.make_mesh(8))
+def test_dcn_on_eight_devices_gives_the_centroids_and_assignments_of_one(tmp_path, digit_sources, dcn_one, mode):
+    eight = train(tmp_path, dcn_config(mode), digit_sources, parallel.make_mesh(8))
     one_extra, eight_extra = jax.device_get(dcn_one.state.extra), jax.device_get(eight.state.extra)
     chex.assert_trees_all_close(one_extra, eight_extra, rtol=1e-4, atol=1e-5)
     # The counts grew by every example of every step: batch statistics reduced over devices.
@@ -119,12 +77,12 @@ def test_dcn_on_eight_devices_gives_the_centroids_and_assignments_of_one(tmp_pat
     assert dcn_one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4)
 
 
-def test_a_pretrained_run_initialises_clustering_and_load_predicts(tmp_path, digits):
-    pretrained = train(tmp_path / "ae_kmeans", tiny("ae_kmeans_mnist"), digits)
+def test_a_pretrained_run_initialises_clustering_and_load_predicts(tmp_path, digit_sources):
+    pretrained = train(tmp_path / "ae_kmeans", tiny("ae_kmeans_mnist"), digit_sources)
     assert 0.1 <= pretrained.eval_metrics["eval/cluster_acc"] <= 1
     config = dcn_config()
     config.cluster.init_from = str(tmp_path / "ae_kmeans")
-    result = train(tmp_path / "dcn", config, digits)
+    result = train(tmp_path / "dcn", config, digit_sources)
     records = read_metrics(str(tmp_path / "dcn"))
     assert records[0]["step"] == 0 and "cluster/inertia" in records[0]  # No pretraining phase: K-means first.
     assert result.step == 8
@@ -142,7 +100,7 @@ def test_a_pretrained_run_initialises_clustering_and_load_predicts(tmp_path, dig
     np.testing.assert_array_equal(clusters, np.argmin(((codes[:, None] - model.centroids[None]) ** 2).sum(-1), -1))
     # VaDE takes the same autoencoder (its encoder widened to a mean and a log-variance head).
     vade = train(tmp_path / "vade", tiny("vade_mnist", num_steps=4, cluster__init_from=str(tmp_path / "ae_kmeans")),
-                 digits)
+                 digit_sources)
     vade_records = read_metrics(str(tmp_path / "vade"))
     assert vade_records[0]["cluster/inertia"] == pytest.approx(records[0]["cluster/inertia"], rel=1e-5)
     assert np.isfinite(vade_records[0]["cluster/gmm_log_likelihood"]) and 0.1 <= vade.eval_metrics["eval/cluster_acc"]
@@ -153,34 +111,34 @@ def test_a_pretrained_run_initialises_clustering_and_load_predicts(tmp_path, dig
     np.testing.assert_array_equal(vade_model.predict(images), responsible)
 
 
-def test_init_from_a_folder_without_a_run_or_of_another_model_is_refused_before_training(tmp_path, digits):
+def test_init_from_a_folder_without_a_run_or_of_another_model_is_refused_before_training(tmp_path, digit_sources):
     config = dcn_config()
     config.cluster.init_from = str(tmp_path / "nothing")
     with pytest.raises(ConfigError, match="holds no jaxae run"):
-        train(tmp_path / "a", config, digits)
-    train(tmp_path / "ae", tiny("ae_kmeans_mnist", num_steps=1, pretrain__num_steps=2), digits)
+        train(tmp_path / "a", config, digit_sources)
+    train(tmp_path / "ae", tiny("ae_kmeans_mnist", num_steps=1, pretrain__num_steps=2), digit_sources)
     config = dcn_config()
     config.cluster.init_from = str(tmp_path / "ae")
     config.model.latent_dim = 6
     with pytest.raises(ConfigError, match="trained another model .*model.latent_dim: 4 there, 6 here"):
-        train(tmp_path / "b", config, digits)
+        train(tmp_path / "b", config, digit_sources)
     assert not os.path.exists(tmp_path / "b" / "checkpoints")
 
 
-def test_dec_under_pmap_on_eight_devices_matches_jit_on_one(tmp_path, digits):
+def test_dec_under_pmap_on_eight_devices_matches_jit_on_one(tmp_path, digit_sources):
     """DEC's step (a `lax.cond` once converged, targets looked up by index) under pmap."""
     config = dec_config()
     config.optimizer.name, config.cluster.optimizer.name = "sgd", "sgd"
-    one = train(tmp_path / "one", config, digits)
+    one = train(tmp_path / "one", config, digit_sources)
     config.parallel.mode = "pmap"
-    eight = train(tmp_path / "eight", config, digits, parallel.make_mesh(8))
+    eight = train(tmp_path / "eight", config, digit_sources, parallel.make_mesh(8))
     chex.assert_trees_all_close(jax.device_get(one.state.params), jax.device_get(eight.state.params),
                                 rtol=1e-4, atol=1e-5)
     assert one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4)
 
 
-def test_vade_trains_standalone_pretraining_its_mean_code_first(tmp_path, digits):
-    result = train(tmp_path, tiny("vade_mnist", num_steps=4), digits)
+def test_vade_trains_standalone_pretraining_its_mean_code_first(tmp_path, digit_sources):
+    result = train(tmp_path, tiny("vade_mnist", num_steps=4), digit_sources)
     records = read_metrics(str(tmp_path))
     pretraining = [r for r in records if "train/loss" in r and r["step"] <= 10]
     assert pretraining and all("train/kl" not in r for r in pretraining)  # An autoencoder on the mean code.

@@ -3,7 +3,6 @@ two phases, hooks from the whole split, integer inputs, a matrix of eval sums; r
 bit-exact across phases and hooks; 1 and 8 devices, jit and pmap, agree."""
 
 import os
-import shutil
 
 import chex
 import jax
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 import toy_family
+from helpers import killed_copy, metrics_without_timing
 from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.engine.events import EventPlan
@@ -21,10 +21,6 @@ from jaxae.trainers import Phase
 def train(workdir, config=None, mesh=None):
     train_source, eval_source = toy_family.data()
     return loop.train(config or toy_family.config(), str(workdir), train_source, eval_source, mesh or parallel.make_mesh(1))
-
-
-def without_timing(workdir):
-    return [{k: v for k, v in r.items() if k != "train/examples_per_sec"} for r in read_metrics(str(workdir))]
 
 
 def test_events_fall_on_absolute_steps():
@@ -52,16 +48,6 @@ def straight(tmp_path_factory):
     """(workdir, result) of one uninterrupted run, shared by the tests below."""
     workdir = tmp_path_factory.mktemp("straight")
     return workdir, train(workdir)
-
-
-def killed_copy(tmp_path, workdir, keep_through: int):
-    """A copy of a finished run as if it had been killed right after saving step `keep_through`."""
-    copy = tmp_path / "killed"
-    shutil.copytree(workdir, copy)
-    for name in os.listdir(copy / "checkpoints"):
-        if name.isdigit() and int(name) > keep_through:
-            shutil.rmtree(copy / "checkpoints" / name)
-    return copy
 
 
 def test_two_phases_hooks_and_a_matrix_report_run_through_the_loop(straight):
@@ -92,7 +78,7 @@ def test_resume_is_bit_exact_across_phases_and_hooks(tmp_path, straight, keep_th
     killed = killed_copy(tmp_path, workdir, keep_through)
     resumed = train(killed)
     chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
-    assert without_timing(killed) == without_timing(workdir)
+    assert metrics_without_timing(killed) == metrics_without_timing(workdir)
 
 
 @pytest.mark.parametrize("mode", ["jit", "pmap"])
@@ -131,7 +117,7 @@ def test_a_start_hook_at_step_zero_is_saved_and_a_restart_records_it_once(tmp_pa
     killed = killed_copy(tmp_path, tmp_path / "straight", keep_through=-1)
     resumed = train(killed, toy_family.config(embed_steps=0))
     chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(straight.state))
-    assert without_timing(killed) == without_timing(tmp_path / "straight")
+    assert metrics_without_timing(killed) == metrics_without_timing(tmp_path / "straight")
 
 
 class WrongShapeHook(toy_family.ToyTrainer):

@@ -9,7 +9,7 @@ import jaxae
 from jaxae.data import host, sources
 from jaxae.engine import loop
 from jaxae.tools import encode
-from reliability_helpers import tiny
+from helpers import tiny
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ from jaxae.metrics import frechet
 from jaxae.models.gan import BatchNorm
 from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers import create_trainer
-from reliability_helpers import tiny
-from test_clustering_families import assert_resumes_exactly
+from helpers import tiny, train
+from helpers import assert_resumes_exactly
 
 
 def sigmoid(x):
@@ -118,9 +118,6 @@ def sgd_config(mode="jit", **fields):
                 generator_optimizer__learning_rate=0.05, discriminator_optimizer__learning_rate=0.05,
                 parallel__mode=mode, **fields)
 
-
-def train(workdir, config, digits, mesh=None):
-    return loop.train(config, str(workdir), *digits, mesh or parallel.make_mesh(1))
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ from jaxae.devices import parallel
 from jaxae.errors import ConfigError
 from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers.clustering import jule
-from reliability_helpers import tiny
-from test_clustering_families import assert_resumes_exactly, digits, train  # noqa: F401 (a fixture)
+from helpers import assert_resumes_exactly, tiny, train
 
 
 def jule_config(mode="jit"):
@@ -25,9 +24,9 @@ def jule_config(mode="jit"):
 
 
 @pytest.fixture(scope="module")
-def jule_run(tmp_path_factory, digits):  # noqa: F811
+def jule_run(tmp_path_factory, digit_sources):  # noqa: F811
     workdir = tmp_path_factory.mktemp("jule")
-    return workdir, train(workdir, jule_config(), digits)
+    return workdir, train(workdir, jule_config(), digit_sources)
 
 
 def test_clusters_merge_along_the_schedule_and_are_scored_once_there(jule_run):
@@ -70,35 +69,35 @@ def test_the_clustering_loss_is_the_cross_entropy_of_cosine_similarities():
     assert [jule.schedule(40, 10, 3, p) for p in range(4)] == [40, 25, 16, 10]
 
 
-def test_resumes_bit_exactly_when_killed_while_a_refresh_merged(tmp_path, digits, jule_run):  # noqa: F811
+def test_resumes_bit_exactly_when_killed_while_a_refresh_merged(tmp_path, digit_sources, jule_run):  # noqa: F811
     """The last save is step 12; the merge of step 14 is replayed on resume, not saved."""
     workdir, result = jule_run
-    assert_resumes_exactly(tmp_path, workdir, result, jule_config(), digits, 12)
+    assert_resumes_exactly(tmp_path, workdir, result, jule_config(), digit_sources, 12)
 
 
 @pytest.mark.parametrize("mode", ["jit", "pmap"])
-def test_eight_devices_give_the_clusters_of_one(tmp_path, digits, jule_run, mode):  # noqa: F811
+def test_eight_devices_give_the_clusters_of_one(tmp_path, digit_sources, jule_run, mode):  # noqa: F811
     _, one = jule_run
-    eight = train(tmp_path, jule_config(mode), digits, parallel.make_mesh(8))
+    eight = train(tmp_path, jule_config(mode), digit_sources, parallel.make_mesh(8))
     one_extra, eight_extra = jax.device_get(one.state.extra), jax.device_get(eight.state.extra)
     np.testing.assert_array_equal(one_extra["labels"], eight_extra["labels"])
     chex.assert_trees_all_close(one_extra["means"], eight_extra["means"], rtol=1e-4, atol=1e-5)
     assert one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4)
 
 
-def test_a_schedule_longer_than_the_phase_is_refused_before_training(tmp_path, digits):  # noqa: F811
+def test_a_schedule_longer_than_the_phase_is_refused_before_training(tmp_path, digit_sources):  # noqa: F811
     config = jule_config()
     config.jule.periods = 5  # Merges at 0, 2, ..., 8 of an 8-step phase.
     with pytest.raises(ConfigError, match="jule.periods=5 merges every jule.update_interval=2 steps need more"):
-        train(tmp_path, config, digits)
+        train(tmp_path, config, digit_sources)
     assert not (tmp_path / "checkpoints").exists()
     config = jule_config()
     config.jule.max_memory_mb = 10  # The digits' merges may need 25 MiB.
     with pytest.raises(ConfigError, match="JULE's merges on 1442 training examples may need 25 MiB"):
-        train(tmp_path, config, digits)
+        train(tmp_path, config, digit_sources)
 
 
-def test_the_first_clusters_can_come_from_the_images(tmp_path, digits):  # noqa: F811
+def test_the_first_clusters_can_come_from_the_images(tmp_path, digit_sources):  # noqa: F811
     """With jule.first_graph='inputs' the first clusters are the nearest-neighbour components of the
     training pixels (as scikit-learn and SciPy find them), not of the codes."""
     import scipy.sparse
@@ -107,8 +106,8 @@ def test_the_first_clusters_can_come_from_the_images(tmp_path, digits):  # noqa:
 
     config = jule_config()
     config.num_steps, config.jule.periods, config.jule.first_graph = 2, 1, "inputs"
-    result = train(tmp_path, config, digits)
-    pixels = digits[0].arrays["image"].reshape(1442, -1).astype(np.float32) / 255.0
+    result = train(tmp_path, config, digit_sources)
+    pixels = digit_sources[0].arrays["image"].reshape(1442, -1).astype(np.float32) / 255.0
     nearest = NearestNeighbors(n_neighbors=2).fit(pixels).kneighbors(pixels)[1][:, 1]
     graph = scipy.sparse.coo_matrix((np.ones(1442), (np.arange(1442), nearest)), shape=(1442, 1442))
     expected = connected_components(graph, directed=False)[0]

@@ -15,7 +15,7 @@ from jaxae.data import host, sources
 from jaxae.engine import loop
 from jaxae.errors import ConfigError
 from jaxae.losses import likelihood
-from reliability_helpers import tiny
+from helpers import tiny
 
 
 def linear_bernoulli(weights, bias, targets):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from reliability_helpers import TEST_COMPILE_CACHE
+from helpers import TEST_COMPILE_CACHE
 
 from jaxae.devices import distributed
 from jaxae.runs.metric_writers import read_metrics

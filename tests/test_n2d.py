@@ -18,8 +18,7 @@ from jaxae.devices import parallel
 from jaxae.errors import ConfigError
 from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers.clustering.n2d import embedding_seeds
-from reliability_helpers import tiny
-from test_clustering_families import assert_resumes_exactly, digits, train  # noqa: F401 (a fixture)
+from helpers import assert_resumes_exactly, tiny, train
 
 
 def noisy(labels, rng, rate=0.02):
@@ -68,9 +67,9 @@ def n2d_config(mode="jit"):
 
 
 @pytest.fixture(scope="module")
-def n2d_run(tmp_path_factory, digits):  # noqa: F811
+def n2d_run(tmp_path_factory, digit_sources):  # noqa: F811
     workdir = tmp_path_factory.mktemp("n2d")
-    return workdir, train(workdir, n2d_config(), digits)
+    return workdir, train(workdir, n2d_config(), digit_sources)
 
 
 def test_clusters_the_pretrained_codes_and_predicts_by_their_neighbours(n2d_run):
@@ -95,20 +94,20 @@ def test_clusters_the_pretrained_codes_and_predicts_by_their_neighbours(n2d_run)
 
 
 @pytest.mark.parametrize("keep_through", [5, 10])
-def test_resumes_bit_exactly_before_and_right_after_the_phase_start(tmp_path, digits, n2d_run, keep_through):  # noqa: F811
+def test_resumes_bit_exactly_before_and_right_after_the_phase_start(tmp_path, digit_sources, n2d_run, keep_through):  # noqa: F811
     """Killed at 5 the embeddings are made again on resume; at 10 they are read back."""
     workdir, result = n2d_run
-    assert_resumes_exactly(tmp_path, workdir, result, n2d_config(), digits, keep_through)
+    assert_resumes_exactly(tmp_path, workdir, result, n2d_config(), digit_sources, keep_through)
 
 
 @pytest.mark.parametrize("mode", ["jit", "pmap"])
-def test_eight_devices_give_the_codes_of_one_and_cluster_them_alike(tmp_path, digits, n2d_run, mode):  # noqa: F811
+def test_eight_devices_give_the_codes_of_one_and_cluster_them_alike(tmp_path, digit_sources, n2d_run, mode):  # noqa: F811
     """Pretraining on 8 devices gives the codes of 1 within 1e-5 (they differ around 1e-7), but UMAP
     is chaotic in its input (its spectral start): codes that differ in the 7th digit embed
     differently. So the clusters are checked to be the same function of the codes and the run's
     key on 8 devices as on 1: the embeddings made again here from the 8-device codes."""
     _, one = n2d_run
-    eight = train(tmp_path, n2d_config(mode), digits, parallel.make_mesh(8))
+    eight = train(tmp_path, n2d_config(mode), digit_sources, parallel.make_mesh(8))
     one_state, eight_state = jax.device_get(one.state), jax.device_get(eight.state)
     chex.assert_trees_all_close(one_state.extra["codes"], eight_state.extra["codes"], rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(one_state.key, eight_state.key)
@@ -129,9 +128,9 @@ def test_eight_devices_give_the_codes_of_one_and_cluster_them_alike(tmp_path, di
     ("umap_min_dist", 1.5, "n2d.umap_min_dist"),
     ("umap_neighbours", 2000, "N2D needs more training examples than n2d.umap_neighbours"),
 ])
-def test_bad_settings_are_refused_before_training(tmp_path, digits, field, value, message):  # noqa: F811
+def test_bad_settings_are_refused_before_training(tmp_path, digit_sources, field, value, message):  # noqa: F811
     config = n2d_config()
     config.n2d[field] = value
     with pytest.raises(ConfigError, match=message):
-        train(tmp_path, config, digits)
+        train(tmp_path, config, digit_sources)
     assert not (tmp_path / "checkpoints").exists()

@@ -13,7 +13,7 @@ from jaxae.data.sources import ArraySource
 from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
 from jaxae.steps import optimizers
-from reliability_helpers import tiny
+from helpers import tiny
 
 
 def digits_like(count: int, shape=(28, 28, 1)) -> np.ndarray:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from reliability_helpers import as_a_user_runs
+from helpers import as_a_user_runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = ["README.md"] + sorted(os.path.join("docs", name) for name in os.listdir(os.path.join(ROOT, "docs"))

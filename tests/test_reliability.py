@@ -15,7 +15,7 @@ import pytest
 
 from jaxae.engine import loop
 from jaxae.errors import NonFiniteLossError, WorkdirError
-from reliability_helpers import (ROOT, load_params, metrics_without_timing, run, saved_steps, start,
+from helpers import (ROOT, load_params, metrics_without_timing, run, saved_steps, start,
                                  temporary_folders, tiny)
 
 # Per-step dispatch and frequent saves: slow enough to be killed anywhere, saves often in flight.

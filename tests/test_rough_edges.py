@@ -21,7 +21,7 @@ from jaxae.devices.distributed import DistributedError
 from jaxae.engine import loop
 from jaxae.errors import CheckpointError, ConfigError, DataError, NonFiniteLossError, WorkdirError
 from jaxae.runs.metric_writers import read_metrics
-from reliability_helpers import metrics_without_timing, run, saved_steps, start, tiny
+from helpers import metrics_without_timing, run, saved_steps, start, tiny
 
 
 def one_line_error(done, message):

@@ -12,7 +12,7 @@ from jaxae.data import sources
 from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.errors import CheckpointError, DataError
-from reliability_helpers import tiny
+from helpers import tiny
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,7 @@ import jaxae
 from jaxae.devices import parallel
 from jaxae.errors import CheckpointError, ConfigError
 from jaxae.runs.metric_writers import read_metrics
-from reliability_helpers import tiny
-from test_clustering_families import assert_resumes_exactly, dec_config, digits, train  # noqa: F401
+from helpers import assert_resumes_exactly, dec_config, tiny, train
 
 
 def seeds_config(num_seeds=2, mode="jit"):
@@ -23,14 +22,14 @@ def seeds_config(num_seeds=2, mode="jit"):
 
 
 @pytest.fixture(scope="module")
-def seeds_run(tmp_path_factory, digits):  # noqa: F811
+def seeds_run(tmp_path_factory, digit_sources):  # noqa: F811
     workdir = tmp_path_factory.mktemp("seeds")
-    return workdir, train(workdir, seeds_config(), digits)
+    return workdir, train(workdir, seeds_config(), digit_sources)
 
 
-def test_seed_zero_is_the_single_seed_run_and_the_others_differ(tmp_path, digits, seeds_run):  # noqa: F811
+def test_seed_zero_is_the_single_seed_run_and_the_others_differ(tmp_path, digit_sources, seeds_run):  # noqa: F811
     _, result = seeds_run
-    single = train(tmp_path, seeds_config(num_seeds=1), digits)
+    single = train(tmp_path, seeds_config(num_seeds=1), digit_sources)
     stacked, alone = jax.device_get(result.state), jax.device_get(single.state)
     assert stacked.step == alone.step == 22
     seed_zero = jax.tree.map(lambda leaf: leaf[0], stacked.replace(step=None)).replace(step=stacked.step)
@@ -62,36 +61,36 @@ def test_evals_report_each_seed_and_their_mean_and_std(seeds_run):
     np.testing.assert_allclose(model.centroids, jax.device_get(result.state.params["centroids"][0]))
 
 
-def test_resumes_bit_exactly_after_a_kill(tmp_path, digits, seeds_run):  # noqa: F811
+def test_resumes_bit_exactly_after_a_kill(tmp_path, digit_sources, seeds_run):  # noqa: F811
     workdir, result = seeds_run
-    killed = assert_resumes_exactly(tmp_path, workdir, result, seeds_config(), digits, 12)
+    killed = assert_resumes_exactly(tmp_path, workdir, result, seeds_config(), digit_sources, 12)
     with pytest.raises(CheckpointError, match="num_seeds: checkpoint 2, this run 3"):  # Another run.
-        train(killed, seeds_config(num_seeds=3), digits)
+        train(killed, seeds_config(num_seeds=3), digit_sources)
 
 
-def test_eight_devices_under_pmap_match_one(tmp_path, digits, seeds_run):  # noqa: F811
+def test_eight_devices_under_pmap_match_one(tmp_path, digit_sources, seeds_run):  # noqa: F811
     _, one = seeds_run
-    eight = train(tmp_path, seeds_config(mode="pmap"), digits, parallel.make_mesh(8))
+    eight = train(tmp_path, seeds_config(mode="pmap"), digit_sources, parallel.make_mesh(8))
     chex.assert_trees_all_close(jax.device_get(one.state.params), jax.device_get(eight.state.params),
                                 rtol=1e-4, atol=1e-5)
     assert one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4, abs=1e-6)
 
 
-def test_jule_seeds_merge_in_turn_and_keep_their_own_clusters(tmp_path, digits):  # noqa: F811
+def test_jule_seeds_merge_in_turn_and_keep_their_own_clusters(tmp_path, digit_sources):  # noqa: F811
     """JULE's hooks rebuild integer state (labels, counts) seed by seed; the seeds start from their
     own pretraining, so their clusterings differ."""
     config = tiny("jule_mnist", num_steps=4, log_every=2, checkpoint_every=2, eval_every=0, jule__update_interval=2,
                   jule__periods=2, num_seeds=2)
-    result = train(tmp_path, config, digits)
+    result = train(tmp_path, config, digit_sources)
     extra = jax.device_get(result.state.extra)
     assert extra["labels"].shape == (2, 1442) and extra["num_clusters"].tolist() == [10, 10]
     assert not np.array_equal(extra["labels"][0], extra["labels"][1])
     assert {"eval/cluster_acc/seed_0", "eval/cluster_acc/seed_1", "eval/cluster_acc_std"} <= set(result.eval_metrics)
 
 
-def test_num_seeds_must_be_a_positive_integer(tmp_path, digits):  # noqa: F811
+def test_num_seeds_must_be_a_positive_integer(tmp_path, digit_sources):  # noqa: F811
     with pytest.raises(ConfigError, match="num_seeds"):
-        train(tmp_path, tiny("dec_mnist", num_seeds=0), digits)
+        train(tmp_path, tiny("dec_mnist", num_seeds=0), digit_sources)
 
 
 def test_window_means_leave_out_each_seeds_skipped_steps():

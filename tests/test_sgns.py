@@ -16,17 +16,14 @@ from jaxae.devices import parallel
 from jaxae.embeddings import Embeddings
 from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
-from reliability_helpers import tiny
-from test_clustering_families import assert_resumes_exactly
+from helpers import tiny, train
+from helpers import assert_resumes_exactly
 
 
 def sgns_config(**fields):
     """The tiny skip-gram on the synthetic topics corpus, saved often enough to kill it."""
     return tiny("sgns_wiki", **({"eval_every": 0, "checkpoint_every": 40} | fields))
 
-
-def train(workdir, config, data, mesh=None):
-    return loop.train(config, str(workdir), *data, mesh or parallel.make_mesh(1))
 
 
 @pytest.fixture(scope="module")

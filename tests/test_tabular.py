@@ -18,8 +18,8 @@ from jaxae.data.tables import TableEncoder
 from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
-from reliability_helpers import tiny
-from test_clustering_families import assert_resumes_exactly
+from helpers import tiny, train
+from helpers import assert_resumes_exactly
 
 
 def mixed_frame(n=256, seed=0):
@@ -48,9 +48,6 @@ def tabular_config(table, mode="jit"):
                 table__cardinalities=table.cardinalities, table__categorical_weight=2.0, optimizer__name="sgd",
                 optimizer__learning_rate=0.05, parallel__mode=mode)
 
-
-def train(workdir, config, data, mesh=None):
-    return loop.train(config, str(workdir), *data, mesh or parallel.make_mesh(1))
 
 
 @pytest.fixture(scope="module")

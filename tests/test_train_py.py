@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from reliability_helpers import TEST_COMPILE_CACHE
+from helpers import TEST_COMPILE_CACHE
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,9 +1,12 @@
-"""Shared pieces of the reliability tests: launching train.py and reading final parameters."""
+"""What the tests share: configs with fields set, training on opened sources, launching train.py,
+reading saved parameters and metrics, and the check that a killed run resumes bit-exactly."""
 
 import os
+import shutil
 import subprocess
 import sys
 
+import chex
 import jax
 import numpy as np
 
@@ -27,6 +30,11 @@ def tiny(config_name="vae_mnist", **fields):
         section, _, name = field.replace("__", ".").rpartition(".")
         (config[section] if section else config)[name] = value
     return config
+
+
+def dec_config():
+    """DEC's tiny run saved at every log: its phase start at step 10 and refreshes to kill it around."""
+    return tiny("dec_mnist", num_steps=12, log_every=2, checkpoint_every=2, eval_every=0)
 
 
 def train_py(workdir, *overrides, config="configs/vae_mnist.py:tiny"):
@@ -66,3 +74,31 @@ def metrics_without_timing(workdir):
     from jaxae.runs.metric_writers import read_metrics
 
     return [{k: v for k, v in r.items() if k != "train/examples_per_sec"} for r in read_metrics(str(workdir))]
+
+
+def train(workdir, config, sources, mesh=None):
+    """`jaxae.train` of `config` on (train, eval) `sources` in `workdir`, on one device by default."""
+    from jaxae.devices import parallel
+    from jaxae.engine import loop
+
+    return loop.train(config, str(workdir), *sources, mesh or parallel.make_mesh(1))
+
+
+def killed_copy(tmp_path, workdir, keep_through: int):
+    """A copy of a finished run as if it had been killed right after saving step `keep_through`."""
+    copy = tmp_path / f"killed-{keep_through}"
+    shutil.copytree(workdir, copy)
+    for name in os.listdir(copy / "checkpoints"):
+        if name.isdigit() and int(name) > keep_through:
+            shutil.rmtree(copy / "checkpoints" / name)
+    return copy
+
+
+def assert_resumes_exactly(tmp_path, workdir, result, config, sources, keep_through: int):
+    """A copy of `workdir` killed after step `keep_through`, resumed: the same state and metric
+    files as the uninterrupted `result`. Returns the copy's folder."""
+    killed = killed_copy(tmp_path, workdir, keep_through)
+    resumed = train(killed, config, sources)
+    chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
+    assert metrics_without_timing(killed) == metrics_without_timing(workdir)
+    return killed
