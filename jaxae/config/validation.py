@@ -48,17 +48,21 @@ def validate_config(config) -> None:
     family.validate_config(config)
 
 
-@functools.lru_cache(maxsize=None)
 def known_fields(trainer: str) -> frozenset[str] | None:
     """Every dotted field that a shipped experiment of the family `trainer` sets (`configs/*.py`, both
     variants): the fields the family and the loop read. None for a family no shipped config trains
     (one registered by a user), whose fields are not checked by name."""
-    fields = set()
+    return _fields_by_family().get(trainer)
+
+
+@functools.lru_cache(maxsize=None)
+def _fields_by_family() -> dict[str, frozenset[str]]:
+    """{trainer: the dotted fields its shipped experiments set}, every experiment file read once a process."""
+    fields = {}
     for name in experiments.names():
         for config in _shipped_configs(name):
-            if config.get("trainer") == trainer:
-                fields |= set(_dotted(config))
-    return frozenset(fields) or None
+            fields.setdefault(config.get("trainer"), set()).update(_dotted(config))
+    return {trainer: frozenset(names) for trainer, names in fields.items()}
 
 
 def _shipped_configs(name: str) -> list:
