@@ -1,5 +1,6 @@
 """What the tests share: configs with fields set, training on opened sources, launching train.py,
-reading saved parameters and metrics, and the check that a killed run resumes bit-exactly."""
+reading saved parameters and metrics, the check that a killed run resumes bit-exactly, and a small
+mixed table."""
 
 import os
 import shutil
@@ -9,6 +10,7 @@ import sys
 import chex
 import jax
 import numpy as np
+import pandas as pd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The session's compilation cache (conftest.py), never the user's ~/.cache.
@@ -102,3 +104,16 @@ def assert_resumes_exactly(tmp_path, workdir, result, config, sources, keep_thro
     chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
     assert metrics_without_timing(killed) == metrics_without_timing(workdir)
     return killed
+
+
+def mixed_frame(n=256, seed=0):
+    """A table whose columns depend on one hidden factor: a number, an ordinal size, two categories."""
+    rng = np.random.default_rng(seed)
+    factor = rng.integers(0, 3, n)
+    return pd.DataFrame({
+        "weight": factor * 2.0 + rng.normal(0, 0.3, n),
+        "size": pd.Categorical(np.array(["S", "M", "L"])[factor], categories=["S", "M", "L"], ordered=True),
+        "colour": np.array(["red", "green", "blue"])[factor],
+        "shape": pd.Categorical(np.array(["round", "square"])[rng.integers(0, 2, n)]),
+        "flag": rng.random(n) < 0.5,
+    })

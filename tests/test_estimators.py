@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import check_estimator
 import jaxae
 from jaxae.errors import DataError
 from jaxae.estimators.anomaly import conformal_threshold, quantile_threshold, robust_threshold
-from test_tabular import mixed_frame
+from helpers import mixed_frame
 
 SMALL = dict(n_components=4, hidden=(32,), epochs=30, batch_size=32)
 

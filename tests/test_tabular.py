@@ -6,7 +6,6 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.special import log_softmax
 
@@ -18,21 +17,7 @@ from jaxae.data.tables import TableEncoder
 from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
-from helpers import tiny, train
-from helpers import assert_resumes_exactly
-
-
-def mixed_frame(n=256, seed=0):
-    """A table whose columns depend on one hidden factor: a number, an ordinal size, two categories."""
-    rng = np.random.default_rng(seed)
-    factor = rng.integers(0, 3, n)
-    return pd.DataFrame({
-        "weight": factor * 2.0 + rng.normal(0, 0.3, n),
-        "size": pd.Categorical(np.array(["S", "M", "L"])[factor], categories=["S", "M", "L"], ordered=True),
-        "colour": np.array(["red", "green", "blue"])[factor],
-        "shape": pd.Categorical(np.array(["round", "square"])[rng.integers(0, 2, n)]),
-        "flag": rng.random(n) < 0.5,
-    })
+from helpers import assert_resumes_exactly, mixed_frame, tiny, train
 
 
 @pytest.fixture(scope="module")
