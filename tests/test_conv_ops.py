@@ -24,7 +24,7 @@ def _random(key, shape):
 
 def _compare(native, matmul, x, kernel, key):
     """Outputs and both gradients of the two formulations, for one random output cotangent; each
-    compiled as a run compiles it (op by op took several times longer)."""
+    compiled as a run compiles it, not op by op (slower)."""
     def output_and_gradients(f, cotangent):
         y, vjp = jax.vjp(f, x, kernel)
         return y, vjp(cotangent)
@@ -70,7 +70,7 @@ def test_a_conv_vae_has_the_same_parameters_outputs_and_gradients_either_way(ima
         models[impl] = build_model(config.model, image_shape)
     images = jax.random.uniform(jax.random.PRNGKey(0), (4, *image_shape))
     eps = jax.random.normal(jax.random.PRNGKey(1), (4, config.model.latent_dim))
-    # Compiled, as a run does (op by op took 5x longer here).
+    # Compiled, as a run does: op by op, the file took 38 s instead of 24 s on 2 cores.
     params = {impl: jax.jit(model.init)(jax.random.PRNGKey(2), images, eps=eps)["params"] for impl, model in models.items()}
     chex.assert_trees_all_equal(params["native"], params["matmul"])  # Checkpoints do not depend on the choice.
 
