@@ -34,11 +34,6 @@ def tiny(config_name="vae_mnist", **fields):
     return config
 
 
-def dec_config():
-    """DEC's tiny run saved at every log: its phase start at step 10 and refreshes to kill it around."""
-    return tiny("dec_mnist", num_steps=12, log_every=2, checkpoint_every=2, eval_every=0)
-
-
 def train_py(workdir, *overrides, config="configs/vae_mnist.py:tiny"):
     return [sys.executable, "train.py", f"--config={config}", f"--workdir={workdir}",
             f"--config.compile_cache_dir={TEST_COMPILE_CACHE}", *overrides]

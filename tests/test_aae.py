@@ -1,5 +1,6 @@
 """Adversarial autoencoders: clustering with a categorical code and a style code, each pushed to
-its prior by a discriminator; 1 against 8 devices (jit and pmap), bit-exact resume, jaxae.load."""
+its prior by a discriminator; what jaxae.load offers; the regularisation phase's update. (1 against 8
+devices and resuming: tests/test_every_family.py, on the same run.)"""
 
 import chex
 import jax
@@ -13,27 +14,17 @@ from jaxae.devices import parallel
 from jaxae.errors import DataError
 from jaxae.metrics import clustering as cluster_metrics
 from jaxae.runs.metric_writers import read_metrics
-from helpers import tiny, train
-from helpers import assert_resumes_exactly
+import cases
 
 
 @pytest.fixture(scope="module")
 def digits():
-    return tuple(sources.open_tfds("sklearn_digits", split) for split in ("train", "test"))
-
-
-
-def aae_config(mode="jit"):
-    return tiny("aae_cluster_mnist", num_steps=6, log_every=2, checkpoint_every=2, eval_every=6,
-                autoencoder_optimizer__name="sgd", discriminator_optimizer__name="sgd", encoder_optimizer__name="sgd",
-                autoencoder_optimizer__learning_rate=0.01, discriminator_optimizer__learning_rate=0.05,
-                encoder_optimizer__learning_rate=0.05,
-                parallel__mode=mode)
+    return cases.prepared("tfds_digits")
 
 
 @pytest.fixture(scope="module")
-def aae_one(tmp_path_factory, digits):
-    return train(tmp_path_factory.mktemp("aae"), aae_config(), digits)
+def aae_one():
+    return cases.trained("aae_cluster_mnist")
 
 
 def test_the_adversarial_autoencoder_reports_clusters_and_load_encodes(aae_one):
@@ -70,22 +61,11 @@ def test_encode_writes_an_adversarial_autoencoders_clusters_and_scores(aae_one, 
     np.testing.assert_array_equal(saved["clusters"], model.predict(test))
 
 
-@pytest.mark.parametrize("mode", ["jit", "pmap"])
-def test_the_adversarial_autoencoder_on_eight_devices_matches_one(tmp_path, digits, aae_one, mode):
-    eight = train(tmp_path, aae_config(mode), digits, parallel.make_mesh(8))
-    chex.assert_trees_all_close(jax.device_get(eight.state.params), jax.device_get(aae_one.state.params),
-                                rtol=1e-4, atol=1e-5)
-
-
-def test_a_killed_run_resumes_bit_exactly(tmp_path, digits, aae_one):
-    assert_resumes_exactly(tmp_path, aae_one.workdir, aae_one, aae_config(), digits, keep_through=2)
-
-
 def test_the_regularisation_update_moves_the_encoder_alone(digits):
     from jaxae.trainers import create_trainer
     from jaxae.trainers.adversarial import players
 
-    trainer = create_trainer(aae_config(), digits[0].spec, len(digits[0]))
+    trainer = create_trainer(cases.config("aae_cluster_mnist"), digits[0].spec, len(digits[0]))
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     grads = jax.tree.map(jnp.ones_like, state.params["autoencoder"]["encoder"])
     moved, _ = players.update(trainer, "encoder", state, grads, {"loss": jnp.zeros(())},

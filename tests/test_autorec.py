@@ -1,8 +1,7 @@
 """AutoRec: the masked loss, the ratings data (CSV, MovieLens-100K's source, the seeded split, the tfds
-builder), the family through the loop (RMSE against NumPy, jaxae.load), 1 against 8 devices (jit
-and pmap), bit-exact resume, and its config and data errors."""
+builder), the family through the loop (RMSE against NumPy, jaxae.load), and its config and data
+errors. (1 against 8 devices and resuming: tests/test_every_family.py.)"""
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,8 +13,8 @@ from jaxae.data import host, ratings, sources
 from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
+import cases
 from helpers import tiny, train
-from helpers import assert_resumes_exactly
 
 
 def autorec_config(**fields):
@@ -23,35 +22,14 @@ def autorec_config(**fields):
     return tiny("autorec_ml100k", **({"checkpoint_every": 100, "eval_every": 0} | fields))
 
 
-def open_splits(config, data_dir):
-    return tuple(sources.open_tfds("ratings", split, str(data_dir), config.data) for split in ("train", "test"))
-
-
-
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("tfds")
-
-
-@pytest.fixture(scope="module")
-def synthetic(data_dir):
-    return open_splits(autorec_config(), data_dir)
+def synthetic():
+    return cases.prepared("ratings")
 
 
 @pytest.fixture(scope="module")
 def one(tmp_path_factory, synthetic):
     return train(tmp_path_factory.mktemp("autorec"), autorec_config(), synthetic)
-
-
-def short_config(**fields):
-    """60 steps: float rounding that differs between device layouts stays below the tolerance
-    (400 steps at this rate amplify it to 2e-4)."""
-    return autorec_config(**({"num_steps": 60, "checkpoint_every": 20} | fields))
-
-
-@pytest.fixture(scope="module")
-def short(tmp_path_factory, synthetic):
-    return train(tmp_path_factory.mktemp("autorec_short"), short_config(), synthetic)
 
 
 def write_csv(path, table, header=True, delimiter=","):
@@ -167,17 +145,6 @@ def test_the_family_learns_and_its_rmse_is_numpys_over_the_held_out_ratings(one,
     codes = model.encode(rows["ratings"][:5])
     assert codes.shape == (5, 16) and np.all((codes >= 0) & (codes <= 1))  # Sigmoid units.
     assert model.column_vectors().shape == (train_split.spec["ratings"].shape[0], 16)
-
-
-@pytest.mark.parametrize("mode", ["jit", "pmap"])
-def test_eight_devices_match_one(tmp_path, synthetic, short, mode):
-    eight = train(tmp_path, short_config(parallel__mode=mode), synthetic, parallel.make_mesh(8))
-    chex.assert_trees_all_close(jax.device_get(eight.state.params), jax.device_get(short.state.params),
-                                rtol=1e-4, atol=1e-5)
-
-
-def test_a_killed_run_resumes_bit_exactly(tmp_path, synthetic, short):
-    assert_resumes_exactly(tmp_path, short.workdir, short, short_config(), synthetic, keep_through=40)
 
 
 def test_a_users_csv_trains_u_autorec_and_an_edited_file_is_new_data(tmp_path):

@@ -1,10 +1,9 @@
 """The classifier family (few labels) through the shared loop, on scikit-learn's digits: the
-class-balanced draw, each mode's training, 1 against 8 devices (jit and pmap), bit-exact resume
-around the draw, `jaxae.load` predictions, and configs refused before training."""
+class-balanced draw, each mode's training, `jaxae.load` predictions, and configs refused before
+training. (1 against 8 devices and resuming around the draw: tests/test_every_family.py.)"""
 
 import os
 
-import chex
 import jax
 import numpy as np
 import pytest
@@ -13,10 +12,9 @@ import jaxae
 from jaxae.data import host, sources
 from jaxae.data.builders import every_fifth_is_test, load_sklearn_digits_arrays, split_masks
 from jaxae.data.labels import balanced_draw
-from jaxae.devices import parallel
 from jaxae.errors import ConfigError, DataError
 from jaxae.runs.metric_writers import read_metrics
-from helpers import assert_resumes_exactly, tiny, train
+from helpers import tiny, train
 
 NUM_LABELS = 50
 
@@ -30,7 +28,6 @@ def config_for(mode, parallel_mode="jit", **fields):
     fields = dict(num_steps=8, log_every=4, checkpoint_every=4, eval_every=0, classifier__mode=mode,
                   classifier__num_labels=NUM_LABELS, pretrain__num_steps=8, parallel__mode=parallel_mode) | fields
     return tiny("few_labels_mnist", **fields)
-
 
 
 def test_the_draw_is_class_balanced_seeded_and_refuses_a_class_too_small():
@@ -102,33 +99,6 @@ def test_a_split_too_small_for_the_draw_is_refused_before_training(tmp_path, dig
     with pytest.raises(DataError, match=r"class 10 has 0 examples.*classifier.num_classes=12"):
         train(tmp_path, config_for("finetune", classifier__num_classes=12), digits)
     assert not os.path.exists(tmp_path / "checkpoints" / "0")
-
-
-@pytest.fixture(scope="module")
-def regularised_one(tmp_path_factory, digits):
-    return train(tmp_path_factory.mktemp("regularised"), config_for("regularised"), digits)
-
-
-@pytest.mark.parametrize("parallel_mode", ["jit", "pmap"])
-def test_eight_devices_draw_and_train_as_one(tmp_path, digits, regularised_one, parallel_mode):
-    eight = train(tmp_path, config_for("regularised", parallel_mode), digits, parallel.make_mesh(8))
-    chex.assert_trees_all_close(jax.device_get(eight.state.params), jax.device_get(regularised_one.state.params),
-                                rtol=1e-4, atol=1e-5)
-    chex.assert_trees_all_equal(jax.device_get(eight.state.extra), jax.device_get(regularised_one.state.extra))
-    assert eight.eval_metrics == pytest.approx(regularised_one.eval_metrics, rel=1e-4)
-
-
-@pytest.fixture(scope="module")
-def finetuned(tmp_path_factory, digits):
-    workdir = tmp_path_factory.mktemp("finetune")
-    return workdir, train(workdir, config_for("finetune"), digits)
-
-
-@pytest.mark.parametrize("keep_through", [4, 12])
-def test_a_killed_run_resumes_bit_exactly_around_the_draw(tmp_path, digits, finetuned, keep_through):
-    """Killed in pretraining (the draw at step 8 runs again on resume) or in the classifying phase."""
-    workdir, whole = finetuned
-    assert_resumes_exactly(tmp_path, workdir, whole, config_for("finetune"), digits, keep_through)
 
 
 @pytest.mark.parametrize(("fields", "message"), [

@@ -1,7 +1,7 @@
 """The GAN family: each loss against its closed form, InfoGAN's bounds and the Frechet distance
-against NumPy/SciPy, the two phases touching one player each, BatchNorm against NumPy, 1 against 8
-devices (jit and pmap), bit-exact resume, InfoGAN's code scored as a clustering, and a
-discriminator that wins outright stopping the run."""
+against NumPy/SciPy, the two phases touching one player each, BatchNorm against NumPy,
+InfoGAN's code scored as a clustering, and a discriminator that wins outright stopping the run.
+(1 against 8 devices and resuming: tests/test_every_family.py, on the same run.)"""
 
 import os
 
@@ -24,8 +24,8 @@ from jaxae.metrics import frechet
 from jaxae.models.gan import BatchNorm
 from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers import create_trainer
+import cases
 from helpers import tiny, train
-from helpers import assert_resumes_exactly
 
 
 def sigmoid(x):
@@ -107,23 +107,17 @@ def test_batch_norm_normalises_each_channel_over_the_batch_like_numpy(channels_f
 
 @pytest.fixture(scope="module")
 def digits():
-    return tuple(sources.open_tfds("sklearn_digits", split) for split in ("train", "test"))
+    return cases.digits()
 
 
 def sgd_config(mode="jit", **fields):
     """A tiny DCGAN on 8x8 digits, both players on plain SGD and with BatchNorm."""
-    return tiny("dcgan_mnist", num_steps=8, log_every=2, checkpoint_every=2, eval_every=4,
-                model__discriminator_batch_norm=True,
-                generator_optimizer__name="sgd", discriminator_optimizer__name="sgd",
-                generator_optimizer__learning_rate=0.05, discriminator_optimizer__learning_rate=0.05,
-                parallel__mode=mode, **fields)
-
+    return cases.config("dcgan_mnist", mode, **fields)
 
 
 @pytest.fixture(scope="module")
-def one_device(tmp_path_factory, digits):
-    workdir = tmp_path_factory.mktemp("gan")
-    return train(workdir, sgd_config(), digits)
+def one_device():
+    return cases.trained("dcgan_mnist")
 
 
 def test_each_phase_updates_only_its_own_player(digits):
@@ -157,18 +151,6 @@ def test_a_run_trains_both_players_and_reports(one_device):
     assert samples.shape == (5, 8, 8, 1) and samples.min() >= 0 and samples.max() <= 1
     again = jaxae.load(one_device.workdir, mesh=parallel.make_mesh(1)).generate(5, seed=3)
     np.testing.assert_array_equal(samples, again)
-
-
-@pytest.mark.parametrize("mode", ["jit", "pmap"])
-def test_eight_devices_give_the_parameters_of_one(tmp_path, digits, one_device, mode):
-    eight = train(tmp_path, sgd_config(mode), digits, parallel.make_mesh(8))
-    one_state, eight_state = jax.device_get(one_device.state), jax.device_get(eight.state)
-    chex.assert_trees_all_close(eight_state.params, one_state.params, rtol=1e-4, atol=1e-5)
-    chex.assert_trees_all_close(eight_state.extra, one_state.extra, rtol=1e-4, atol=1e-5)  # BatchNorm's averages.
-
-
-def test_a_killed_run_resumes_bit_exactly(tmp_path, digits, one_device):
-    assert_resumes_exactly(tmp_path, one_device.workdir, one_device, sgd_config(), digits, keep_through=4)
 
 
 def test_a_discriminator_that_wins_outright_stops_the_run_naming_the_steps(tmp_path, digits):

@@ -1,32 +1,24 @@
 """JULE through the shared loop on scikit-learn's digits: the merge schedule over refreshes, the
-clustering loss against NumPy, bit-exact resume around a refresh, and 1 against 8 devices under
-jit and pmap giving the same clusters."""
+clustering loss against NumPy, predictions, and configs refused. (Resuming around a refresh, and 1
+against 8 devices giving the same clusters: tests/test_every_family.py, on the same run.)"""
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import jaxae
 from jaxae.data.builders import load_sklearn_digits_arrays
-from jaxae.devices import parallel
 from jaxae.errors import ConfigError
 from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers.clustering import jule
-from helpers import assert_resumes_exactly, tiny, train
-
-
-def jule_config(mode="jit"):
-    # Pretraining 10 steps, then merges at 10 (start), 12 and 14 (refreshes every 2): 25 -> 16 -> 10.
-    return tiny("jule_mnist", num_steps=8, log_every=2, checkpoint_every=2, eval_every=0, jule__update_interval=2,
-                optimizer__name="sgd", optimizer__learning_rate=0.01, optimizer__per_pixel=False, cluster__optimizer__name="sgd",
-                cluster__optimizer__learning_rate=0.01, parallel__mode=mode)
+import cases
+from helpers import train
 
 
 @pytest.fixture(scope="module")
-def jule_run(tmp_path_factory, digit_sources):  # noqa: F811
-    workdir = tmp_path_factory.mktemp("jule")
-    return workdir, train(workdir, jule_config(), digit_sources)
+def jule_run():
+    result = cases.trained("jule_mnist")
+    return result.workdir, result
 
 
 def test_clusters_merge_along_the_schedule_and_are_scored_once_there(jule_run):
@@ -69,29 +61,13 @@ def test_the_clustering_loss_is_the_cross_entropy_of_cosine_similarities():
     assert [jule.schedule(40, 10, 3, p) for p in range(4)] == [40, 25, 16, 10]
 
 
-def test_resumes_bit_exactly_when_killed_while_a_refresh_merged(tmp_path, digit_sources, jule_run):  # noqa: F811
-    """The last save is step 12; the merge of step 14 is replayed on resume, not saved."""
-    workdir, result = jule_run
-    assert_resumes_exactly(tmp_path, workdir, result, jule_config(), digit_sources, 12)
-
-
-@pytest.mark.parametrize("mode", ["jit", "pmap"])
-def test_eight_devices_give_the_clusters_of_one(tmp_path, digit_sources, jule_run, mode):  # noqa: F811
-    _, one = jule_run
-    eight = train(tmp_path, jule_config(mode), digit_sources, parallel.make_mesh(8))
-    one_extra, eight_extra = jax.device_get(one.state.extra), jax.device_get(eight.state.extra)
-    np.testing.assert_array_equal(one_extra["labels"], eight_extra["labels"])
-    chex.assert_trees_all_close(one_extra["means"], eight_extra["means"], rtol=1e-4, atol=1e-5)
-    assert one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4)
-
-
 def test_a_schedule_longer_than_the_phase_is_refused_before_training(tmp_path, digit_sources):  # noqa: F811
-    config = jule_config()
+    config = cases.config("jule_mnist")
     config.jule.periods = 5  # Merges at 0, 2, ..., 8 of an 8-step phase.
     with pytest.raises(ConfigError, match="jule.periods=5 merges every jule.update_interval=2 steps need more"):
         train(tmp_path, config, digit_sources)
     assert not (tmp_path / "checkpoints").exists()
-    config = jule_config()
+    config = cases.config("jule_mnist")
     config.jule.max_memory_mb = 10  # The digits' merges may need 25 MiB.
     with pytest.raises(ConfigError, match="JULE's merges on 1442 training examples may need 25 MiB"):
         train(tmp_path, config, digit_sources)
@@ -104,7 +80,7 @@ def test_the_first_clusters_can_come_from_the_images(tmp_path, digit_sources):  
     from scipy.sparse.csgraph import connected_components
     from sklearn.neighbors import NearestNeighbors
 
-    config = jule_config()
+    config = cases.config("jule_mnist")
     config.num_steps, config.jule.periods, config.jule.first_graph = 2, 1, "inputs"
     result = train(tmp_path, config, digit_sources)
     pixels = digit_sources[0].arrays["image"].reshape(1442, -1).astype(np.float32) / 255.0

@@ -1,6 +1,7 @@
 """`num_seeds`: several seeds of a family in one program (DEC, whose hooks run seed by seed and
 whose step is a `lax.cond`): seed 0 is the single-seed run, the seeds differ, evals report each
-seed and mean +- std, a killed run resumes bit-exactly, and 8 devices under pmap match 1."""
+seed and mean +- std, and a killed run refuses another number of seeds. (Resuming, and 8 devices
+against 1: tests/test_every_family.py, on the same run.)"""
 
 import chex
 import jax
@@ -8,23 +9,21 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae.devices import parallel
 from jaxae.errors import CheckpointError, ConfigError
 from jaxae.runs.metric_writers import read_metrics
-from helpers import assert_resumes_exactly, dec_config, tiny, train
+import cases
+from helpers import killed_copy, tiny, train
 
 
 def seeds_config(num_seeds=2, mode="jit"):
-    config = dec_config()
-    config.optimizer.name, config.cluster.optimizer.name = "sgd", "sgd"  # 1 and 8 devices agree closely.
-    config.num_seeds, config.parallel.mode = num_seeds, mode
-    return config
+    """DEC's tiny run with `num_seeds` seeds, every optimizer on plain SGD."""
+    return cases.config("dec_mnist-2-seeds", mode, num_seeds=num_seeds)
 
 
 @pytest.fixture(scope="module")
-def seeds_run(tmp_path_factory, digit_sources):  # noqa: F811
-    workdir = tmp_path_factory.mktemp("seeds")
-    return workdir, train(workdir, seeds_config(), digit_sources)
+def seeds_run():
+    result = cases.trained("dec_mnist-2-seeds")
+    return result.workdir, result
 
 
 def test_seed_zero_is_the_single_seed_run_and_the_others_differ(tmp_path, digit_sources, seeds_run):  # noqa: F811
@@ -61,19 +60,11 @@ def test_evals_report_each_seed_and_their_mean_and_std(seeds_run):
     np.testing.assert_allclose(model.centroids, jax.device_get(result.state.params["centroids"][0]))
 
 
-def test_resumes_bit_exactly_after_a_kill(tmp_path, digit_sources, seeds_run):  # noqa: F811
-    workdir, result = seeds_run
-    killed = assert_resumes_exactly(tmp_path, workdir, result, seeds_config(), digit_sources, 12)
-    with pytest.raises(CheckpointError, match="num_seeds: checkpoint 2, this run 3"):  # Another run.
+def test_a_killed_run_refuses_to_resume_with_another_number_of_seeds(tmp_path, digit_sources, seeds_run):  # noqa: F811
+    workdir, _ = seeds_run
+    killed = killed_copy(tmp_path, workdir, 12)
+    with pytest.raises(CheckpointError, match="num_seeds: checkpoint 2, this run 3"):
         train(killed, seeds_config(num_seeds=3), digit_sources)
-
-
-def test_eight_devices_under_pmap_match_one(tmp_path, digit_sources, seeds_run):  # noqa: F811
-    _, one = seeds_run
-    eight = train(tmp_path, seeds_config(mode="pmap"), digit_sources, parallel.make_mesh(8))
-    chex.assert_trees_all_close(jax.device_get(one.state.params), jax.device_get(eight.state.params),
-                                rtol=1e-4, atol=1e-5)
-    assert one.eval_metrics == pytest.approx(eight.eval_metrics, rel=1e-4, abs=1e-6)
 
 
 def test_jule_seeds_merge_in_turn_and_keep_their_own_clusters(tmp_path, digit_sources):  # noqa: F811

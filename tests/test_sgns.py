@@ -1,7 +1,8 @@
 """Skip-gram with negative sampling: the loss and its gradient against NumPy, word2vec's sampling
 (subsampling, windows, the negatives' table) against its formulas and gensim, the corpus against
 gensim's vocabulary, the family through the loop (what it learns, embeddings.txt read by gensim),
-1 against 8 devices with replicated and sharded tables, bit-exact resume, and config errors."""
+1 against 8 devices with sharded tables or dense updates, a skipped non-finite step, and config errors.
+(1 against 8 devices with the default tables, and resuming: tests/test_every_family.py.)"""
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,7 @@ from jaxae.embeddings import Embeddings
 from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
 from helpers import tiny, train
-from helpers import assert_resumes_exactly
+import cases
 
 
 def sgns_config(**fields):
@@ -25,26 +26,14 @@ def sgns_config(**fields):
     return tiny("sgns_wiki", **({"eval_every": 0, "checkpoint_every": 40} | fields))
 
 
-
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    config, data_dir = sgns_config(), str(tmp_path_factory.mktemp("tfds"))
-    return tuple(sources.open_tfds("corpus", split, data_dir, config.data) for split in ("train", "test"))
+def synthetic():
+    return cases.prepared("corpus")
 
 
 @pytest.fixture(scope="module")
 def one(tmp_path_factory, synthetic):
     return train(tmp_path_factory.mktemp("sgns"), sgns_config(), synthetic)
-
-
-def short_config(**fields):
-    """40 steps: float rounding that differs between device layouts stays below the tolerance."""
-    return sgns_config(**({"num_steps": 40, "checkpoint_every": 20} | fields))
-
-
-@pytest.fixture(scope="module")
-def short(tmp_path_factory, synthetic):
-    return train(tmp_path_factory.mktemp("sgns_short"), short_config(), synthetic)
 
 
 def sigmoid(x):
@@ -176,11 +165,12 @@ def test_the_family_learns_topics_and_writes_vectors_gensim_reads(one, synthetic
     assert purity > 0.9  # Chance: 1 in 6 topics.
 
 
-@pytest.mark.parametrize("fields", [{"parallel__mode": "jit"}, {"parallel__mode": "jit", "sgns__tables": "sharded"},
-                                    {"parallel__mode": "pmap"}, {"parallel__mode": "pmap", "sgns__updates": "dense"}],
-                         ids=["jit", "jit-sharded", "pmap", "pmap-dense"])
-def test_eight_devices_match_one(tmp_path, synthetic, short, fields):
-    config = short_config(**fields)
+@pytest.mark.parametrize("mode,fields", [("jit", {"sgns__tables": "sharded"}), ("pmap", {"sgns__updates": "dense"})],
+                         ids=["jit-sharded", "pmap-dense"])
+def test_eight_devices_with_sharded_tables_or_dense_updates_match_one(tmp_path, synthetic, mode, fields):
+    """The tables' other layouts (the replicated ones with row updates: tests/test_every_family.py)."""
+    short = cases.trained("sgns_wiki")
+    config = cases.config("sgns_wiki", mode, **fields)
     eight = train(tmp_path, config, synthetic, parallel.make_mesh(8))
     if config.sgns.tables == "sharded":  # Split along the vocabulary over the eight devices.
         assert eight.state.params["input"].sharding.spec[0] == parallel.DATA_AXIS
@@ -191,10 +181,6 @@ def test_eight_devices_match_one(tmp_path, synthetic, short, fields):
     vocab_size = synthetic[0].spec["tokens"].vocab_size
     for name, table in jax.device_get(short.state.params).items():
         np.testing.assert_allclose(tables[name][:vocab_size], table, rtol=1e-4, atol=1e-5)
-
-
-def test_a_killed_run_resumes_bit_exactly(tmp_path, synthetic, one):
-    assert_resumes_exactly(tmp_path, one.workdir, one, sgns_config(), synthetic, keep_through=80)
 
 
 def test_a_non_finite_step_is_skipped_and_zeroed_as_in_every_family(synthetic, one):

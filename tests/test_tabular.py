@@ -1,8 +1,7 @@
 """The tabular family: numeric and categorical columns in one code, each reconstructed with its own
-loss; the embedded breast-cancer config; 1 against 8 devices (jit and pmap), bit-exact resume,
-jaxae.load; the table encoder's reading and writing of mixed DataFrames."""
+loss; the embedded breast-cancer config; jaxae.load; the table encoder's reading and writing of
+mixed DataFrames. (1 against 8 devices and resuming: tests/test_every_family.py, on the same run.)"""
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,33 +11,22 @@ from scipy.special import log_softmax
 import jaxae
 from jaxae import losses
 from jaxae.data import host, sources
-from jaxae.data.sources import ArraySource
 from jaxae.data.tables import TableEncoder
 from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
-from helpers import assert_resumes_exactly, mixed_frame, tiny, train
+import cases
+from helpers import mixed_frame
 
 
 @pytest.fixture(scope="module")
 def encoded():
-    table = TableEncoder().fit(mixed_frame())
-    numeric, categorical = table.transform(mixed_frame())
-    source = ArraySource({"numeric": numeric, "categorical": categorical}, kinds={"numeric": "dense", "categorical": "ids"})
-    return table, (source, source)
-
-
-def tabular_config(table, mode="jit"):
-    return tiny("tabular_breast_cancer", num_steps=6, log_every=2, checkpoint_every=2, eval_every=6,
-                table__cardinalities=table.cardinalities, table__categorical_weight=2.0, optimizer__name="sgd",
-                optimizer__learning_rate=0.05, parallel__mode=mode)
-
+    return cases.table_data()
 
 
 @pytest.fixture(scope="module")
-def one(tmp_path_factory, encoded):
-    table, data = encoded
-    return train(tmp_path_factory.mktemp("tabular"), tabular_config(table), data)
+def one():
+    return cases.trained("tabular_breast_cancer")
 
 
 def test_the_encoder_reads_each_column_by_its_kind_and_writes_it_back():
@@ -104,19 +92,6 @@ def test_the_family_learns_both_kinds_of_column_and_load_scores_rows(one, encode
         model.scores(rows["numeric"][:1], np.array([[0, 3]]))
 
 
-@pytest.mark.parametrize("mode", ["jit", "pmap"])
-def test_the_family_on_eight_devices_matches_one(tmp_path, encoded, one, mode):
-    table, data = encoded
-    eight = train(tmp_path, tabular_config(table, mode), data, parallel.make_mesh(8))
-    chex.assert_trees_all_close(jax.device_get(eight.state.params), jax.device_get(one.state.params),
-                                rtol=1e-4, atol=1e-5)
-
-
-def test_a_killed_run_resumes_bit_exactly(tmp_path, encoded, one):
-    table, data = encoded
-    assert_resumes_exactly(tmp_path, one.workdir, one, tabular_config(table), data, keep_through=2)
-
-
 def test_the_breast_cancer_config_trains_on_its_embedded_table(tmp_path, tiny_config):
     splits = [sources.open_tfds("sklearn_breast_cancer", split) for split in ("train", "test")]
     assert (len(splits[0]), len(splits[1])) == (456, 113) and splits[0].spec["numeric"].shape == (30,)
@@ -130,7 +105,7 @@ def test_categorical_columns_the_data_lacks_are_refused(encoded):
     table, (source, _) = encoded
     from jaxae.trainers import create_trainer
 
-    config = tabular_config(table)
+    config = cases.config("tabular_breast_cancer")
     config.table.cardinalities = (4, 3, 5)
     with pytest.raises(ConfigError, match="names 3 categorical columns"):
         create_trainer(config, source.spec, len(source))

@@ -1,4 +1,5 @@
-"""The autoencoder trainer's steps: learning, the two data paths, and devices."""
+"""The autoencoder trainer's steps: learning, the two data paths, pmap streaming, mixed precision and the
+objective's parts (1 against 8 devices for every config: tests/test_every_family.py)."""
 
 import chex
 import jax
@@ -66,34 +67,6 @@ def test_device_resident_and_streaming_paths_agree(tiny_config, digits):
     assert int(device_state.step) == int(stream_state.step) == 12
     chex.assert_trees_all_close(device_state.params, stream_state.params, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(device_sums[-1]["loss"], stream_sums[-1]["loss"], rtol=1e-5)
-
-
-ONE_DEVICE = {}  # config name -> the one-device run both modes are compared with.
-
-
-def one_device(name, config, source):
-    if name not in ONE_DEVICE:
-        ONE_DEVICE[name] = run_steps("device", config, source, parallel.make_mesh(1), steps=6, chunk=3)
-    return ONE_DEVICE[name]
-
-
-@pytest.mark.parametrize("mode", ["jit", "pmap"])
-@pytest.mark.parametrize("name", ["ae_mnist", "vae_mnist", "dae_mnist", "sparse_ae_mnist", "conv_vae_mnist"])
-def test_eight_devices_match_one_device_with_plain_sgd(tiny_config, digits, name, mode):
-    # Adam's normalisation would hide a gradient that is N times too large; plain SGD does not.
-    # The VAE and the denoising AE also check that random draws do not depend on the split, the
-    # sparse AE that its batch statistic (the mean activation) is the global batch's.
-    config = small_config(tiny_config, name)
-    if name == "conv_vae_mnist":
-        config.model.channels = (4,)  # 8x8 digits: one halving.
-    config.optimizer.name, config.optimizer.learning_rate = "sgd", 0.05
-    one, one_sums = one_device(name, config, digits)
-    eight, eight_sums = run_steps("device", config, digits, parallel.make_mesh(8), steps=6, chunk=3, mode=mode)
-    moved = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), one.params,
-                         jax.device_get(init_state(make_trainer(config, digits), parallel.make_mesh(1)).params))
-    assert max(jax.tree.leaves(moved)) > 1e-3  # The steps did change the parameters.
-    chex.assert_trees_all_close(one.params, eight.params, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(one_sums[-1]["loss"], eight_sums[-1]["loss"], rtol=1e-5)
 
 
 def test_pmap_streaming_matches_jit(tiny_config, digits):

@@ -1,0 +1,124 @@
+"""Each loop property once, over every shipped config (tests/cases.py): 8 devices give what 1 gives
+under sharded jit and under pmap; a killed run resumes bit-exactly; `jaxae.load` gives back what the
+run computed. What only one family does is tested in that family's module, on the same runs."""
+
+import inspect
+import os
+
+import chex
+import jax
+import numpy as np
+import pytest
+import scipy.optimize
+
+import jaxae
+from jaxae.data import host
+from jaxae.devices import parallel
+from jaxae.errors import DataError
+from cases import CASES, KEPT_OUT, config, sources_of, trained
+from helpers import assert_resumes_exactly, saved_steps, train
+
+NAMES = sorted(CASES)
+
+
+def test_every_shipped_config_is_a_case_or_kept_out_with_its_reason():
+    shipped = {name[:-3] for name in os.listdir(os.path.join(os.path.dirname(__file__), "..", "configs"))
+               if name.endswith(".py") and name != "__init__.py"}
+    assert shipped == {case.config for case in CASES.values()} | set(KEPT_OUT)
+
+
+def within_shape(leaf, like):
+    """`leaf` cut to the shape of `like` (tables padded to a multiple of the device count)."""
+    leaf = np.asarray(leaf)
+    return leaf[tuple(slice(0, n) for n in np.shape(like))]
+
+
+@pytest.mark.parametrize("mode", ["jit", "pmap"])
+@pytest.mark.parametrize("name", NAMES)
+def test_eight_devices_give_what_one_gives(tmp_path, name, mode):
+    """Parameters, the state's extra (clusters, statistics, BatchNorm's averages, drawn labels) and
+    the final eval: a gradient or a batch statistic not reduced over the devices, or a random draw
+    that depends on the split, moves them far beyond float rounding."""
+    one = trained(name)
+    eight = train(tmp_path, config(name, mode), sources_of(name), parallel.make_mesh(8))
+    rtol = CASES[name].rtol
+    one_state, eight_state = jax.device_get(one.state), jax.device_get(parallel.fetch_to_host(eight.state))
+    eight_cut = jax.tree.map(within_shape, eight_state, one_state)
+    chex.assert_trees_all_close(eight_cut.params, one_state.params, rtol=rtol, atol=1e-5)
+    chex.assert_trees_all_close(eight_cut.extra, one_state.extra, rtol=rtol, atol=1e-5)
+    assert int(eight_state.step) == int(one_state.step)
+    assert eight.eval_metrics == pytest.approx(one.eval_metrics, rel=max(rtol, 5e-4), abs=1e-6)
+
+
+@pytest.mark.parametrize(("name", "keep_through"), [(name, step) for name in NAMES for step in CASES[name].kill_points])
+def test_a_killed_run_resumes_bit_exactly(tmp_path, name, keep_through):
+    """A copy of the run as if killed right after saving `keep_through` (before or after a phase
+    start, a refresh or a draw, where the family has them) ends with the same state and metrics."""
+    one = trained(name)
+    assert keep_through in saved_steps(one.workdir), f"no checkpoint of step {keep_through} to kill at"
+    assert_resumes_exactly(tmp_path, one.workdir, one, config(name), sources_of(name), keep_through)
+
+
+def inputs_of(source, fields, n=None):
+    rows = host.read_all(source, list(fields))
+    return [rows[field][:n] for field in fields]
+
+
+def calls(model, inputs, words):
+    """Every call `model` offers, on `inputs` (and the vocabulary `words`): name -> what it returns."""
+    offered = {"encode": lambda: model.encode(*inputs), "reconstruct": lambda: model.reconstruct(*inputs),
+               "scores": lambda: model.scores(*inputs), "log_likelihood": lambda: model.log_likelihood(*inputs),
+               "predict": lambda: model.predict(*inputs), "predict_proba": lambda: model.predict_proba(*inputs),
+               "discriminate": lambda: model.discriminate(*inputs), "generate": lambda: model.generate(4, seed=1),
+               "column_vectors": lambda: model.column_vectors(), "embeddings": lambda: model.embeddings(words).vectors}
+    if "decode" in model.offers:
+        # An adversarial autoencoder with clusters decodes a style code with its category.
+        given = (model.predict(*inputs),) if "categories" in inspect.signature(model.decode).parameters \
+            and "predict" in model.offers else ()
+        offered["decode"] = lambda: model.decode(model.encode(*inputs), *given)
+    answers = {}
+    for name in sorted(model.offers):
+        try:
+            answers[name] = offered[name]()
+        except DataError as refused:  # log_likelihood's one line for a model that is not a binarised VAE.
+            if name != "log_likelihood":
+                raise
+            answers[name] = str(refused)
+    return answers
+
+
+def hungarian_accuracy(labels, predicted):
+    """The share of examples whose cluster, matched one-to-one to a class (SciPy's Hungarian method), is their class."""
+    counts = np.zeros((predicted.max() + 1, labels.max() + 1))
+    np.add.at(counts, (predicted, labels), 1)
+    rows, columns = scipy.optimize.linear_sum_assignment(-counts)
+    return counts[rows, columns].sum() / len(labels)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_load_gives_what_the_run_computed(name):
+    """The run's step and config; every offered call finite and the same when called again; and
+    predicted labels that score the final eval's clustering accuracy or accuracy."""
+    one = trained(name)
+    model = jaxae.load(one.workdir, mesh=parallel.make_mesh(1))
+    assert model.step == one.step and model.config.to_dict() == config(name).to_dict()
+    train_source, test = sources_of(name)
+    inputs, words = inputs_of(test, model.input_fields, 6), getattr(train_source, "metadata", {}).get("words")
+    first, again = calls(model, inputs, words), calls(model, inputs, words)
+    assert set(first) == set(model.offers) and first
+    for call, answer in first.items():
+        for leaf, repeated in zip(jax.tree.leaves(answer), jax.tree.leaves(again[call])):
+            if np.issubdtype(np.asarray(leaf).dtype, np.floating):
+                assert np.all(np.isfinite(leaf)), f"{call} gives non-finite values"
+            np.testing.assert_array_equal(leaf, repeated, err_msg=call)
+    if model.predicts and "label" in test.spec:
+        *everything, labels = inputs_of(test, (*model.input_fields, "label"))
+        predicted = np.asarray(model.predict(*everything))
+        metrics = one.eval_metrics
+        if model.predicts == "classes":
+            assert np.mean(predicted == labels) == pytest.approx(metrics["eval/accuracy"], abs=1e-6)
+        else:
+            # A several-seeds run loads seed 0; InfoGAN scores its categorical code.
+            scored = next(key for key in ("eval/cluster_acc/seed_0", "eval/cluster_acc", "eval/code_acc") if key in metrics)
+            expected = metrics[scored]
+            assert hungarian_accuracy(labels, predicted) == pytest.approx(expected, abs=1e-6)
