@@ -83,12 +83,12 @@ CASES = {
                                                                   eval_every=0, classifier__mode="regularised",
                                                                   classifier__num_labels=50, pretrain__num_steps=8),
                                          sgd=None, kill_points=(4,)),
-    "gan_mnist": Case("gan_mnist", dict(num_steps=8, log_every=2, checkpoint_every=2, eval_every=4), kill_points=(4,)),
+    "gan_mnist": Case("gan_mnist", dict(num_steps=8, log_every=2, checkpoint_every=2, eval_every=0), kill_points=(4,)),
     # BatchNorm in the discriminator too: its running averages are batch statistics over every device.
-    "dcgan_mnist": Case("dcgan_mnist", dict(num_steps=8, log_every=2, checkpoint_every=2, eval_every=4,
+    "dcgan_mnist": Case("dcgan_mnist", dict(num_steps=8, log_every=2, checkpoint_every=2, eval_every=0,
                                             model__discriminator_batch_norm=True),
                         kill_points=(4,), home="test_gan.py"),
-    "infogan_mnist": Case("infogan_mnist", dict(num_steps=8, log_every=2, checkpoint_every=2, eval_every=4),
+    "infogan_mnist": Case("infogan_mnist", dict(num_steps=8, log_every=2, checkpoint_every=2, eval_every=0),
                           kill_points=(4,)),
     "aae_mnist": Case("aae_mnist", SHORT, sgd=0.01, kill_points=(2,)),
     # On the digits as the embedded tfds data set: `python -m jaxae.encode` reads a run's eval split back.
