@@ -170,7 +170,8 @@ def table_data():
 
     table = TableEncoder().fit(mixed_frame())
     numeric, categorical = table.transform(mixed_frame())
-    source = ArraySource({"numeric": numeric, "categorical": categorical}, kinds={"numeric": "dense", "categorical": "ids"})
+    source = ArraySource({"numeric": numeric, "categorical": categorical},
+                         kinds={"numeric": "dense", "categorical": "ids"})
     return table, (source, source)
 
 

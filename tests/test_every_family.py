@@ -121,6 +121,7 @@ def test_load_gives_what_the_run_computed(name):
             assert np.mean(predicted == labels) == pytest.approx(metrics["eval/accuracy"], abs=1e-6)
         else:
             # A several-seeds run loads seed 0; InfoGAN scores its categorical code.
-            scored = next(key for key in ("eval/cluster_acc/seed_0", "eval/cluster_acc", "eval/code_acc") if key in metrics)
+            scored = next(key for key in ("eval/cluster_acc/seed_0", "eval/cluster_acc", "eval/code_acc")
+                          if key in metrics)
             expected = metrics[scored]
             assert hungarian_accuracy(labels, predicted) == pytest.approx(expected, abs=1e-6)

@@ -183,6 +183,17 @@ class GANTrainer(players.ImageTrainer):
         (logits, q), stats = self.run("discriminator", d_params, stats, images, train=train)
         return logits, (q, stats)
 
+    def generated_images(self, state, latents):
+        """latents [batch, latent] -> the generator's images [batch, H, W, C] in [0, 1], in eval mode."""
+        return (self.generate(state, latents, train=False)[0] + 1) / 2
+
+    def judged(self, state, images):
+        """images [batch, H, W, C] in [-1, 1] -> (the discriminator's logits [batch], Q's outputs or
+        None), in eval mode."""
+        logits, (q, _) = self.judge(state.params["discriminator"], self.stats(state, "discriminator"), images,
+                                    train=False)
+        return logits, q
+
     def information(self, q, categorical, continuous):
         """InfoGAN's bounds per example: ({name: [batch]}, weighted sum [batch]) from Q's outputs."""
         parts, total = {}, 0.0
@@ -312,8 +323,7 @@ class GANTrainer(players.ImageTrainer):
         real = self.real_images(batch["image"])
         latents, _, _ = self.eval_latents(state, batch["index"])
         fake = self.generate(state, latents, train=False)[0]
-        judge = lambda x: self.judge(state.params["discriminator"], self.stats(state, "discriminator"), x, train=False)
-        (real_logits, (q, _)), (fake_logits, _) = judge(real), judge(fake)
+        (real_logits, q), (fake_logits, _) = self.judged(state, real), self.judged(state, fake)
         sums = masked_sums({"d_real": jax.nn.sigmoid(real_logits), "d_fake": jax.nn.sigmoid(fake_logits)}, mask)
         if self.frechet:
             sums["frechet"] = frechet.pair_sums((real + 1) / 2, (fake + 1) / 2, mask)
@@ -339,10 +349,10 @@ class GANTrainer(players.ImageTrainer):
         throughout)."""
         del batch
         key = jax.random.fold_in(state.key, IMAGES_STREAM)
-        to_unit = lambda latents: (self.generate(state, latents, train=False)[0] + 1) / 2
         pictures = {}
         if num_samples:
-            pictures["samples"] = to_unit(self.sample_latents(rng.example_keys(key, num_samples))[0])
+            latents = self.sample_latents(rng.example_keys(key, num_samples))[0]
+            pictures["samples"] = self.generated_images(state, latents)
         if not (self.categorical or self.continuous):
             return pictures
         noise = self.sample_latents(rng.example_keys(jax.random.fold_in(key, 1), 8))[0][:, :self.config.model.noise_dim]
@@ -353,7 +363,7 @@ class GANTrainer(players.ImageTrainer):
             columns = noise_rows.shape[1]
             categories = jnp.broadcast_to(one_hot[:, None], (rows, columns, self.categorical))
             latents = jnp.concatenate([noise_rows, categories, continuous_rows], -1).reshape(rows * columns, -1)
-            return to_unit(latents).reshape(rows, columns, *self.image_shape)
+            return self.generated_images(state, latents).reshape(rows, columns, *self.image_shape)
 
         if self.categorical:
             zeros = jnp.zeros((rows, 8, self.continuous))

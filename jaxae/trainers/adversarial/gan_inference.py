@@ -36,13 +36,13 @@ class TrainedGAN(TrainedModel):
     def _images(self, images):
         return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_size)
 
+    # What the trainer's eval and pictures call too: its latents, generated images and judgement.
     def _generate(self, state, key, batch):
         latents = self.trainer.sample_latents(rng.keys_for(key, batch["index"]))[0]
-        return {"image": (self.trainer.generate(state, latents, train=False)[0] + 1) / 2}
+        return {"image": self.trainer.generated_images(state, latents)}
 
     def _score(self, state, batch):
-        logits, (q, _) = self.trainer.judge(state.params["discriminator"], self.trainer.stats(state, "discriminator"),
-                                            self.trainer.real_images(batch["image"]), train=False)
+        logits, q = self.trainer.judged(state, self.trainer.real_images(batch["image"]))
         out = {"real": jax.nn.sigmoid(logits)}
         return out | ({"q": q} if q is not None else {})
 
