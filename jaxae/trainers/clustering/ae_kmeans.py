@@ -18,7 +18,7 @@ class AEKMeansTrainer(ClusteringTrainer):
     """Autoencoder, then K-means on the codes; predictions by the nearest K-means centroid."""
 
     def cluster_phases(self):
-        return (Phase("kmeans", 1, self.cluster_step, on_start=self.start_clustering),)
+        return (Phase("kmeans", 1, self.unchanged_step, on_start=self.start_clustering),)
 
     def cluster_init(self, key, latent_dim):
         del key
@@ -29,8 +29,3 @@ class AEKMeansTrainer(ClusteringTrainer):
 
     def centroids(self, state):
         return state.extra["centroids"]
-
-    def cluster_step(self, state, batch):
-        """No update: K-means has run at the phase's start, so the step has nothing to record."""
-        del batch
-        return state.replace(step=state.step + 1), {}

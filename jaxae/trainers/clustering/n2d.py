@@ -28,7 +28,7 @@ from jaxae.cluster.kmeans import cluster_means
 from jaxae.config import checks
 from jaxae.errors import ConfigError
 from jaxae.trainers.base import Phase
-from jaxae.trainers.clustering.ae_kmeans import AEKMeansTrainer
+from jaxae.trainers.clustering.shared import ClusteringTrainer
 
 SEED_STREAM = 2**32 - 5  # Folded into the run's key for the embeddings' seeds: beyond any step.
 
@@ -39,7 +39,7 @@ def embedding_seeds(key, count: int) -> list[int]:
     return [int(seed) for seed in np.asarray(seeds)]
 
 
-class N2DTrainer(AEKMeansTrainer):
+class N2DTrainer(ClusteringTrainer):
     """Pretrained codes -> UMAP + mixture partitions, the most agreed kept; nearest-neighbour predictions."""
 
     @classmethod
@@ -69,7 +69,7 @@ class N2DTrainer(AEKMeansTrainer):
         return super().identity() | self.identity_of(*fields)
 
     def cluster_phases(self):
-        return (Phase("n2d", 1, self.cluster_step, on_start=self.start_clustering),)
+        return (Phase("n2d", 1, self.unchanged_step, on_start=self.start_clustering),)
 
     def cluster_init(self, key, latent_dim):
         del key
@@ -93,6 +93,10 @@ class N2DTrainer(AEKMeansTrainer):
         sizes = np.bincount(partitions[chosen], minlength=self.n_clusters)
         return state.replace(extra=extra), {"embedding": float(chosen), "agreement": agreement,
                                             "smallest_cluster": float(sizes.min())}
+
+    def centroids(self, state):
+        """[n_clusters, latent] each cluster's mean training code."""
+        return state.extra["centroids"]
 
     def predict(self, state, codes):
         """codes [b, latent] -> [b] int32: the majority cluster of their nearest training codes."""
