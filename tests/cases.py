@@ -7,7 +7,7 @@ N times too large, and it magnifies rounding in its first steps, so where a fami
 Adam the case trains on plain SGD: then 1 and 8 devices must agree closely.
 
 `trained(name)` trains a case once a test process; the family's own tests read the same run for
-what only that family does (an xdist group puts them on the worker that holds it, conftest.py).
+what only that family does (conftest.py's xdist scheduler sends them to the worker that holds it).
 """
 
 import dataclasses
@@ -23,10 +23,11 @@ SHORT = dict(num_steps=6, log_every=2, checkpoint_every=2, eval_every=6)
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """config: the shipped config; fields: set on its tiny variant ('a__b' is a.b); data: digits,
-    table, ratings or corpus; sgd: the plain-SGD rate replacing Adam (None keeps the optimizers);
-    kill_points: steps a killed copy keeps through; home: the test module that reads the run too;
-    rtol: how closely 8 devices' parameters and final eval match 1's."""
+    """config: the shipped config; fields: set on its tiny variant ('a__b' is a.b); data: digits (as
+    arrays; tfds_digits as the embedded data set), table, ratings or corpus; sgd: the plain-SGD rate
+    replacing Adam (None keeps the optimizers); kill_points: steps a killed copy keeps through; home:
+    the test module that reads the run too; rtol: how closely 8 devices' parameters and final eval
+    match 1's."""
 
     config: str
     fields: dict
@@ -56,7 +57,7 @@ CASES = {
     "iwae_mnist": _image("iwae_mnist", sgd=0.01),
     # At SGD 0.01 VaDE's loss diverges in 4 steps; the mixture is fitted by scikit-learn on codes 1e-7 apart.
     "vade_mnist": Case("vade_mnist", _CLUSTERING, sgd=1e-3, kill_points=(4, 12), rtol=1e-3),
-    # DEC's pretraining keeps its momentum SGD (linear in the gradients); its clustering phase on SGD.
+    # DEC's two optimizers (momentum by default) on plain SGD at their own rates.
     "dec_mnist": Case("dec_mnist", dict(num_steps=12, log_every=2, checkpoint_every=2, eval_every=0,
                                         optimizer__name="sgd", cluster__optimizer__name="sgd"),
                       sgd=None, kill_points=(10, 12), home="test_clustering_families.py"),
