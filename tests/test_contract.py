@@ -14,6 +14,7 @@ from helpers import killed_copy, metrics_without_timing
 from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.engine.events import EventPlan
+from jaxae.errors import ConfigError
 from jaxae.runs.metric_writers import read_metrics
 from jaxae.trainers import Phase
 
@@ -41,6 +42,16 @@ def test_events_fall_on_absolute_steps():
     assert [s for s in stops if plan.closes_window(s)] == stops  # Phase ends and hooks close windows.
     assert [s for s in stops if plan.checkpoints(s)] == [5, 8]  # Periodic, and after start hooks (not refreshes).
     assert plan.phase_at(4).name == "a" and plan.phase_at(5).name == "b"
+    # A phase of 0 steps with a start hook is the hook alone, where the phases before it end (the
+    # final save after it is the loop's); alone, it makes a run of 0 steps.
+    alone = Phase("alone", 0, None, on_start=hook)
+    plan = EventPlan([Phase("a", 5, step), alone], log_every=4, eval_every=0, checkpoint_every=8)
+    assert plan.end == 5 and [(h.phase, h.kind) for h in plan.hooks_at(5)] == [("alone", "start")]
+    assert plan.next_stop(4) == 5 and plan.closes_window(5) and not plan.checkpoints(5)
+    plan = EventPlan([Phase("a", 0, step), alone], log_every=4, eval_every=0, checkpoint_every=8)
+    assert plan.end == 0 and [h.phase for h in plan.hooks_at(0)] == ["alone"]
+    with pytest.raises(ConfigError, match="every phase of this run has 0 steps"):
+        EventPlan([Phase("a", 0, step)], log_every=4, eval_every=0, checkpoint_every=8)
 
 
 @pytest.fixture(scope="module")

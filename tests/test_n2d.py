@@ -62,7 +62,7 @@ def test_umap_and_a_mixture_find_separated_blobs_and_repeat_with_their_seed():
 
 
 def n2d_config(mode="jit"):
-    # Pretraining 10 steps (saved at 5 and 10), N2D's phase start at step 10 (3 embeddings), its one step to 11.
+    # Pretraining 10 steps (saved at 5), then N2D's phase, its start hook alone (3 embeddings), at 10: the final save.
     return tiny("n2d_mnist", log_every=5, checkpoint_every=5, eval_every=0, parallel__mode=mode)
 
 
@@ -95,7 +95,8 @@ def test_clusters_the_pretrained_codes_and_predicts_by_their_neighbours(n2d_run)
 
 @pytest.mark.parametrize("keep_through", [5, 10])
 def test_resumes_bit_exactly_before_and_right_after_the_phase_start(tmp_path, digit_sources, n2d_run, keep_through):  # noqa: F811
-    """Killed at 5 the embeddings are made again on resume; at 10 they are read back."""
+    """Killed at 5 the embeddings are made on resume; the checkpoint of 10, where pretraining ends,
+    holds them (the phase is its start hook alone), and they are read back."""
     workdir, result = n2d_run
     assert_resumes_exactly(tmp_path, workdir, result, n2d_config(), digit_sources, keep_through)
 

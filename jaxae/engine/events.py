@@ -23,10 +23,12 @@ class Hook:
 
 
 class EventPlan:
-    """The events of a run whose phases are `phases` (`trainers.base.Phase`, those of length 0 dropped)."""
+    """The events of a run whose phases are `phases` (`trainers.base.Phase`). A phase of 0 steps with
+    a start hook is that hook alone (AE + K-means' K-means, N2D's embeddings), due where the phases
+    before it end; one of 0 steps without a hook (pretraining replaced by `cluster.init_from`) is dropped."""
 
     def __init__(self, phases, *, log_every: int, eval_every: int, checkpoint_every: int):
-        self.phases = tuple(phase for phase in phases if phase.num_steps > 0)
+        self.phases = tuple(phase for phase in phases if phase.num_steps > 0 or phase.on_start is not None)
         if not self.phases:
             raise ConfigError("every phase of this run has 0 steps: give it some steps (num_epochs or num_steps)")
         names = [phase.name for phase in self.phases]

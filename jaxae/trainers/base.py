@@ -53,8 +53,8 @@ class Phase:
 
     Attributes:
       name: short, unique within the run ('pretrain', 'cluster', 'train').
-      num_steps: how many updates the phase makes (> 0).
-      step: the pure train step of this phase.
+      num_steps: how many updates the phase makes; 0 for a phase that is its start hook alone.
+      step: the pure train step of this phase (None for a hook alone).
       on_start: optional hook run when the phase begins (e.g. K-means on the codes of the whole
         training split); it returns the new state and a few scalar metrics to record.
       refresh: optional hook run every `refresh_every` steps after the phase began (e.g. DEC's

@@ -1,7 +1,7 @@
 """The autoencoder + K-means baseline: pretrain an autoencoder, then K-means on its codes, once.
 
-Its clustering phase is one step that changes nothing but the step: the phase exists for its
-start hook (K-means on the whole training split, shared with every clustering family). A run of
+Its clustering phase is a start hook alone, of 0 steps (K-means on the whole training split,
+shared with every clustering family), due where pretraining ends. A run of
 this family is also the pretrained network that DCN, DEC, IDEC, JULE, N2D (and VaDE) start from
 with ``--config.cluster.init_from=<its workdir>``.
 """
@@ -18,7 +18,7 @@ class AEKMeansTrainer(ClusteringTrainer):
     """Autoencoder, then K-means on the codes; predictions by the nearest K-means centroid."""
 
     def cluster_phases(self):
-        return (Phase("kmeans", 1, self.unchanged_step, on_start=self.start_clustering),)
+        return (Phase("kmeans", 0, None, on_start=self.start_clustering),)  # K-means alone.
 
     def cluster_init(self, key, latent_dim):
         del key

@@ -3,7 +3,7 @@ manifold (UMAP, then a Gaussian mixture); of `n2d.embeddings` UMAP seeds, the pa
 agrees best with the others is kept.
 
 The network is not trained after pretraining (N2D's point: a shallow clustering of a learned
-manifold). The clustering phase is one step that changes nothing; its start hook encodes the whole
+manifold). The clustering phase is its start hook alone, of 0 steps: it encodes the whole
 training split, partitions it once per embedding (`jaxae.cluster.manifold`) and keeps the training
 codes and their clusters, which is what predicts a new image: the majority cluster of its
 `n2d.vote_neighbours` nearest training codes. Each embedding's seed comes from the run's key, so a
@@ -69,7 +69,7 @@ class N2DTrainer(ClusteringTrainer):
         return super().identity() | self.identity_of(*fields)
 
     def cluster_phases(self):
-        return (Phase("n2d", 1, self.unchanged_step, on_start=self.start_clustering),)
+        return (Phase("n2d", 0, None, on_start=self.start_clustering),)  # The embeddings alone.
 
     def cluster_init(self, key, latent_dim):
         del key

@@ -148,12 +148,6 @@ class ClusteringTrainer(Trainer):
     def cluster_step(self, state: TrainState, batch):
         raise NotImplementedError
 
-    def unchanged_step(self, state: TrainState, batch):
-        """The step of a phase that exists for its start hook (AE + K-means, N2D): no update, nothing
-        to record. (A phase of 0 steps would lose its hook: `engine.events`.)"""
-        del batch
-        return state.replace(step=state.step + 1), {}
-
     def cluster_inputs(self, state: TrainState, images):
         """(targets, inputs, VAE noise or None) of a clustering step: shifted as in pretraining when
         `cluster.augment`."""
