@@ -93,6 +93,9 @@ class SeedsTrainer(Trainer):
                      for phase in self.inner.phases())
 
     def _all_seeds(self, step):
+        if step is None:  # A phase that is its start hook alone.
+            return None
+
         def step_all(state, batch):
             new, metrics = jax.vmap(step, in_axes=(seed_axes(state), None))(state, batch)
             means = {name: jnp.mean(value) for name, value in metrics.items()}
