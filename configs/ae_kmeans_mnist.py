@@ -13,7 +13,7 @@ from jaxae.config import defaults
 def get_config(variant: str = ""):
     defaults.check_variant(variant)
     config = defaults.get_clustering_config("ae_kmeans")
-    config.num_steps = 1  # Unread: the network is not trained after pretraining (the phase is a hook alone).
+    config.num_steps = 1  # No update after pretraining: the clustering phase is its start hook alone.
     config.log_every = 16
     config.checkpoint_every = 800
     return defaults.make_tiny_clustering(config) if variant == "tiny" else config

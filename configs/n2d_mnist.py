@@ -29,7 +29,7 @@ def get_config(variant: str = ""):
         "mixture_restarts": 10,  # the mixture's fit of highest likelihood of this many (one often joins 4 and 9).
         "vote_neighbours": 10,  # a new image takes the majority cluster of this many nearest training codes.
     })
-    config.num_steps = 1  # Unread: the network is not trained after pretraining (the phase is a hook alone).
+    config.num_steps = 1  # No update after pretraining: the clustering phase is its start hook alone.
     config.log_every = 16
     config.checkpoint_every = 800
     if variant == "tiny":
