@@ -1,6 +1,6 @@
 """What the tests share: configs with fields set, training on opened sources, launching train.py,
-reading saved parameters and metrics, the check that a killed run resumes bit-exactly, and a small
-mixed table."""
+reading saved parameters and metrics, the check that a killed run resumes bit-exactly, clustering
+accuracy by SciPy's Hungarian method, and a small mixed table."""
 
 import os
 import shutil
@@ -99,6 +99,18 @@ def assert_resumes_exactly(tmp_path, workdir, result, config, sources, keep_thro
     chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(result.state))
     assert metrics_without_timing(killed) == metrics_without_timing(workdir)
     return killed
+
+
+def hungarian_accuracy(labels, predicted) -> float:
+    """The share of examples whose cluster, matched one-to-one to a class by SciPy's Hungarian method,
+    is their class: an independent reference for the library's clustering accuracy."""
+    import scipy.optimize
+
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    counts = np.zeros((predicted.max() + 1, labels.max() + 1))
+    np.add.at(counts, (predicted, labels), 1)
+    rows, columns = scipy.optimize.linear_sum_assignment(-counts)
+    return counts[rows, columns].sum() / len(labels)
 
 
 def mixed_frame(n=256, seed=0):

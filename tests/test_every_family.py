@@ -9,14 +9,13 @@ import chex
 import jax
 import numpy as np
 import pytest
-import scipy.optimize
 
 import jaxae
 from jaxae.data import host
 from jaxae.devices import parallel
 from jaxae.errors import DataError
 from cases import CASES, KEPT_OUT, config, sources_of, trained
-from helpers import assert_resumes_exactly, saved_steps, train
+from helpers import assert_resumes_exactly, hungarian_accuracy, saved_steps, train
 
 NAMES = sorted(CASES)
 
@@ -87,14 +86,6 @@ def calls(model, inputs, words):
                 raise
             answers[name] = str(refused)
     return answers
-
-
-def hungarian_accuracy(labels, predicted):
-    """The share of examples whose cluster, matched one-to-one to a class (SciPy's Hungarian method), is their class."""
-    counts = np.zeros((predicted.max() + 1, labels.max() + 1))
-    np.add.at(counts, (predicted, labels), 1)
-    rows, columns = scipy.optimize.linear_sum_assignment(-counts)
-    return counts[rows, columns].sum() / len(labels)
 
 
 @pytest.mark.parametrize("name", NAMES)

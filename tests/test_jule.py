@@ -61,7 +61,7 @@ def test_the_clustering_loss_is_the_cross_entropy_of_cosine_similarities():
     assert [jule.schedule(40, 10, 3, p) for p in range(4)] == [40, 25, 16, 10]
 
 
-def test_a_schedule_longer_than_the_phase_is_refused_before_training(tmp_path, digit_sources):  # noqa: F811
+def test_a_schedule_longer_than_the_phase_is_refused_before_training(tmp_path, digit_sources):
     config = cases.config("jule_mnist")
     config.jule.periods = 5  # Merges at 0, 2, ..., 8 of an 8-step phase.
     with pytest.raises(ConfigError, match="jule.periods=5 merges every jule.update_interval=2 steps need more"):
@@ -73,7 +73,7 @@ def test_a_schedule_longer_than_the_phase_is_refused_before_training(tmp_path, d
         train(tmp_path, config, digit_sources)
 
 
-def test_the_first_clusters_can_come_from_the_images(tmp_path, digit_sources):  # noqa: F811
+def test_the_first_clusters_can_come_from_the_images(tmp_path, digit_sources):
     """With jule.first_graph='inputs' the first clusters are the nearest-neighbour components of the
     training pixels (as scikit-learn and SciPy find them), not of the codes."""
     import scipy.sparse

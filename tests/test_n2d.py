@@ -67,7 +67,7 @@ def n2d_config(mode="jit"):
 
 
 @pytest.fixture(scope="module")
-def n2d_run(tmp_path_factory, digit_sources):  # noqa: F811
+def n2d_run(tmp_path_factory, digit_sources):
     workdir = tmp_path_factory.mktemp("n2d")
     return workdir, train(workdir, n2d_config(), digit_sources)
 
@@ -94,14 +94,14 @@ def test_clusters_the_pretrained_codes_and_predicts_by_their_neighbours(n2d_run)
 
 
 @pytest.mark.parametrize("keep_through", [5, 10])
-def test_resumes_bit_exactly_before_and_right_after_the_phase_start(tmp_path, digit_sources, n2d_run, keep_through):  # noqa: F811
+def test_resumes_bit_exactly_before_and_right_after_the_phase_start(tmp_path, digit_sources, n2d_run, keep_through):
     """Killed at 5 the embeddings are made on resume; the checkpoint of 10, where pretraining ends,
     holds them (the phase is its start hook alone), and they are read back."""
     workdir, result = n2d_run
     assert_resumes_exactly(tmp_path, workdir, result, n2d_config(), digit_sources, keep_through)
 
 
-def test_eight_devices_give_the_codes_of_one_and_cluster_them_alike(tmp_path, digit_sources, n2d_run):  # noqa: F811
+def test_eight_devices_give_the_codes_of_one_and_cluster_them_alike(tmp_path, digit_sources, n2d_run):
     """Pretraining on 8 devices gives the codes of 1 within 1e-5 (they differ around 1e-7), but UMAP
     is chaotic in its input (its spectral start): codes that differ in the 7th digit embed
     differently. So the clusters are checked to be the same function of the codes and the run's
@@ -131,7 +131,7 @@ def test_eight_devices_give_the_codes_of_one_and_cluster_them_alike(tmp_path, di
     ("umap_min_dist", 1.5, "n2d.umap_min_dist"),
     ("umap_neighbours", 2000, "N2D needs more training examples than n2d.umap_neighbours"),
 ])
-def test_bad_settings_are_refused_before_training(tmp_path, digit_sources, field, value, message):  # noqa: F811
+def test_bad_settings_are_refused_before_training(tmp_path, digit_sources, field, value, message):
     config = n2d_config()
     config.n2d[field] = value
     with pytest.raises(ConfigError, match=message):

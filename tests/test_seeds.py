@@ -26,7 +26,7 @@ def seeds_run():
     return result.workdir, result
 
 
-def test_seed_zero_is_the_single_seed_run_and_the_others_differ(tmp_path, digit_sources, seeds_run):  # noqa: F811
+def test_seed_zero_is_the_single_seed_run_and_the_others_differ(tmp_path, digit_sources, seeds_run):
     _, result = seeds_run
     single = train(tmp_path, seeds_config(num_seeds=1), digit_sources)
     stacked, alone = jax.device_get(result.state), jax.device_get(single.state)
@@ -60,14 +60,14 @@ def test_evals_report_each_seed_and_their_mean_and_std(seeds_run):
     np.testing.assert_allclose(model.centroids, jax.device_get(result.state.params["centroids"][0]))
 
 
-def test_a_killed_run_refuses_to_resume_with_another_number_of_seeds(tmp_path, digit_sources, seeds_run):  # noqa: F811
+def test_a_killed_run_refuses_to_resume_with_another_number_of_seeds(tmp_path, digit_sources, seeds_run):
     workdir, _ = seeds_run
     killed = killed_copy(tmp_path, workdir, 12)
     with pytest.raises(CheckpointError, match="num_seeds: checkpoint 2, this run 3"):
         train(killed, seeds_config(num_seeds=3), digit_sources)
 
 
-def test_jule_seeds_merge_in_turn_and_keep_their_own_clusters(tmp_path, digit_sources):  # noqa: F811
+def test_jule_seeds_merge_in_turn_and_keep_their_own_clusters(tmp_path, digit_sources):
     """JULE's hooks rebuild integer state (labels, counts) seed by seed; the seeds start from their
     own pretraining, so their clusterings differ."""
     config = tiny("jule_mnist", num_steps=4, log_every=2, checkpoint_every=2, eval_every=0, jule__update_interval=2,
@@ -79,7 +79,7 @@ def test_jule_seeds_merge_in_turn_and_keep_their_own_clusters(tmp_path, digit_so
     assert {"eval/cluster_acc/seed_0", "eval/cluster_acc/seed_1", "eval/cluster_acc_std"} <= set(result.eval_metrics)
 
 
-def test_num_seeds_must_be_a_positive_integer(tmp_path, digit_sources):  # noqa: F811
+def test_num_seeds_must_be_a_positive_integer(tmp_path, digit_sources):
     with pytest.raises(ConfigError, match="num_seeds"):
         train(tmp_path, tiny("dec_mnist", num_seeds=0), digit_sources)
 
