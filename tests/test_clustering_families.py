@@ -5,6 +5,7 @@ around DEC's phase start and refresh: tests/test_every_family.py, on the same ru
 
 import os
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -64,6 +65,17 @@ def test_a_pretrained_run_initialises_clustering_and_load_predicts(tmp_path, dig
     assert clusters.shape == (20,) and clusters.dtype == np.int32 and clusters.max() < 10
     codes = model.encode(images)
     np.testing.assert_array_equal(clusters, np.argmin(((codes[:, None] - model.centroids[None]) ** 2).sum(-1), -1))
+    # Every seed of a several-seed run starts from it: AE + K-means on it is a run of 0 steps, so the
+    # state it ends with holds the pretrained weights themselves, for each seed.
+    seeds = train(tmp_path / "seeds", tiny("ae_kmeans_mnist", num_seeds=2, cluster__init_from=str(tmp_path / "ae_kmeans")),
+                  digit_sources)
+    pretrained_params = jaxae.load(str(tmp_path / "ae_kmeans")).params
+    assert seeds.step == 0
+    for seed in range(2):
+        chex.assert_trees_all_equal(jax.tree.map(lambda leaf: leaf[seed], seeds.state.params["autoencoder"]),
+                                    pretrained_params)
+    assert read_metrics(str(tmp_path / "seeds"))[0]["kmeans/inertia/seed_0"] == pytest.approx(
+        next(r["kmeans/inertia"] for r in ae_records if "kmeans/inertia" in r), rel=1e-5)
     # VaDE takes the same autoencoder (its encoder widened to a mean and a log-variance head).
     vade = train(tmp_path / "vade", tiny("vade_mnist", num_steps=4, cluster__init_from=str(tmp_path / "ae_kmeans")),
                  digit_sources)

@@ -29,6 +29,7 @@ from jaxae.data.whole_split import WholeSplit
 from jaxae.engine.evaluation import Evaluator
 from jaxae.engine.events import EventPlan
 from jaxae.engine.iteration import Iteration
+from jaxae.engine.load import load
 from jaxae.engine.runners import DeviceResidentRunner, StreamingRunner
 from jaxae.engine.stops import Stopped
 from jaxae.runs.metric_writers import MetricWriter
@@ -213,10 +214,18 @@ class Session:
             print(f"jaxae: {'resuming from step ' + str(step) if restored else 'starting'} of {self.plan.end}; "
                   f"{self.mesh.devices.size} {self.mesh.devices.flat[0].platform} device(s); workdir {self.workdir}",
                   flush=True)
-        if not restored and self.plan.hooks_at(0):
-            state = self.run_hooks(state, 0)
+        if not restored and (self.trainer.init_from() or self.plan.hooks_at(0)):
+            state = self.run_hooks(self.adopted(state), 0)
             self.save(0, state, force=True)
         return state, step
+
+    def adopted(self, state):
+        """A fresh state given the trained run it starts from (`Trainer.init_from`), if any."""
+        workdir = self.trainer.init_from()
+        if not workdir:
+            return state
+        before = layout(state)
+        return self.placed(self.trainer.adopt(state, load(workdir, mesh=self.mesh)), before, f"adopting {workdir!r}")
 
     def _write_record(self) -> None:
         path = os.path.join(self.workdir, run_record.RECORD_FILE)
@@ -228,11 +237,16 @@ class Session:
         for hook in self.plan.hooks_at(step):
             before = layout(state)
             state, metrics = hook.run(state, self.training_split)
-            state = parallel.place(state, parallel.shardings_of(self.abstract))
-            if layout(state) != before:  # A family's mistake: its checkpoints could not be resumed.
-                raise ValueError(f"the {hook.kind} hook of phase {hook.phase!r} returned a state of another layout "
-                                 f"(shapes, dtypes or structure) than it was given")
+            state = self.placed(state, before, f"the {hook.kind} hook of phase {hook.phase!r}")
             self.writer.write(step, {f"{hook.phase}/{name}": value for name, value in metrics.items()})
+        return state
+
+    def placed(self, state, before: dict, who: str):
+        """`state` laid on the run's devices; ValueError when `who` changed its layout from `before`
+        (a family's mistake: its checkpoints could not be resumed)."""
+        state = parallel.place(state, parallel.shardings_of(self.abstract))
+        if layout(state) != before:
+            raise ValueError(f"{who} returned a state of another layout (shapes, dtypes or structure) than it was given")
         return state
 
     @functools.cached_property

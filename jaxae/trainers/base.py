@@ -9,7 +9,8 @@ only call what this module declares:
   (the typed data it needs, {name: kind}, see `data.spec`);
 * built with the training split's spec and size: `identity` (what a resume must match),
   `phases` (name, length, step, optional hook at the start and refresh every T steps),
-  `label_classes` and `check_data` (checks of the data before compute), `init`, `state_sharding`,
+  `label_classes` and `check_data` (checks of the data before compute), `init`, `init_from` and
+  `adopt` (a trained run a fresh state starts from, which the loop loads), `state_sharding`,
   `eval_step` + `eval_report`, `pictures`, `guarded_metrics`, `diagnose`, `export` (files a
   finished run leaves, named in `exported_files`) and `inference` for `jaxae.load`.
 
@@ -38,8 +39,8 @@ from jaxae.steps.updates import guarded_gradient_step
 # every one of them. `validate_config`, `train_fields` and `eval_fields` are also called on the family's
 # class, before it is built; the other public members of `Trainer` are helpers for the families.
 CONTRACT = ("train_fields", "eval_fields", "identity", "phases", "label_classes", "check_data", "init",
-            "state_sharding", "eval_step", "eval_report", "pictures", "diagnose", "export", "inference",
-            "window_means", "guarded_metrics", "every_step_metrics", "exported_files")
+            "init_from", "adopt", "state_sharding", "eval_step", "eval_report", "pictures", "diagnose", "export",
+            "inference", "window_means", "guarded_metrics", "every_step_metrics", "exported_files")
 CLASS_CONTRACT = ("validate_config",)
 HELPERS = ("identity_of", "epochs_or_steps", "num_steps", "train_step", "gradient_step")
 
@@ -174,6 +175,20 @@ class Trainer:
         """key -> a fresh train state: a pytree of arrays with an int32 scalar `step`, which every
         train step increments by one. Pure: the loop runs it under `jit`."""
         raise NotImplementedError
+
+    def init_from(self) -> str | None:
+        """The workdir of a trained run that a fresh state starts from, or None (the default).
+
+        The loop loads that run with `jaxae.load` on this run's devices and hands the model to
+        `adopt` before the hooks of step 0; a resumed state has it already. A family reads the
+        path from its config (the clustering families' `cluster.init_from`) and checks the run's
+        record in `validate_config`."""
+        return None
+
+    def adopt(self, state, trained: "TrainedModel"):
+        """A fresh state (from `init`) given the model `jaxae.load` read from `init_from()`'s run ->
+        the state to start from, of the same layout. Called only for a family that names a run."""
+        raise NotImplementedError(f"{type(self).__name__} names a run in init_from() but adopts nothing from it")
 
     def eval_step(self, state, batch, mask):
         """Sums over the unmasked examples of one eval batch, a pytree of arrays of any shape.

@@ -87,6 +87,13 @@ class SeedsTrainer(Trainer):
         states = jax.vmap(self.inner.init)(keys)
         return states.replace(step=states.step[0])
 
+    def init_from(self):
+        return self.inner.init_from()
+
+    def adopt(self, state, trained):
+        """Every seed's state given the same trained run."""
+        return stacked([self.inner.adopt(one_seed(state, seed), trained) for seed in range(self.num_seeds)])
+
     def phases(self):
         return tuple(Phase(phase.name, phase.num_steps, self._all_seeds(phase.step), on_start=self._in_turn(phase.on_start),
                            refresh=self._in_turn(phase.refresh), refresh_every=phase.refresh_every)

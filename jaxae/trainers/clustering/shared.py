@@ -176,10 +176,24 @@ class ClusteringTrainer(Trainer):
         return state, {"inertia": float(found.inertia), "kmeans_iterations": int(found.iterations), **begun}
 
     def starting_codes(self, state: TrainState, split):
-        """(state with the pretrained weights if `cluster.init_from`, codes [n, latent] of the whole split)."""
-        if self.config.cluster.init_from:
-            state = state.replace(params={**state.params, "autoencoder": self.pretrained_params(split.mesh)})
+        """(state, codes [n, latent] of the whole split). The pretrained weights of `cluster.init_from`
+        are already in the state: the loop hands them to `adopt` before this hook."""
         return state, split.map(self.codes, state)["code"]
+
+    def init_from(self) -> str | None:
+        """`cluster.init_from`: an autoencoder run that stands in for the pretraining phase."""
+        return self.config.cluster.init_from or None
+
+    def adopt(self, state: TrainState, trained):
+        """The state with params['autoencoder'] from the run of `cluster.init_from` (`trained`, what
+        `jaxae.load` gave), checked against this model."""
+        # An autoencoder run's `params` are its autoencoder's; a clustering run's too (see TrainedClustering).
+        params = self.adopt_pretrained(getattr(trained, "params", None))
+        expected = jax.eval_shape(lambda: self.ae.init_params(jax.random.PRNGKey(0)))
+        if layout(params) != layout(expected):
+            raise ConfigError(f"cluster.init_from={self.config.cluster.init_from!r} holds a model of other shapes "
+                              f"than this run's (images {self.ae.image_shape}, model {dict(self.config.model)})")
+        return state.replace(params={**state.params, "autoencoder": params})
 
     def adopt_pretrained(self, params):
         """A pretrained autoencoder's parameters as this family's model takes them (default: as they are)."""
@@ -188,19 +202,6 @@ class ClusteringTrainer(Trainer):
     def begin(self, state: TrainState, codes: np.ndarray, found: kmeans.KMeansResult):
         """The state the clustering phase starts from, given K-means on the codes [n, latent]."""
         raise NotImplementedError
-
-    def pretrained_params(self, mesh):
-        """params['autoencoder'] of the run in `cluster.init_from`, checked against this model."""
-        from jaxae.engine.load import load  # Imported here: inference imports the trainers.
-
-        # An autoencoder run's `params` are its autoencoder's; a clustering run's too (see TrainedClustering).
-        params = self.adopt_pretrained(getattr(load(self.config.cluster.init_from, mesh=mesh), "params", None))
-        key = jax.random.PRNGKey(0)
-        expected = jax.eval_shape(lambda: self.ae.init_params(key))
-        if layout(params) != layout(expected):
-            raise ConfigError(f"cluster.init_from={self.config.cluster.init_from!r} holds a model of other shapes "
-                              f"than this run's (images {self.ae.image_shape}, model {dict(self.config.model)})")
-        return params
 
     # ------------------------------------------------------------------ evaluation
 
@@ -249,7 +250,7 @@ class ClusteringTrainer(Trainer):
 def check_pretrained_run(config) -> None:
     """ConfigError unless `cluster.init_from` holds a run whose autoencoder this config can take.
 
-    Reads the run's record (`run.json`) only; the weights are read when the clustering starts.
+    Reads the run's record (`run.json`) only; the loop reads the weights when a fresh run starts (`adopt`).
     """
     from jaxae.runs.run_record import RECORD_FILE
 
