@@ -1,6 +1,7 @@
 """End to end: every config's tiny variant through the shared loop, outputs, and refusal of
 checkpoints written by another model."""
 
+import collections
 import json
 import os
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jaxae.data import sources
+import cases
+from jaxae.data import sources, spec as specs
 from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.errors import CheckpointError, ConfigError
@@ -111,3 +113,24 @@ def test_eval_metrics_do_not_depend_on_the_eval_batch_size(tiny_config):
     assert small.keys() == large.keys()
     for name in small:
         assert small[name] == pytest.approx(large[name], rel=1e-5), name
+
+
+def test_every_value_is_checked_once_where_it_enters_host_memory(tmp_path, monkeypatch):
+    """A tfds split decoded into host memory is checked as it is read, not again by the ArraySource it
+    becomes, the device-resident runner or the evaluator; a user's arrays are checked when they are
+    made, and never again."""
+    checked, check_values = collections.Counter(), specs.check_values
+
+    def counting(name, field, values, *, where, indices=None):
+        checked[where, name] += len(values)
+        check_values(name, field, values, where=where, indices=indices)
+
+    monkeypatch.setattr(specs, "check_values", counting)
+    for kind, sources_ in (("tfds", lambda: cases.prepared("tfds_digits")), ("arrays", cases.digits.__wrapped__)):
+        checked.clear()
+        train_source, eval_source = sources_()
+        loop.train(cases.config("ae_mnist", num_steps=4, eval_every=2), str(tmp_path / kind), train_source, eval_source)
+        read = {(source.where, name) for source in (train_source, eval_source) for name in source.spec}
+        assert (train_source.where, "image") in checked and set(checked) <= read, kind
+        assert all(count == len(train_source if where == train_source.where else eval_source)
+                   for (where, _), count in checked.items()), (kind, checked)

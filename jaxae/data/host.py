@@ -11,7 +11,8 @@ from jaxae.data.sources import ArraySource
 
 def read_all(source, fields=None, chunk: int = 4096) -> dict[str, np.ndarray]:
     """`fields` (default all) of every example of `source`, read `chunk` at a time, each chunk
-    checked against the source's spec (`spec.check_values`) before it goes anywhere.
+    checked against the source's spec (`spec.check_read`: unless the source checked them when made)
+    before it goes anywhere.
 
     Returns:
       {name: [len(source), ...]}.
@@ -21,7 +22,7 @@ def read_all(source, fields=None, chunk: int = 4096) -> dict[str, np.ndarray]:
     for start in range(0, len(source), chunk):
         indices = np.arange(start, min(start + chunk, len(source)))
         part = source.read(indices, fields)
-        specs.check_batch(source.spec, part, where=source.where, indices=indices)
+        specs.check_read(source, part, indices)
         parts.append(part)
     return {name: np.concatenate([part[name] for part in parts]) for name in fields}
 
@@ -41,8 +42,6 @@ def in_host_memory(source, budget_mb: float, fields=None):
     if isinstance(source, ArraySource) or split_bytes(source, fields) > budget_mb * 2**20:
         return source
     fields = list(fields or source.spec)
-    spec = {name: source.spec[name] for name in fields}
-    return ArraySource(read_all(source, fields), kinds={name: field.kind for name, field in spec.items()},
-                       vocab_sizes={name: field.vocab_size for name, field in spec.items() if field.vocab_size},
-                       name=source.where, fingerprint=source.fingerprint(),
-                       metadata=getattr(source, "metadata", None), origin=getattr(source, "origin", None))
+    return ArraySource(read_all(source, fields), name=source.where, checked_spec={name: source.spec[name] for name in fields},
+                       fingerprint=source.fingerprint(), metadata=getattr(source, "metadata", None),
+                       origin=getattr(source, "origin", None))

@@ -56,10 +56,10 @@ def process_slice(batch_size: int, process_index: int, process_count: int) -> sl
 
 
 def read_batch(source, indices, fields) -> dict[str, np.ndarray]:
-    """`fields` of the examples at `indices` [b], checked against the source's spec, plus their
-    'index' [b] int32 in the split."""
+    """`fields` of the examples at `indices` [b], checked against the source's spec (`spec.check_read`),
+    plus their 'index' [b] int32 in the split."""
     batch = source.read(indices, fields)
-    specs.check_batch(source.spec, batch, where=source.where, indices=indices)
+    specs.check_read(source, batch, indices)
     batch[specs.INDEX] = np.asarray(indices, np.int32)
     return batch
 

@@ -4,7 +4,10 @@ This is the only module that talks to tfds. A source has ``len()``, a ``spec`` (
 `spec.Field`}), a ``where`` (its name in messages), a ``fingerprint()`` of its content, and
 ``read(indices, fields=None) -> {name: [len(indices), ...]}``; the pipeline, the runners and the
 evaluator only ever use those. Its ``origin`` (JSON) says where its data came from, so that tools
-reading a finished run (`jaxae.encode`, `jaxae.plot`) open the same data or ask for it.
+reading a finished run (`jaxae.encode`, `jaxae.plot`) open the same data or ask for it. A source
+whose values were checked against its spec when it was made says so with ``values_checked = True``
+(`ArraySource`); the readers check every other source's values as they read them
+(`spec.check_read`), so each value is checked once, where it enters host memory.
 """
 
 from __future__ import annotations
@@ -46,11 +49,15 @@ class ArraySource:
       fingerprint: of the data these arrays were read from (default: a hash of their content).
       metadata: what the data's maker recorded beside it (a corpus: its vocabulary), as `TfdsSource.metadata`.
       origin: where the arrays were read from (default: arrays of the caller's, named `name`).
+      checked_spec: the fields' spec, for arrays `host.read_all` read from a source of that spec and
+        checked as it read them (`host.in_host_memory`): taken as it is, the values not checked again.
     """
+
+    values_checked = True  # Every value met the spec when the source was made (see the module's docstring).
 
     def __init__(self, fields: Mapping[str, np.ndarray], kinds: Mapping[str, str] | None = None,
                  vocab_sizes: Mapping[str, int] | None = None, *, name: str = "arrays", fingerprint: str | None = None,
-                 metadata: Mapping | None = None, origin: Mapping | None = None):
+                 metadata: Mapping | None = None, origin: Mapping | None = None, checked_spec: Mapping | None = None):
         kinds, vocab_sizes = dict(kinds or {}), dict(vocab_sizes or {})
         self.metadata = dict(metadata or {})
         self.origin = dict(origin or {"kind": "arrays", "name": name})
@@ -63,6 +70,9 @@ class ArraySource:
             raise DataError(f"{name}: every field must be [n, ...] with the same n; got lengths {lengths}")
         if not next(iter(lengths.values())):
             raise DataError(f"{name} is empty: lengths {lengths}")
+        if checked_spec is not None:
+            self.spec = dict(checked_spec)
+            return
         self.spec = {}
         for key, values in self.arrays.items():
             kind = kinds.get(key, KIND_BY_NAME.get(key))

@@ -132,3 +132,11 @@ def check_batch(spec: Spec, batch: dict[str, np.ndarray], *, where: str, indices
     for name, values in batch.items():
         if name in spec:
             check_values(name, spec[name], values, where=where, indices=indices)
+
+
+def check_read(source, batch: dict[str, np.ndarray], indices) -> None:
+    """check_batch of what `source` gave for `indices` [n], unless the source's values were checked
+    when it was made (`values_checked`, as an `ArraySource`'s): every value is checked once, where it
+    enters host memory."""
+    if not getattr(source, "values_checked", False):
+        check_batch(source.spec, batch, where=source.where, indices=indices)

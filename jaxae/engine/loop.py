@@ -1,4 +1,4 @@
-"""The one shared training loop, for every family: set up, restore or init, iterate, finish.
+"""The one shared training loop, for every family: set up (`setup.set_up`), restore or init, iterate, finish.
 
 Trainers supply pure steps, hooks and evaluation (`trainers.base`); this loop owns time, files
 and signals, and never looks at what a family is. Events fall on absolute steps
@@ -16,27 +16,24 @@ import math
 import os
 
 import jax
-import numpy as np
 
 from jaxae.config.validation import validate_config
-from jaxae.data import host, pipeline, sources, spec as specs
-from jaxae.devices import parallel
-from jaxae.runs import resume, run_record
-from jaxae.runs.checkpoint import Checkpointer, layout
-from jaxae.errors import (CheckpointWriteError, ConfigError, DataError, NonFiniteLossError, WorkdirError, another_workdir,
-                          writing)
+from jaxae.data import host, sources
 from jaxae.data.whole_split import WholeSplit
+from jaxae.devices import parallel
 from jaxae.engine.evaluation import Evaluator
-from jaxae.engine.events import EventPlan
 from jaxae.engine.iteration import Iteration
 from jaxae.engine.load import load
 from jaxae.engine.runners import DeviceResidentRunner, StreamingRunner
+from jaxae.engine.setup import RunSetup, check_devices, set_up
 from jaxae.engine.stops import Stopped
+from jaxae.errors import CheckpointWriteError, ConfigError, NonFiniteLossError, WorkdirError, another_workdir, writing
+from jaxae.runs import resume, run_record
+from jaxae.runs.checkpoint import Checkpointer, layout
 from jaxae.runs.metric_writers import MetricWriter
-from jaxae.runs.workdir import WorkdirLock, prepare_workdir, workdir_path
-from jaxae.trainers.registry import create_trainer, trainer_class
+from jaxae.runs.workdir import WorkdirLock, prepare_workdir
 
-__all__ = ["run", "train", "RunResult", "Stopped"]
+__all__ = ["run", "train", "RunResult", "RunSetup", "Stopped"]
 
 
 @dataclasses.dataclass
@@ -61,7 +58,7 @@ def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
       or matching sibling `<workdir>-2`, `<workdir>-3`, ...; the other workdir is left untouched).
     """
     validate_config(config)  # Before any data is read.
-    _check_devices(config, parallel.make_mesh(config.parallel.num_devices))
+    check_devices(config, parallel.make_mesh(config.parallel.num_devices))
     data_dir = config.data.tfds_data_dir or None
     # One writer: process 0 prepares an embedded data set; the others learn whether that failed.
     parallel.on_lead(lambda: sources.prepare_embedded(config.data.name, data_dir, config.data), "preparing the data set")
@@ -73,71 +70,14 @@ def run(config, workdir: str, *, on_mismatch: str = "fail") -> RunResult:
 def train(config, workdir: str, train_source, eval_source, mesh=None, *, on_mismatch: str = "fail") -> RunResult:
     """Trains `config` on already opened sources (tfds splits or `ArraySource`s), with the same
     checks as `run` and train.py, all made before anything is compiled (data values are checked
-    as they are read).
+    once, as they are read).
 
     mesh: the devices to train on (default `parallel.make_mesh(config.parallel.num_devices)`).
     """
-    validate_config(config)
-    if on_mismatch not in ("fail", "new_workdir"):
-        raise ConfigError(f"on_mismatch={on_mismatch!r} must be 'fail' or 'new_workdir'")
-    workdir = workdir_path(workdir)
-    _check_fields(config, train_source, eval_source)
-    mesh = mesh or parallel.make_mesh(config.parallel.num_devices)
-    _check_devices(config, mesh)
-    order = pipeline.BatchOrder(len(train_source), config.batch_size, config.seed)
-    pmap = config.parallel.mode == "pmap"
-    trainer = create_trainer(config, train_source.spec, len(train_source), axis_name=parallel.DATA_AXIS if pmap else None)
-    _check_labels(trainer, train_source, eval_source)
-    trainer.check_data(train_source)
-    plan = EventPlan(trainer.phases(), log_every=config.log_every, eval_every=config.eval_every,
-                     checkpoint_every=config.checkpoint_every)
-    abstract = resume.abstract_state(trainer, mesh, config.seed)
-    parallel.check_state_fits(abstract, mesh)
-    identity = run_record.identity(config, trainer, train_source)
-    record = run_record.make_record(config, train_source, len(train_source), eval_source)
-    if on_mismatch == "new_workdir":
-        workdir = resume.workdir_for(workdir, identity, abstract, record["config"])
-    workdir = prepare_workdir(workdir)
-    with _locked(workdir):
-        session = Session(config, workdir, trainer, plan, train_source, eval_source, order, mesh, abstract,
-                          meta={"identity": identity, "record": record})
-        return session.run()
-
-
-def _check_fields(config, train_source, eval_source) -> None:
-    """The sources hold the fields the family asks for, of the right kinds, alike in both splits."""
-    family, who = trainer_class(config.trainer), f"trainer={config.trainer!r}"
-    train_fields, eval_fields = family.train_fields(config), family.eval_fields(config)
-    specs.require(train_source.spec, train_fields, who=who, where=train_source.where)
-    specs.require(eval_source.spec, eval_fields, who=who, where=eval_source.where)
-    for name in set(train_fields) & set(eval_fields):
-        if eval_source.spec[name].shape != train_source.spec[name].shape:
-            raise DataError(f"field {name!r} is {eval_source.spec[name].shape} per example in {eval_source.where} "
-                            f"but {train_source.spec[name].shape} in {train_source.where}")
-
-
-def _check_labels(trainer, train_source, eval_source) -> None:
-    """DataError when a split's labels, where the family reads them, reach its class count."""
-    classes = trainer.label_classes()
-    if classes is None:
-        return
-    count, what = classes
-    for source, fields in ((train_source, trainer.train_fields(trainer.config)),
-                           (eval_source, trainer.eval_fields(trainer.config))):
-        field = source.spec.get("label")
-        if "label" not in fields or field is None or (field.vocab_size is not None and field.vocab_size <= count):
-            continue
-        labels = host.read_all(source, ["label"])["label"]  # In memory for arrays; tfds sets say their count.
-        bad = np.flatnonzero(labels >= count)
-        if bad.size:
-            raise DataError(f"{source.where} field 'label' holds {labels[bad[0]]} at example {bad[0]} ({bad.size} "
-                            f"labels >= {count}), but {what} counts labels 0..{count - 1} only")
-
-
-def _check_devices(config, mesh) -> None:
-    parallel.check_platform(config, mesh.devices.flat[0].platform, jax.process_count(), jax.device_count())
-    parallel.check_batch_divides(config.batch_size, mesh)
-    parallel.check_batch_divides(config.eval_batch_size, mesh, "eval_batch_size")
+    setup = set_up(config, workdir, train_source, eval_source, mesh, on_mismatch=on_mismatch)
+    setup = dataclasses.replace(setup, workdir=prepare_workdir(setup.workdir))
+    with _locked(setup.workdir):
+        return Session(setup).run()
 
 
 @contextlib.contextmanager
@@ -154,23 +94,23 @@ def _locked(workdir: str):
 class Session:
     """One invocation of a run in its workdir: restore or init, iterate to the end, finish."""
 
-    def __init__(self, config, workdir, trainer, plan: EventPlan, train_source, eval_source, order, mesh, abstract, *,
-                 meta):
-        self.config, self.workdir, self.trainer, self.plan, self.mesh = config, workdir, trainer, plan, mesh
-        self.order, self.abstract, self.meta = order, abstract, meta
-        self.fields = list(trainer.train_fields(config))
+    def __init__(self, setup: RunSetup):
+        self.setup = setup
+        self.config, self.workdir, self.trainer, self.plan = setup.config, setup.workdir, setup.trainer, setup.plan
+        self.mesh, config = setup.mesh, setup.config
+        self.fields = list(self.trainer.train_fields(config))
         # Decoded once (when it fits) for the runner and the hooks alike.
-        self.train_source = host.in_host_memory(train_source, config.data.host_memory_budget_mb, self.fields)
+        self.train_source = host.in_host_memory(setup.train_source, config.data.host_memory_budget_mb, self.fields)
         self.lead = jax.process_index() == 0
-        self.checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints)
-        self.evaluator = Evaluator(trainer, eval_source, mesh, config.eval_batch_size,
+        self.checkpointer = Checkpointer(os.path.join(self.workdir, "checkpoints"), keep=config.keep_checkpoints)
+        self.evaluator = Evaluator(self.trainer, setup.eval_source, self.mesh, config.eval_batch_size,
                                    num_image_examples=config.num_image_examples, num_samples=config.num_samples,
                                    host_memory_budget_mb=config.data.host_memory_budget_mb)
-        self.writer = MetricWriter(workdir, enabled=False)  # Replaced once the start step is known.
-        self.image_dir = os.path.join(workdir, "images")
+        self.writer = MetricWriter(self.workdir, enabled=False)  # Replaced once the start step is known.
+        self.image_dir = os.path.join(self.workdir, "images")
 
     def save(self, step: int, state, *, force: bool = False) -> None:
-        meta = {**self.meta, "layout": layout(state), "step": int(step)}
+        meta = {"identity": self.setup.identity, "record": self.setup.record, "layout": layout(state), "step": int(step)}
         self.checkpointer.save(step, state, meta, force=force)
 
     def run(self) -> RunResult:
@@ -197,8 +137,9 @@ class Session:
 
     def _start(self):
         """The state to continue from and its step; a fresh state gets its first phase's start hook."""
-        state, restored = resume.restore_or_init(self.trainer, self.checkpointer, self.mesh, self.config.seed,
-                                                 self.abstract, self.meta["identity"], self.meta["record"]["config"])
+        setup = self.setup
+        state, restored = resume.restore_or_init(self.checkpointer, self.trainer, setup.abstract, seed=self.config.seed,
+                                                 identity=setup.identity, config_json=setup.record["config"])
         step = int(state.step)
         if step > self.plan.end:
             phases = ", ".join(f"{phase.name} {phase.num_steps}" for phase in self.plan.phases)
@@ -230,7 +171,7 @@ class Session:
     def _write_record(self) -> None:
         path = os.path.join(self.workdir, run_record.RECORD_FILE)
         with writing(path), open(path, "w") as out:
-            json.dump(self.meta["record"], out, indent=1, sort_keys=True)
+            json.dump(self.setup.record, out, indent=1, sort_keys=True)
 
     def run_hooks(self, state, step: int):
         """Runs the hooks due at `step` on the host, records their metrics, returns the new state."""
@@ -244,7 +185,7 @@ class Session:
     def placed(self, state, before: dict, who: str):
         """`state` laid on the run's devices; ValueError when `who` changed its layout from `before`
         (a family's mistake: its checkpoints could not be resumed)."""
-        state = parallel.place(state, parallel.shardings_of(self.abstract))
+        state = parallel.place(state, parallel.shardings_of(self.setup.abstract))
         if layout(state) != before:
             raise ValueError(f"{who} returned a state of another layout (shapes, dtypes or structure) than it was given")
         return state
@@ -263,9 +204,9 @@ class Session:
             placement = "device" if fits else "stream"
         mode = config.parallel.mode
         if placement == "device":
-            runner = DeviceResidentRunner(self.train_source, fields, self.order, self.mesh, mode=mode)
+            runner = DeviceResidentRunner(self.train_source, fields, self.setup.order, self.mesh, mode=mode)
             return runner, config.steps_per_dispatch or config.log_every
-        runner = StreamingRunner(self.train_source, fields, self.order, self.mesh, start_step=start_step, stop_step=self.plan.end,
+        runner = StreamingRunner(self.train_source, fields, self.setup.order, self.mesh, start_step=start_step, stop_step=self.plan.end,
                                  prefetch=config.data.prefetch, mode=mode)
         return runner, math.inf
 

@@ -98,8 +98,10 @@ def restore_newest_intact(checkpointer: Checkpointer, abstract, identity: dict, 
     return state
 
 
-def restore_or_init(trainer, checkpointer: Checkpointer, mesh, seed: int, abstract, identity: dict, config_json: dict):
-    """(state, restored): the newest intact checkpoint of this run, or a fresh state built under `jit`."""
+def restore_or_init(checkpointer: Checkpointer, trainer, abstract, *, seed: int, identity: dict, config_json: dict):
+    """(state, restored): the newest intact checkpoint in `checkpointer` of the run that `identity` and
+    `config_json` describe, restored into `abstract`; or else `trainer`'s fresh state of `seed`, built
+    under `jit` with the abstract state's shardings."""
     state = restore_newest_intact(checkpointer, abstract, identity, config_json)
     if state is not None:
         return state, True
