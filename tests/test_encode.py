@@ -82,6 +82,9 @@ def test_a_run_on_arrays_asks_for_them_and_never_reads_another_data_sets(tmp_pat
         error = capsys.readouterr().err
         assert "trained on arrays" in error or "evaluated on arrays" in error
         assert "--images" in error and len(error.strip().splitlines()) == 1
+        # Both tools read the checkpoint --step names, and refuse one the run does not have.
+        assert tool.main(["--workdir", workdir, "--step", "7", *extra]) == 2
+        assert "has no checkpoint of step 7; it has [10]" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     np.save(tmp_path / "mine.npy", images[128:])
     assert encode.main(["--workdir", workdir, "--images", str(tmp_path / "mine.npy"), "--out", str(tmp_path / "c.npz")]) == 0

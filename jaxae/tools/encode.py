@@ -14,23 +14,18 @@ runs or 'classes' [n] for classifiers, and, when the split has them, 'labels' [n
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 from jaxae.errors import JaxaeError
+from jaxae.tools import run_data
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m jaxae.encode", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", required=True, help="the run's folder (it holds checkpoints/)")
-    parser.add_argument("--out", required=True, help="the .npz file to write (must not exist)")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--split", default="", help="a split of the run's tfds data set (default: its eval split)")
-    source.add_argument("--images", default="", help="a .npy file of images [n, H, W(, C)], uint8 or in [0, 1]")
-    parser.add_argument("--step", type=int, default=None, help="a checkpoint's step (default: the newest intact)")
+    parser = run_data.arguments("python -m jaxae.encode", __doc__.split("\n\n")[0],
+                                "the .npz file to write (must not exist)")
     return parser.parse_args(argv)
 
 

@@ -9,12 +9,12 @@ where the split has labels; `interpolations.png`, decoded straight lines between
 --pairs pairs of those images (not for an adversarial autoencoder with clusters); and for a VAE
 `traversals.png`, each of the first 10 code dimensions moved over +-3 around one image's code. The
 split is read from the tfds data set the run recorded; a run trained on arrays of the caller's
-asks for --images. The folder appears whole or not at all.
+asks for --images. The model is the newest intact checkpoint's, or --step's. The folder appears
+whole or not at all.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -22,6 +22,7 @@ import sys
 import numpy as np
 
 from jaxae.errors import JaxaeError
+from jaxae.tools import run_data
 
 METHODS = ("pca", "umap")
 
@@ -41,12 +42,7 @@ def to_plane(codes: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m jaxae.plot", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", required=True, help="the run's folder (it holds checkpoints/)")
-    parser.add_argument("--out", required=True, help="a new folder for the PNG files")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--split", default="", help="a split of the run's data set (default: its eval split)")
-    source.add_argument("--images", default="", help="a .npy file of images [n, H, W(, C)], uint8 or in [0, 1]")
+    parser = run_data.arguments("python -m jaxae.plot", __doc__.split("\n\n")[0], "a new folder for the PNG files")
     parser.add_argument("--method", default="pca", choices=METHODS, help="how codes wider than 2 are mapped to 2-D")
     parser.add_argument("--pairs", type=int, default=8, help="interpolation rows (at least 1)")
     return parser.parse_args(argv)
@@ -68,7 +64,7 @@ def main(argv=None) -> int:
         from jaxae.engine.load import load
         from jaxae.tools.run_data import read_images, recorded_split
 
-        model = load(args.workdir)
+        model = load(args.workdir, step=args.step)
         if "encode" not in model.offers or model.input_fields != ("image",):
             raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) is not an image autoencoder")
         if args.images:

@@ -5,12 +5,26 @@ set's examples or labels."""
 
 from __future__ import annotations
 
+import argparse
 import os
 
 import numpy as np
 
 from jaxae.errors import JaxaeError
 from jaxae.runs import run_record
+
+
+def arguments(prog: str, description: str, out: str) -> argparse.ArgumentParser:
+    """A tool's parser with the options every tool reading a run takes: --workdir, --out (described
+    by `out`), --split or --images, and --step."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--workdir", required=True, help="the run's folder (it holds checkpoints/)")
+    parser.add_argument("--out", required=True, help=out)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--split", default="", help="a split of the run's tfds data set (default: its eval split)")
+    source.add_argument("--images", default="", help="a .npy file of images [n, H, W(, C)], uint8 or in [0, 1]")
+    parser.add_argument("--step", type=int, default=None, help="a checkpoint's step (default: the newest intact)")
+    return parser
 
 
 def recorded_split(model, split: str = "", *, workdir: str = ""):
