@@ -3,9 +3,11 @@ two phases, hooks from the whole split, integer inputs, a matrix of eval sums; r
 bit-exact across phases and hooks; 1 and 8 devices, jit and pmap, agree."""
 
 import os
+import types
 
 import chex
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -149,6 +151,45 @@ def test_a_hook_that_changes_the_state_layout_is_refused(tmp_path):
             train(tmp_path, config)
     finally:
         FAMILIES.pop("toy_wrong_shape")
+
+
+class AdoptingToy(toy_family.ToyTrainer):
+    """A family that starts from another run: its embedding table (`width` columns of it)."""
+
+    def init_from(self):
+        return "the other run"
+
+    def adopt(self, state, trained):
+        return state.replace(params={"embed": jnp.asarray(trained.params["embed"][:, :self.width])})
+
+
+def test_a_fresh_state_adopts_the_named_run_before_its_hooks_and_a_resumed_one_never(tmp_path, straight, monkeypatch):
+    from jaxae.trainers import FAMILIES, register
+
+    other = types.SimpleNamespace(params=jax.device_get(straight[1].state.params))  # What jaxae.load would give.
+    other.params["embed"] = np.concatenate([other.params["embed"]] * 2, axis=1)  # Wider: adopt must cut it.
+    loads = []
+    monkeypatch.setattr(loop, "load", lambda workdir, mesh: loads.append(workdir) or other)
+    register("toy_adopting", AdoptingToy)
+    try:
+        config = toy_family.config(embed_steps=0)
+        config.trainer = "toy_adopting"
+        first = train(tmp_path / "a", config)
+        assert loads == ["the other run"]
+        # The start hook at step 0 ran on the adopted table, not on the fresh one of `init`.
+        spread = read_metrics(str(tmp_path / "a"))[0]["cluster/spread"]
+        train(tmp_path / "fresh", toy_family.config(embed_steps=0))
+        assert spread != pytest.approx(read_metrics(str(tmp_path / "fresh"))[0]["cluster/spread"], rel=1e-3)
+        killed = killed_copy(tmp_path, tmp_path / "a", keep_through=4)
+        resumed = train(killed, config)
+        assert loads == ["the other run"]  # Resumed from step 4: nothing loaded or adopted again.
+        chex.assert_trees_all_equal(jax.device_get(resumed.state), jax.device_get(first.state))
+        # An adopt that changes the state's layout is refused, as a hook's is.
+        other.params["embed"] = other.params["embed"][:2]
+        with pytest.raises(ValueError, match="adopting 'the other run' returned a state of another layout"):
+            train(tmp_path / "b", config)
+    finally:
+        FAMILIES.pop("toy_adopting")
 
 
 def test_the_seeds_wrapper_forwards_every_member_of_the_contract():

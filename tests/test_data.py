@@ -172,3 +172,27 @@ def test_streamed_float_batches_name_the_bad_example():
 def test_device_resident_read_validates_the_whole_split():
     with pytest.raises(DataError, match=r"bad_set train field 'image' .*; example 17 at \(2, 3, 0\) has nan \(1 bad values\)"):
         host.read_all(UncheckedSource(bad_images()))
+
+
+def test_a_split_decoded_into_host_memory_keeps_the_sources_spec_and_dtypes():
+    """`in_host_memory` checks each value once, as it reads it, and the ArraySource it makes takes the
+    source's spec: a reader that returns float64 under a float32 spec is cast, fields must match."""
+
+    class Float64Reader(UncheckedSource):
+        def read(self, indices, fields=None):
+            return {"image": self.images[np.asarray(indices)].astype(np.float64)}
+
+        def fingerprint(self):
+            return "float64 reader"
+
+    images = np.random.default_rng(0).uniform(size=(40, 4, 4, 1)).astype(np.float32)
+    decoded = host.in_host_memory(Float64Reader(images), budget_mb=1)
+    assert decoded.values_checked and decoded.spec == Float64Reader(images).spec
+    assert decoded.arrays["image"].dtype == np.float32 and host.split_bytes(decoded) == images.nbytes
+    np.testing.assert_array_equal(decoded.arrays["image"], images)
+    with pytest.raises(DataError, match="bad_set train field 'image' .*example 17"):
+        host.in_host_memory(Float64Reader(bad_images()), budget_mb=1)
+    with pytest.raises(DataError, match=r"checked_spec has fields \['label'\], the arrays \['image'\]"):
+        sources.ArraySource({"image": images}, checked_spec={"label": specs.Field("label", (), np.int32)})
+    with pytest.raises(DataError, match=r"field 'image' must be \[n, 4, 4, 1\] per example; got shape \(40, 4, 4\)"):
+        sources.ArraySource({"image": images[..., 0]}, checked_spec=Float64Reader(images).spec)

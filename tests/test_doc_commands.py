@@ -1,12 +1,13 @@
-"""Every shell command of the README, the docs/ pages and the config files' docstrings is checked as
-far as it goes without its compute:
+"""Every command of the README, the docs/ pages (in fenced shell blocks and inline `python ...` or
+`pip ...` spans) and the config files' docstrings is checked as far as it goes without its compute:
 
-- a train.py command: its flags parse with train.py's own parser, its config file loads with its
-  overrides, and the config passes `validate_config` (every field's check, train.py's first), in a folder
-  where the files the command names exist and the page's earlier commands have left their runs;
-- a benchmark command: its arguments parse with that benchmark's own parser (the long runs
-  themselves are the benchmarks'; tests/test_benchmarks.py runs the suite and three more in their
-  smoke modes);
+- a train.py command: train.py's flags parse with nothing left over, its config file loads with
+  its overrides, and the config passes `validate_config` (every field's check, train.py's first),
+  in a folder where the files the command names exist and the page's earlier commands have left
+  their runs;
+- `python -m <module> <args>` (the benchmarks, jaxae.encode, jaxae.plot, ...): the module's own
+  parser accepts the args (the long runs themselves are the benchmarks'; tests/test_benchmarks.py
+  runs the suite and three more in their smoke modes); a module named without args imports;
 - an install: the extras it names exist; the README's test command is the one CI runs.
 
 The Python snippets run whole (tests/test_readme.py). A command of any other shape fails here until
@@ -31,17 +32,22 @@ PAGES = ["README.md"] + sorted(os.path.join("docs", name) for name in os.listdir
                                if name.endswith(".md"))
 SHELL = ("bash", "sh", "shell")
 # Files a documented command reads that a user brings: made (empty) in the folder the commands run in.
-USERS_FILES = ("ratings.csv", "my_corpus.txt")
+USERS_FILES = ("ratings.csv", "my_corpus.txt", "corpus.txt")
 VARIABLES = {"RANK": "0"}  # Shell variables the commands use (a multi-host launcher's rank).
 PYTHON = re.compile(r"^(?:\.venv/bin/)?python3?$")
+# A fenced block, or an inline span that is a command.
+BLOCK_OR_SPAN = re.compile(r"```(\w*)\n(.*?)```|`((?:\.venv/bin/)?(?:python3?|pip)(?: [^`\n]*)?)`", re.S)
 
 
 def blocks():
-    """(page, language, code) of every fenced block of the README and the docs pages."""
+    """(page, language, code) of every fenced block of the README and the docs pages, and of every
+    inline command span (language 'inline'), in the order of the page."""
     found = []
     for page in PAGES:
         with open(os.path.join(ROOT, page)) as text:
-            found += [(page, language, code) for language, code in re.findall(r"```(\w*)\n(.*?)```", text.read(), re.S)]
+            for match in BLOCK_OR_SPAN.finditer(text.read()):
+                language, code, span = match.groups()
+                found.append((page, "inline", span) if span else (page, language, code))
     return found
 
 
@@ -60,12 +66,12 @@ def commands(code: str) -> list[list[str]]:
 
 
 def shell_blocks():
-    return [(page, code) for page, language, code in blocks() if language in SHELL]
+    return [(page, code) for page, language, code in blocks() if language in SHELL + ("inline",)]
 
 
 def test_every_block_is_python_shell_or_output_and_commands_hide_in_none():
     for page, language, code in blocks():
-        assert language in ("", "python", "text") + SHELL, f"{page}: a ```{language} block no test reads"
+        assert language in ("", "python", "text", "inline") + SHELL, f"{page}: a ```{language} block no test reads"
         if language in ("", "text"):  # Output and diagrams: no line may be a command to run.
             assert not re.search(r"^\s*(\.venv/bin/)?(python3?|pip) ", code, re.M), f"{page}: a command in an output block"
     assert len(shell_blocks()) >= 15
@@ -82,9 +88,12 @@ class _Parsed(Exception):
     """Raised where a benchmark would start its work: its arguments were accepted."""
 
 
-def check_benchmark(words: list[str]) -> None:
-    """`python -m benchmarks.<name> <args>`: the module's own parser accepts the args."""
+def check_module(words: list[str]) -> None:
+    """`python -m <module> <args>`: the module's own parser accepts the args (a module named without
+    args: it imports)."""
     module = importlib.import_module(words[2])
+    if len(words) == 3:
+        return
     real_parse = argparse.ArgumentParser.parse_args
 
     def parse_then_stop(parser, args=None, namespace=None):
@@ -98,21 +107,26 @@ def check_benchmark(words: list[str]) -> None:
             with pytest.raises(_Parsed):
                 module.main(words[3:]) if inspect.signature(module.main).parameters else module.main()
         except SystemExit as error:  # argparse's exit on arguments it does not know.
-            raise AssertionError(f"{shlex.join(words)}: the benchmark's parser refused its arguments") from error
+            raise AssertionError(f"{shlex.join(words)}: the module's parser refused its arguments") from error
 
 
 def check_train(words: list[str]) -> None:
-    """`python train.py ...`: train.py's flags parse, the config loads with its overrides and passes
-    `validate_config`; the workdir then stands in for the run the command makes (its run record), so
-    a later command of the page may start from it (`cluster.init_from`)."""
+    """`python train.py ...`: train.py's flags parse with nothing left over, the config loads with its
+    overrides and passes `validate_config`; a relative workdir then stands in for the run the command
+    makes (its run record), so that a later command of the page may start from it (`cluster.init_from`).
+    An absolute one (a cluster's shared disk) is not written."""
     import train  # The launcher at the checkout's root; its flags are absl's global ones.
 
     rest, overrides = split_overrides(words[1:])
-    train.flags.FLAGS(["train.py"] + rest)
-    path, _, variant = train.flags.FLAGS.config.partition(":")
+    flags = train.flags.FLAGS
+    flags.unparse_flags()  # Defaults again: a flag an earlier command set must not stand in for a missing one.
+    assert flags(["train.py"] + rest) == ["train.py"], f"{shlex.join(words)}: train.py takes no positional arguments"
+    path, _, variant = flags.config.partition(":")
     config = config_from_command_line(os.path.join(ROOT, path) + (f":{variant}" if variant else ""), overrides)
     validate_config(config)
-    workdir = train.flags.FLAGS.workdir
+    workdir = flags.workdir
+    if os.path.isabs(workdir):
+        return
     os.makedirs(os.path.join(workdir, "checkpoints"), exist_ok=True)
     with open(os.path.join(workdir, RECORD_FILE), "w") as record:
         json.dump({"config": config_to_json(config)}, record)
@@ -129,14 +143,14 @@ def check_command(words: list[str]) -> str:
         return "shell"
     if re.match(r"^(\.venv/bin/)?pip$", words[0]) and words[1] == "install":
         return check_install(words)
-    if PYTHON.match(words[0]) and words[1] == "train.py":
+    if PYTHON.match(words[0]) and words[1:2] == ["train.py"]:
         check_train(words[1:])
         return "train"
     if PYTHON.match(words[0]) and words[1:3] == ["-m", "pytest"]:
         return "tests"
-    if PYTHON.match(words[0]) and words[1] == "-m" and words[2].startswith("benchmarks."):
-        check_benchmark(words)
-        return "benchmark"
+    if PYTHON.match(words[0]) and words[1:2] == ["-m"] and words[2].startswith(("benchmarks.", "jaxae.")):
+        check_module(words)
+        return "module"
     raise AssertionError(f"{shlex.join(words)}: a documented command of a shape no test checks")
 
 
@@ -175,12 +189,11 @@ def test_every_command_of_a_config_files_docstring_is_checked(tmp_path, monkeypa
     from jaxae.config import experiments
 
     monkeypatch.chdir(tmp_path)
-    checked = 0
     for name in experiments.names():
         with open(experiments.path(name)) as file:
             doc = ast.get_docstring(ast.parse(file.read())) or ""
-        for line in re.findall(r"^\s*((?:python|pip) .*)$", doc, re.M):
+        found = re.findall(r"^\s*((?:\.venv/bin/)?(?:python3?|pip) .*)$", doc, re.M)
+        for line in found:
             for words in commands(line):
                 check_command(words)
-                checked += 1
-    assert checked >= len(experiments.names())
+        assert found, f"{name}: its docstring gives no command"

@@ -131,6 +131,6 @@ def test_every_value_is_checked_once_where_it_enters_host_memory(tmp_path, monke
         train_source, eval_source = sources_()
         loop.train(cases.config("ae_mnist", num_steps=4, eval_every=2), str(tmp_path / kind), train_source, eval_source)
         read = {(source.where, name) for source in (train_source, eval_source) for name in source.spec}
-        assert (train_source.where, "image") in checked and set(checked) <= read, kind
+        assert {(train_source.where, "image"), (eval_source.where, "image")} <= set(checked) <= read, kind
         assert all(count == len(train_source if where == train_source.where else eval_source)
                    for (where, _), count in checked.items()), (kind, checked)

@@ -50,7 +50,8 @@ class ArraySource:
       metadata: what the data's maker recorded beside it (a corpus: its vocabulary), as `TfdsSource.metadata`.
       origin: where the arrays were read from (default: arrays of the caller's, named `name`).
       checked_spec: the fields' spec, for arrays `host.read_all` read from a source of that spec and
-        checked as it read them (`host.in_host_memory`): taken as it is, the values not checked again.
+        checked as it read them (`host.in_host_memory`): the arrays' fields and shapes are matched to
+        it and their dtypes cast to its, but their values are not checked again.
     """
 
     values_checked = True  # Every value met the spec when the source was made (see the module's docstring).
@@ -71,7 +72,12 @@ class ArraySource:
         if not next(iter(lengths.values())):
             raise DataError(f"{name} is empty: lengths {lengths}")
         if checked_spec is not None:
+            if set(checked_spec) != set(self.arrays):
+                raise DataError(f"{name}: checked_spec has fields {sorted(checked_spec)}, the arrays {sorted(self.arrays)}")
             self.spec = dict(checked_spec)
+            for key, field in self.spec.items():
+                specs.check_shape(key, field, self.arrays[key], where=name)  # Cheap; the values were checked.
+                self.arrays[key] = self.arrays[key].astype(field.dtype, copy=False)
             return
         self.spec = {}
         for key, values in self.arrays.items():

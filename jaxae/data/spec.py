@@ -91,6 +91,13 @@ def _first_bad(bad: np.ndarray, indices) -> tuple[int, tuple]:
     return example, where[1:]
 
 
+def check_shape(name: str, field: Field, values: np.ndarray, *, where: str) -> None:
+    """Raises DataError unless `values` is [n, *field.shape]."""
+    if tuple(values.shape[1:]) != field.shape:
+        raise DataError(f"{where} field {name!r} must be [n, {', '.join(map(str, field.shape))}] per example; "
+                        f"got shape {values.shape}")
+
+
 def check_values(name: str, field: Field, values: np.ndarray, *, where: str, indices=None) -> None:
     """Raises DataError naming the field, the example index and the value of the first bad entry.
 
@@ -98,9 +105,7 @@ def check_values(name: str, field: Field, values: np.ndarray, *, where: str, ind
       values: [n, *field.shape], the field's values for n examples.
       indices: [n] the examples' indices in their split (default 0..n-1), for the message.
     """
-    if tuple(values.shape[1:]) != field.shape:
-        raise DataError(f"{where} field {name!r} must be [n, {', '.join(map(str, field.shape))}] per example; "
-                        f"got shape {values.shape}")
+    check_shape(name, field, values, where=where)
     dtype = values.dtype
     if field.kind == "image":
         if dtype == np.uint8:

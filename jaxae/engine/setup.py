@@ -30,7 +30,8 @@ class RunSetup:
 
     Attributes:
       config: the run's ConfigDict, validated.
-      workdir: the absolute path the run trains in (not created yet).
+      workdir: the absolute path the run trains in (`set_up` does not create it; `loop.train`
+        prepares it before a session starts).
       trainer: the family's trainer (wrapped by `SeedsTrainer` when num_seeds > 1).
       plan: the run's phases and events on absolute steps.
       train_source, eval_source: the opened splits, as given (a session decodes them into host

@@ -130,7 +130,7 @@ class JULETrainer(ClusteringTrainer):
     def start_clustering(self, state, split):
         """Hook at the phase start: AGDL's first clusters, merged to `jule.first_clusters` and, in
         the same hook, to the schedule's first count (the network never trains on the former)."""
-        state, codes = self.starting_codes(state, split)
+        codes = self.starting_codes(state, split)
         code_graph = self.graph(codes)
         first_graph = self.config.jule.first_graph
         if first_graph == "inputs":  # The images themselves, as flat vectors.

@@ -80,7 +80,7 @@ class N2DTrainer(ClusteringTrainer):
     def start_clustering(self, state, split):
         """Hook at the phase start: the codes of the whole training split, partitioned by each
         embedding; the partition that agrees best with the others, and each cluster's mean code."""
-        state, codes = self.starting_codes(state, split)
+        codes = self.starting_codes(state, split)
         n2d = self.config.n2d
         partitions = np.stack([manifold.partition(codes, self.n_clusters, neighbours=n2d.umap_neighbours,
                                                   min_dist=n2d.umap_min_dist, epochs=n2d.umap_epochs,

@@ -166,19 +166,19 @@ class ClusteringTrainer(Trainer):
         return {"code": self.ae.code_of(state.params["autoencoder"], targets)}
 
     def start_clustering(self, state: TrainState, split):
-        """Hook at the clustering phase's start: the pretrained weights (with `init_from`), K-means on
-        the codes of the whole training split, then the family's `begin`."""
-        state, codes = self.starting_codes(state, split)
+        """Hook at the clustering phase's start: K-means on the codes of the whole training split (of
+        the pretrained autoencoder: this run's pretraining, or `cluster.init_from`'s, which `adopt`
+        put in the state), then the family's `begin`."""
+        codes = self.starting_codes(state, split)
         cluster = self.config.cluster
         found = kmeans.kmeans(jax.random.fold_in(state.key, KMEANS_STREAM), codes, self.n_clusters,
                               num_restarts=cluster.kmeans_restarts, max_iterations=cluster.kmeans_iterations)
         state, begun = self.begin(state, codes, found)
         return state, {"inertia": float(found.inertia), "kmeans_iterations": int(found.iterations), **begun}
 
-    def starting_codes(self, state: TrainState, split):
-        """(state, codes [n, latent] of the whole split). The pretrained weights of `cluster.init_from`
-        are already in the state: the loop hands them to `adopt` before this hook."""
-        return state, split.map(self.codes, state)["code"]
+    def starting_codes(self, state: TrainState, split) -> np.ndarray:
+        """[n, latent] the codes of the whole split, that the clustering phase starts from."""
+        return split.map(self.codes, state)["code"]
 
     def init_from(self) -> str | None:
         """`cluster.init_from`: an autoencoder run that stands in for the pretraining phase."""
