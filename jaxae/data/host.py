@@ -42,6 +42,6 @@ def in_host_memory(source, budget_mb: float, fields=None):
     if isinstance(source, ArraySource) or split_bytes(source, fields) > budget_mb * 2**20:
         return source
     fields = list(fields or source.spec)
-    return ArraySource(read_all(source, fields), name=source.where, checked_spec={name: source.spec[name] for name in fields},
-                       fingerprint=source.fingerprint(), metadata=getattr(source, "metadata", None),
-                       origin=getattr(source, "origin", None))
+    return ArraySource(read_all(source, fields), name=source.where,
+                       checked_spec={name: source.spec[name] for name in fields}, fingerprint=source.fingerprint(),
+                       metadata=getattr(source, "metadata", None), origin=getattr(source, "origin", None))

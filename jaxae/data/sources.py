@@ -73,7 +73,8 @@ class ArraySource:
             raise DataError(f"{name} is empty: lengths {lengths}")
         if checked_spec is not None:
             if set(checked_spec) != set(self.arrays):
-                raise DataError(f"{name}: checked_spec has fields {sorted(checked_spec)}, the arrays {sorted(self.arrays)}")
+                raise DataError(f"{name}: checked_spec has fields {sorted(checked_spec)}, "
+                                f"the arrays {sorted(self.arrays)}")
             self.spec = dict(checked_spec)
             for key, field in self.spec.items():
                 specs.check_shape(key, field, self.arrays[key], where=name)  # Cheap; the values were checked.

@@ -95,9 +95,9 @@ class Session:
     """One invocation of a run in its workdir: restore or init, iterate to the end, finish."""
 
     def __init__(self, setup: RunSetup):
-        self.setup = setup
-        self.config, self.workdir, self.trainer, self.plan = setup.config, setup.workdir, setup.trainer, setup.plan
-        self.mesh, config = setup.mesh, setup.config
+        self.setup, config = setup, setup.config
+        self.config, self.workdir, self.trainer = config, setup.workdir, setup.trainer
+        self.plan, self.mesh = setup.plan, setup.mesh
         self.fields = list(self.trainer.train_fields(config))
         # Decoded once (when it fits) for the runner and the hooks alike.
         self.train_source = host.in_host_memory(setup.train_source, config.data.host_memory_budget_mb, self.fields)
@@ -136,7 +136,8 @@ class Session:
         return result
 
     def _start(self):
-        """The state to continue from and its step; a fresh state gets its first phase's start hook."""
+        """The state to continue from and its step; a fresh state is given the run it starts from
+        (`Trainer.init_from`) and its first phase's start hook, then saved as step 0."""
         setup = self.setup
         state, restored = resume.restore_or_init(self.checkpointer, self.trainer, setup.abstract, seed=self.config.seed,
                                                  identity=setup.identity, config_json=setup.record["config"])
