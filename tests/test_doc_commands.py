@@ -85,7 +85,7 @@ def test_the_readmes_test_command_is_the_one_ci_runs():
 
 
 class _Parsed(Exception):
-    """Raised where a benchmark would start its work: its arguments were accepted."""
+    """Raised where a module would start its work: its arguments were accepted."""
 
 
 def check_module(words: list[str]) -> None:
