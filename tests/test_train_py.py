@@ -36,7 +36,7 @@ def test_main_command_prints_where_results_are(tmp_path):
 
 @pytest.mark.parametrize("override, message", [
     ("--config.model.name=mlp_gan", "model.name='mlp_gan' is unknown"),
-    ("--config.data.name=not_a_dataset", "data.name='not_a_dataset' is not an embedded data set"),
+    ("--config.data.name=not_a_dataset", "data.name='not_a_dataset' is not one of jaxae's own data sets"),
     ("--config.data.name=cifar10", "is not prepared in data.tfds_data_dir="),  # Not tfds' 'TFRECORD is not supported'.
     ("--config.batch_size=12", "batch_size=12 must be a positive multiple of the 8 devices"),
     ("--config=configs/vae_mnist.py:tine", "unknown variant 'tine'; the variants are '', 'tiny'"),

@@ -53,8 +53,16 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.data = ml_collections.ConfigDict()
     config.data.name = "mnist_5k"  # embedded: mnist_5k, sklearn_digits; or any prepared tfds name.
     config.data.tfds_data_dir = ""  # empty: $TFDS_DATA_DIR or ~/tensorflow_datasets.
-    config.data.train_split = "train"
+    config.data.train_split = "train"  # a split, or a tfds slice of one: 'train[:90%]'.
     config.data.eval_split = "test"
+    # data.name='image_folder' (jaxae/data/image_folder.py): the folder; its images' size (0: the one
+    # size they share; s: resized to s x s) and channels (0: 1 if every image is grey, else 3); and,
+    # for a folder without train/ and test/, the seeded fraction of it (of each class) that is test.
+    config.data.path = ""
+    config.data.image_size = 0
+    config.data.channels = 0
+    config.data.test_fraction = 0.1
+    config.data.split_seed = 0
     config.data.binarize = "static"  # none | static | dynamic
     config.data.binarize_threshold = 0.5
     config.data.augment_shift = 0  # > 0: training images move by up to this many pixels (input and target).

@@ -13,6 +13,7 @@ from jaxae.models import COMPUTE_DTYPES
 from jaxae.trainers.registry import trainer_class
 
 PLACEMENTS = ("auto", "device", "stream")
+FOLDER_DATA = ("image_folder",)  # The data.name values that read data.path and the folder's fields.
 NONFINITE = ("stop", "skip")
 
 
@@ -28,6 +29,7 @@ def validate_loop_config(config) -> None:
     checks.number(config, "data.device_memory_budget_mb", low=0)
     checks.number(config, "data.host_memory_budget_mb", low=0)
     checks.number(config, "data.prefetch", low=1, integer=True)
+    _check_folder_fields(config)
     checks.choice(config, "parallel.mode", MODES)
     checks.choice(config, "nonfinite", NONFINITE)
     checks.number(config, "seed", low=0, high=2**32 - 1, integer=True)
@@ -38,6 +40,26 @@ def validate_loop_config(config) -> None:
     if config.checkpoint_every % config.log_every:
         raise ConfigError(f"checkpoint_every={config.checkpoint_every} must be a multiple of "
                           f"log_every={config.log_every}, so a resumed run logs the same windows")
+
+
+def _check_folder_fields(config) -> None:
+    """The image folder's fields: valid, and set only where data.name reads them (never ignored)."""
+    checks.text(config, "data.path", allow_empty=True)
+    checks.number(config, "data.image_size", low=0, integer=True)
+    checks.number(config, "data.channels", low=0, high=3, integer=True)
+    if config.data.channels == 2:
+        raise ConfigError("data.channels=2 must be 0 (as the images are), 1 (grey) or 3 (colour)")
+    checks.number(config, "data.test_fraction", low=0, high=1, low_open=True, high_open=True)
+    checks.number(config, "data.split_seed", low=0, high=2**32 - 1, integer=True)
+    if config.data.name in FOLDER_DATA:
+        if not config.data.path:
+            raise ConfigError(f"data.name={config.data.name!r} needs data.path, the folder of images")
+        return
+    base = defaults.get_base_config().data
+    for field in ("path", "image_size", "channels", "test_fraction", "split_seed"):
+        if config.data[field] != base[field]:
+            raise ConfigError(f"data.{field}={config.data[field]!r} is read only with data.name={FOLDER_DATA[0]!r}; "
+                              f"data.name={config.data.name!r} would ignore it")
 
 
 def validate_config(config) -> None:

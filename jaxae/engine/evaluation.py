@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 import jax
 import numpy as np
@@ -14,6 +15,7 @@ from jaxae.devices import parallel
 from jaxae.errors import writing
 from jaxae.metrics.means import add_metrics
 from jaxae.pictures import viz
+from jaxae.trainers.base import eval_fields_read
 
 
 def accumulate(eval_step, total, state, batch, mask):
@@ -31,7 +33,8 @@ class Evaluator:
     """The trainer's report of its eval sums over a whole split, and its pictures of a few examples.
 
     Args:
-      trainer: the run's Trainer (`eval_step`, `eval_report`, `pictures`, `eval_fields`).
+      trainer: the run's Trainer (`eval_step`, `eval_report`, `pictures`, `eval_fields`,
+        `optional_eval_fields`).
       source: the eval split, decoded into host memory once when it fits the budget.
       batch_size: global eval batch size (the last batch is padded and masked).
       num_image_examples: eval examples that `pictures` draws from.
@@ -39,7 +42,11 @@ class Evaluator:
 
     def __init__(self, trainer, source, mesh, batch_size: int, *, num_image_examples: int, num_samples: int,
                  host_memory_budget_mb: float = 0):
-        fields = list(trainer.eval_fields(trainer.config))
+        fields = list(eval_fields_read(trainer, trainer.config, source.spec))
+        missing = sorted(set(trainer.optional_eval_fields(trainer.config)) - set(fields))
+        if missing and jax.process_index() == 0:
+            print(f"jaxae: {source.where} has no {', '.join(map(repr, missing))}: the evals report what needs "
+                  "none (a clustering's label-free measures)", file=sys.stderr, flush=True)
         self.split = WholeSplit(source, mesh, batch_size, fields, host_memory_budget_mb=host_memory_budget_mb)
         self.trainer, self.mesh, self.num_samples = trainer, mesh, num_samples
         self._sum_shapes = None  # Shapes of eval_step's sums, traced at the first eval.

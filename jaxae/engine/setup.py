@@ -21,6 +21,7 @@ from jaxae.engine.events import EventPlan
 from jaxae.errors import ConfigError, DataError
 from jaxae.runs import resume, run_record
 from jaxae.runs.workdir import workdir_path
+from jaxae.trainers.base import eval_fields_read
 from jaxae.trainers.registry import create_trainer, trainer_class
 
 
@@ -88,7 +89,7 @@ def set_up(config, workdir: str, train_source, eval_source, mesh=None, *, on_mis
 def _check_fields(config, train_source, eval_source) -> None:
     """The sources hold the fields the family asks for, of the right kinds, alike in both splits."""
     family, who = trainer_class(config.trainer), f"trainer={config.trainer!r}"
-    train_fields, eval_fields = family.train_fields(config), family.eval_fields(config)
+    train_fields, eval_fields = family.train_fields(config), eval_fields_read(family, config, eval_source.spec)
     specs.require(train_source.spec, train_fields, who=who, where=train_source.where)
     specs.require(eval_source.spec, eval_fields, who=who, where=eval_source.where)
     for name in set(train_fields) & set(eval_fields):
@@ -111,7 +112,7 @@ def _check_labels(trainer, train_source, eval_source) -> None:
         return
     count, what = classes
     for source, fields in ((train_source, trainer.train_fields(trainer.config)),
-                           (eval_source, trainer.eval_fields(trainer.config))):
+                           (eval_source, eval_fields_read(trainer, trainer.config, eval_source.spec))):
         field = source.spec.get("label")
         if "label" not in fields or field is None or (field.vocab_size is not None and field.vocab_size <= count):
             continue

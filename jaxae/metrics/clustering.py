@@ -1,9 +1,11 @@
-"""Clustering metrics from a label x cluster contingency matrix: ACC (Hungarian matching), NMI, ARI.
+"""Clustering metrics: from a label x cluster contingency matrix, ACC (Hungarian matching), NMI and
+ARI; without labels, the clusters' sizes and the simplified silhouette of the codes.
 
-The evaluator accumulates the matrix over batches and devices (`contingency` inside the jitted
-eval step); the scores are computed once from the total on the host. The definitions follow
-scikit-learn's (`normalized_mutual_info_score` with the arithmetic mean, `adjusted_rand_score`),
-which the tests use as the reference.
+The evaluator accumulates the matrix (or the sizes and silhouettes) over batches and devices
+(`contingency`, `cluster_sizes`, `simplified_silhouette` inside the jitted eval step); the scores are
+computed once from the totals on the host. The labelled definitions follow scikit-learn's
+(`normalized_mutual_info_score` with the arithmetic mean, `adjusted_rand_score`), which the tests
+use as the reference.
 """
 
 from __future__ import annotations
@@ -31,6 +33,36 @@ def contingency(labels, clusters, num_classes: int, num_clusters: int, mask=None
     if mask is not None:
         member = member * mask[:, None]
     return jax.nn.one_hot(labels, num_classes, dtype=jnp.float32).T @ member
+
+
+def cluster_sizes(clusters, num_clusters: int, mask):
+    """[num_clusters] how many of the (unmasked) examples each cluster holds; clusters [n] ints, mask [n]."""
+    return (jax.nn.one_hot(clusters, num_clusters, dtype=jnp.float32) * mask[:, None]).sum(axis=0)
+
+
+def simplified_silhouette(codes, centroids, clusters):
+    """[n] (b - a) / max(a, b) per code, where a is its distance to its own cluster's centre and b
+    to the nearest other centre (Hruschka et al.'s simplified silhouette: the silhouette with
+    centres in place of all pairs, so it sums over batches). In [-1, 1]: near 1 for a code close to
+    its own centre and far from the others; negative where a method's cluster is not the nearest centre.
+
+    codes [n, d], centroids [k, d] (k >= 2), clusters [n] ints below k.
+    """
+    distances = jnp.sqrt(jnp.maximum(jnp.sum((codes[:, None, :] - centroids[None]) ** 2, axis=-1), 0.0))
+    own = jax.nn.one_hot(clusters, centroids.shape[0], dtype=bool)
+    a = jnp.sum(jnp.where(own, distances, 0.0), axis=-1)
+    b = jnp.min(jnp.where(own, jnp.inf, distances), axis=-1)
+    return jnp.where(jnp.maximum(a, b) > 0, (b - a) / jnp.maximum(jnp.maximum(a, b), 1e-30), 0.0)
+
+
+def label_free_scores(sizes, silhouette_sum) -> dict[str, float]:
+    """{'silhouette', 'size_entropy', 'largest_cluster', 'empty_clusters'} from the summed cluster
+    sizes [k] and simplified silhouettes: the mean silhouette, the sizes' entropy over log k (1 when
+    the clusters are of equal size), the largest cluster's share of the examples, the empty clusters."""
+    sizes = np.asarray(sizes, np.float64)
+    total = sizes.sum()
+    return {"silhouette": float(silhouette_sum / total), "size_entropy": _entropy(sizes) / np.log(len(sizes)),
+            "largest_cluster": float(sizes.max() / total), "empty_clusters": float(np.sum(sizes == 0))}
 
 
 def accuracy(table) -> float:

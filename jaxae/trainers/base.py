@@ -38,7 +38,7 @@ from jaxae.steps.updates import guarded_gradient_step
 # What the loop, runners and evaluator call on a built trainer: a wrapper (trainers/seeds.py) forwards
 # every one of them. `validate_config`, `train_fields` and `eval_fields` are also called on the family's
 # class, before it is built; the other public members of `Trainer` are helpers for the families.
-CONTRACT = ("train_fields", "eval_fields", "identity", "phases", "label_classes", "check_data", "init",
+CONTRACT = ("train_fields", "eval_fields", "optional_eval_fields", "identity", "phases", "label_classes", "check_data", "init",
             "init_from", "adopt", "state_sharding", "eval_step", "eval_report", "pictures", "diagnose", "export",
             "inference", "window_means", "guarded_metrics", "every_step_metrics", "exported_files")
 CLASS_CONTRACT = ("validate_config",)
@@ -116,6 +116,13 @@ class Trainer:
     def eval_fields(cls, config) -> dict[str, str]:
         """{field name: kind} that every eval batch must carry (default: the train fields)."""
         return cls.train_fields(config)
+
+    @classmethod
+    def optional_eval_fields(cls, config) -> dict[str, str]:
+        """{field name: kind} that eval batches carry when the eval split holds them: labels to score
+        clusters against, where a split without them gets the label-free measures. Default none."""
+        del config
+        return {}
 
     # ------------------------------------------------------------------ with the data
 
@@ -247,6 +254,13 @@ class Trainer:
     def inference(self, state, mesh) -> "TrainedModel":
         """The trained model that `jaxae.load` returns, for this family (a `TrainedModel`)."""
         raise NotImplementedError(f"{type(self).__name__} offers no inference API yet")
+
+
+def eval_fields_read(family, config, spec: dict) -> dict[str, str]:
+    """{field name: kind} an eval reads from a split of `spec`: the family's (or trainer's)
+    `eval_fields`, and those of its `optional_eval_fields` that the split holds."""
+    optional = family.optional_eval_fields(config)
+    return family.eval_fields(config) | {name: kind for name, kind in optional.items() if name in spec}
 
 
 class TrainedModel:

@@ -73,6 +73,9 @@ class SeedsTrainer(Trainer):
     def eval_fields(self, config):
         return self.inner.eval_fields(config)
 
+    def optional_eval_fields(self, config):
+        return self.inner.optional_eval_fields(config)
+
     def identity(self):
         return self.inner.identity() | {"num_seeds": self.num_seeds}
 

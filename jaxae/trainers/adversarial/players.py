@@ -45,7 +45,12 @@ class ImageTrainer(Trainer):
 
     @classmethod
     def eval_fields(cls, config) -> dict[str, str]:
-        return {"image": "image", "label": "label"} if cls.labelled(config) else {"image": "image"}
+        return {"image": "image"}
+
+    @classmethod
+    def optional_eval_fields(cls, config) -> dict[str, str]:
+        """Labels to score the family's categorical code or clusters against, where the eval split has them."""
+        return {"label": "label"} if cls.labelled(config) else {}
 
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)

@@ -77,8 +77,12 @@ class ClusteringTrainer(Trainer):
 
     @classmethod
     def eval_fields(cls, config) -> dict[str, str]:
-        """Images, and labels to score the clusters against unless `cluster.eval_labels` is False."""
-        return {"image": "image", "label": "label"} if config.cluster.eval_labels else {"image": "image"}
+        return {"image": "image"}
+
+    @classmethod
+    def optional_eval_fields(cls, config) -> dict[str, str]:
+        """Labels to score the clusters against, where the eval split has them, unless `cluster.eval_labels` is False."""
+        return {"label": "label"} if config.cluster.eval_labels else {}
 
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)
@@ -218,19 +222,24 @@ class ClusteringTrainer(Trainer):
         return state.step >= self.pretrain_steps
 
     def eval_step(self, state: TrainState, batch, mask):
-        """The label x cluster contingency matrix (with labels), the summed reconstruction error, the count."""
+        """The summed reconstruction error and count; the clusters' sizes and summed simplified
+        silhouettes; with labels, the label x cluster contingency matrix."""
         targets, codes, reconstruction = self.ae.clean_pass(state, batch)
         sums = masked_sums({"mse": losses.mse(reconstruction, targets)}, mask)
         sums["clustering"] = self.clustered(state).astype(jnp.float32)
+        clusters = self.predict(state, codes)
+        sums["sizes"] = metrics.cluster_sizes(clusters, self.n_clusters, mask)
+        sums["silhouette"] = jnp.sum(metrics.simplified_silhouette(codes, self.centroids(state), clusters) * mask)
         if "label" in batch:
-            clusters = self.predict(state, codes)
             sums["contingency"] = metrics.contingency(batch["label"], clusters, self.label_rows, self.n_clusters, mask)
         return sums
 
     def eval_report(self, sums) -> dict[str, float]:
         report = means(sums, ["mse"])
-        if sums["clustering"] > 0 and "contingency" in sums:
-            report |= metrics.scores(sums["contingency"])
+        if sums["clustering"] > 0:
+            report |= metrics.label_free_scores(sums["sizes"], sums["silhouette"])
+            if "contingency" in sums:
+                report |= metrics.scores(sums["contingency"])
         return report
 
     def pictures(self, state: TrainState, batch, num_samples: int):
