@@ -107,3 +107,23 @@ def test_scores_of_degenerate_partitions_equal_scikit_learn():
         assert metrics.normalized_mutual_information(table) == pytest.approx(
             sk_metrics.normalized_mutual_info_score(labels, clusters))
         assert metrics.adjusted_rand_index(table) == pytest.approx(sk_metrics.adjusted_rand_score(labels, clusters))
+
+
+def test_label_free_measures_equal_their_numpy_and_scipy_definitions():
+    from scipy.stats import entropy
+
+    rng = np.random.default_rng(0)
+    codes, centroids, clusters = rng.normal(size=(60, 5)), rng.normal(size=(4, 5)), rng.integers(0, 3, 60)
+    silhouettes = np.asarray(metrics.simplified_silhouette(codes, centroids, clusters))
+    distances = np.linalg.norm(codes[:, None] - centroids[None], axis=-1)
+    own = distances[np.arange(60), clusters]
+    distances[np.arange(60), clusters] = np.inf
+    np.testing.assert_allclose(silhouettes, (distances.min(1) - own) / np.maximum(own, distances.min(1)), rtol=1e-5)
+    mask = (np.arange(60) < 50).astype(np.float32)  # The last 10 are a batch's padding.
+    sizes = np.asarray(metrics.cluster_sizes(clusters, 4, mask))
+    np.testing.assert_array_equal(sizes, np.bincount(clusters[:50], minlength=4))
+    report = metrics.label_free_scores(sizes, float(np.sum(silhouettes * mask)))
+    assert report["silhouette"] == pytest.approx(silhouettes[:50].mean(), rel=1e-5)
+    assert report["size_entropy"] == pytest.approx(entropy(sizes) / np.log(4))
+    assert report["largest_cluster"] == pytest.approx(sizes.max() / 50)
+    assert report["empty_clusters"] == 1  # Cluster 3 is never drawn.
