@@ -32,7 +32,7 @@ PAGES = ["README.md"] + sorted(os.path.join("docs", name) for name in os.listdir
                                if name.endswith(".md"))
 SHELL = ("bash", "sh", "shell")
 # Files a documented command reads that a user brings: made (empty) in the folder the commands run in.
-USERS_FILES = ("ratings.csv", "my_corpus.txt", "corpus.txt")
+USERS_FILES = ("ratings.csv", "my_corpus.txt", "corpus.txt", "customers.csv")
 VARIABLES = {"RANK": "0"}  # Shell variables the commands use (a multi-host launcher's rank).
 PYTHON = re.compile(r"^(?:\.venv/bin/)?python3?$")
 # A fenced block, or an inline span that is a command.

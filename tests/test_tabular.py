@@ -99,6 +99,19 @@ def test_the_breast_cancer_config_trains_on_its_embedded_table(tmp_path, tiny_co
     np.testing.assert_allclose(numeric.mean(0), 0, atol=1e-5)  # Standardised by the train split.
     result = loop.train(tiny_config("tabular_breast_cancer"), str(tmp_path), *splits, parallel.make_mesh(1))
     assert np.isfinite(result.eval_metrics["eval/mse"]) and "eval/cross_entropy" not in result.eval_metrics
+    # The loaded model takes the table's raw rows: the run recorded the builder's standardisation.
+    from sklearn.datasets import load_breast_cancer
+
+    from jaxae.data.builders import every_fifth_is_test, split_masks
+
+    table = load_breast_cancer()
+    train = table.data[split_masks(table.target, every_fifth_is_test)["train"]]
+    model = jaxae.load(str(tmp_path), mesh=parallel.make_mesh(1))
+    by_hand = (table.data - train.mean(0)) / train.std(0)
+    np.testing.assert_allclose(model.scores(table.data), model.scores_fields(by_hand), rtol=1e-6)
+    assert model.scores(table.data).mean() < 100  # Raw rows scored as standardised ones gave about 3.7e7.
+    with pytest.raises(DataError, match="pass the raw rows alone"):
+        model.scores(by_hand, np.zeros((len(by_hand), 0), np.int32))
 
 
 def test_categorical_columns_the_data_lacks_are_refused(encoded):

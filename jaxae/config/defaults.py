@@ -287,7 +287,13 @@ def get_tabular_config() -> ml_collections.ConfigDict:
     config.table.cardinalities = ()  # ids per categorical column ('categorical' field); () for none.
     config.table.embed_dim = 4  # each categorical column's embedding size.
     config.table.categorical_weight = 1.0  # cross-entropy's weight against the squared error.
-    config.data.name = "sklearn_breast_cancer"
+    config.data.name = "sklearn_breast_cancer"  # or 'csv', a CSV file of yours (data.path, data.csv).
+    config.data.csv = ml_collections.ConfigDict()  # data.name='csv' (jaxae/data/csv_table.py):
+    config.data.csv.label = ""  # a column kept out of the inputs, stored as the rows' label (evaluation only).
+    config.data.csv.categorical = ""  # comma-separated number-like columns to read as categories.
+    config.data.csv.ordinal = ""  # ordered categories: 'size:S<M<L;grade:low<mid<high'.
+    config.data.csv.ignore = ""  # comma-separated columns to leave out (row ids, notes).
+    config.data.csv.delimiter = ","
     config.batch_size = 32
     config.eval_batch_size = 128
     config.num_image_examples = 0

@@ -13,7 +13,10 @@ from jaxae.models import COMPUTE_DTYPES
 from jaxae.trainers.registry import trainer_class
 
 PLACEMENTS = ("auto", "device", "stream")
-FOLDER_DATA = ("image_folder",)  # The data.name values that read data.path and the folder's fields.
+PATH_DATA = ("image_folder", "csv")  # The data.name values that read data.path.
+# The data fields only some data sets read: {field: the data.name values that read it} (data.csv.*: 'csv').
+READERS = {"path": PATH_DATA, "test_fraction": PATH_DATA, "split_seed": PATH_DATA, "image_size": ("image_folder",),
+           "channels": ("image_folder",)}
 NONFINITE = ("stop", "skip")
 
 
@@ -29,7 +32,7 @@ def validate_loop_config(config) -> None:
     checks.number(config, "data.device_memory_budget_mb", low=0)
     checks.number(config, "data.host_memory_budget_mb", low=0)
     checks.number(config, "data.prefetch", low=1, integer=True)
-    _check_folder_fields(config)
+    _check_path_fields(config)
     checks.choice(config, "parallel.mode", MODES)
     checks.choice(config, "nonfinite", NONFINITE)
     checks.number(config, "seed", low=0, high=2**32 - 1, integer=True)
@@ -42,8 +45,9 @@ def validate_loop_config(config) -> None:
                           f"log_every={config.log_every}, so a resumed run logs the same windows")
 
 
-def _check_folder_fields(config) -> None:
-    """The image folder's fields: valid, and set only where data.name reads them (never ignored)."""
+def _check_path_fields(config) -> None:
+    """The fields of a user's folder or file (data.path and its options): valid, and set only where
+    data.name reads them (never ignored)."""
     checks.text(config, "data.path", allow_empty=True)
     checks.number(config, "data.image_size", low=0, integer=True)
     checks.number(config, "data.channels", low=0, high=3, integer=True)
@@ -51,15 +55,23 @@ def _check_folder_fields(config) -> None:
         raise ConfigError("data.channels=2 must be 0 (as the images are), 1 (grey) or 3 (colour)")
     checks.number(config, "data.test_fraction", low=0, high=1, low_open=True, high_open=True)
     checks.number(config, "data.split_seed", low=0, high=2**32 - 1, integer=True)
-    if config.data.name in FOLDER_DATA:
-        if not config.data.path:
-            raise ConfigError(f"data.name={config.data.name!r} needs data.path, the folder of images")
-        return
+    if "csv" in config.data:
+        for field in ("label", "categorical", "ordinal", "ignore"):
+            checks.text(config, f"data.csv.{field}", allow_empty=True)
+        checks.text(config, "data.csv.delimiter")
+    name = config.data.name
+    if name in PATH_DATA and not config.data.path:
+        raise ConfigError(f"data.name={name!r} needs data.path, the {'folder of images' if name == 'image_folder' else 'CSV file'}")
     base = defaults.get_base_config().data
-    for field in ("path", "image_size", "channels", "test_fraction", "split_seed"):
-        if config.data[field] != base[field]:
-            raise ConfigError(f"data.{field}={config.data[field]!r} is read only with data.name={FOLDER_DATA[0]!r}; "
-                              f"data.name={config.data.name!r} would ignore it")
+    set_here = {f"data.{field}": config.data[field] for field in READERS if config.data[field] != base[field]}
+    if "csv" in config.data:
+        csv_base = defaults.get_tabular_config().data.csv
+        set_here |= {f"data.csv.{field}": value for field, value in config.data.csv.items() if value != csv_base[field]}
+    for field, value in set_here.items():
+        readers = READERS.get(field.split(".")[1], ("csv",))
+        if name not in readers:
+            raise ConfigError(f"{field}={value!r} is read only with data.name={' or '.join(map(repr, readers))}; "
+                              f"data.name={name!r} would ignore it")
 
 
 def validate_config(config) -> None:

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 
-from jaxae.data.option_builders import Corpus, ImageFolder, Ratings, builder_config
+from jaxae.data.option_builders import Corpus, CsvTable, ImageFolder, Ratings, builder_config
 
 _MNIST_FILE = "mnist_5k.csv.gz"
 MNIST_TRAIN_PER_CLASS = 400
@@ -131,11 +131,13 @@ class SklearnDigits(_ArrayBuilder):
 
 
 class SklearnBreastCancer(tfds.core.GeneratorBasedBuilder):
-    """scikit-learn's breast cancer table, standardised by its train split; every fifth row of a class is test."""
+    """scikit-learn's breast cancer table, standardised by its train split; every fifth row of a class
+    is test. The metadata's `input_transform` is that standardisation (a `TableEncoder`), so a run's
+    loaded model takes the table's raw rows."""
 
     name = "sklearn_breast_cancer"
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": "The standardisation as metadata (input_transform)."}
 
     def _info(self) -> tfds.core.DatasetInfo:
         return tfds.core.DatasetInfo(
@@ -146,6 +148,7 @@ class SklearnBreastCancer(tfds.core.GeneratorBasedBuilder):
                 "label": tfds.features.ClassLabel(names=["malignant", "benign"]),
             }),
             supervised_keys=("numeric", "label"),
+            metadata=tfds.core.MetadataDict(),  # Filled when the data is made; read back from disk after.
         )
 
     def _split_generators(self, dl_manager):
@@ -156,6 +159,9 @@ class SklearnBreastCancer(tfds.core.GeneratorBasedBuilder):
         masks = split_masks(table.target, every_fifth_is_test)
         train = table.data[masks["train"]]
         standardised = ((table.data - train.mean(axis=0)) / train.std(axis=0)).astype(np.float32)
+        columns = [{"name": str(name), "kind": "numeric", "mean": float(mean), "std": float(std)}
+                   for name, mean, std in zip(table.feature_names, train.mean(axis=0), train.std(axis=0))]
+        self.info.metadata.update(input_transform={"columns": columns, "frame": False})
         return {name: self._generate_examples(standardised, table.target, mask) for name, mask in masks.items()}
 
     def _generate_examples(self, rows, labels, mask) -> Iterator[tuple[int, dict]]:
@@ -163,9 +169,8 @@ class SklearnBreastCancer(tfds.core.GeneratorBasedBuilder):
             yield int(index), {"numeric": rows[index], "label": int(labels[index])}
 
 
-EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigits, SklearnBreastCancer, Ratings, Corpus,
-                                                           ImageFolder)}
-OPTION_BUILDERS = (Ratings, Corpus, ImageFolder)  # Configured from the config's data section.
+OPTION_BUILDERS = (Ratings, Corpus, ImageFolder, CsvTable)  # Configured from the config's data section.
+EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigits, SklearnBreastCancer, *OPTION_BUILDERS)}
 
 
 def make_builder(name: str, data_dir: str, data_config=None):

@@ -27,6 +27,7 @@ import re
 
 import numpy as np
 
+from jaxae.data import splits
 from jaxae.errors import DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -206,16 +207,7 @@ def _classes(root: str, split: str, images: list[ImageFile]) -> list[str]:
 def _drawn(root: str, headers: list[ImageFile], classes: list[str], test_fraction: float,
            split_seed: int) -> dict[str, list[ImageFile]]:
     """{'train', 'test'}: round(test_fraction x n) of each class (of all, unlabelled) drawn by `split_seed`."""
-    groups = {}
-    for position, name in enumerate(classes or [""] * len(headers)):
-        groups.setdefault(name, []).append(position)
-    test = np.zeros(len(headers), bool)
-    for name, positions in sorted(groups.items()):
-        drawn = np.random.default_rng([split_seed, len(positions)]).permutation(len(positions))
-        test[np.asarray(positions)[drawn[:round(test_fraction * len(positions))]]] = True
-    if test.all() or not test.any():
-        raise DataError(f"data.test_fraction={test_fraction} leaves the {'train' if test.all() else 'test'} split "
-                        f"of {root} ({len(headers)} images) empty")
+    test = splits.drawn_test(classes or [""] * len(headers), test_fraction, split_seed, where=root)
     return {"train": [h for h, t in zip(headers, test) if not t], "test": [h for h, t in zip(headers, test) if t]}
 
 

@@ -9,6 +9,9 @@ own, named by the options and, for a user's files, their content (so edited file
 * ``image_folder``: a folder of images (`jaxae.data.image_folder`), from ``data.path``,
   ``data.image_size``, ``data.channels`` and, without train/ and test/, ``data.test_fraction`` and
   ``data.split_seed``; named like ``photos-<hash>-64x64x3-seed0-test0.1``.
+* ``csv``: a CSV table for the tabular family (`jaxae.data.csv_table`), from ``data.path``,
+  ``data.csv`` (label, categorical, ordinal, ignore, delimiter), ``data.test_fraction`` and
+  ``data.split_seed``; named like ``sales-<hash>-<options hash>-seed0-test0.1``.
 
 `builders.EMBEDDED_BUILDERS` lists them with the data sets that ship with jaxae.
 """
@@ -206,8 +209,75 @@ class ImageFolder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             yield index, example
 
 
+class CsvConfig(tfds.core.BuilderConfig):
+    """One CSV file's content, column options and split (`data.path`, `data.csv`, `data.test_fraction`,
+    `data.split_seed`): see `jaxae.data.csv_table`."""
+
+    def __init__(self, *, path: str, options, test_fraction: float, split_seed: int):
+        from jaxae.data import csv_table
+
+        self.table = csv_table.read(path, options, test_fraction=test_fraction, split_seed=split_seed)
+        self.transform = csv_table.transform_json(self.table, options)
+        name = f"{self.table.tag()}-{options.tag()}-seed{split_seed}-test{test_fraction:g}"
+        super().__init__(name=name, version=tfds.core.Version("1.0.0"), release_notes={"1.0.0": "First release."})
+
+
+class CsvTable(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A CSV table's rows as the tabular family's fields; the metadata keeps the column transform
+    (`input_transform`, which a run records so that its loaded model takes raw rows), the
+    categorical columns' id counts (`config_fields`: `table.cardinalities`) and the label's classes."""
+
+    name = "csv"
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        table = self.builder_config.table
+        encoder = table.encoder
+        features = {"numeric": tfds.features.Tensor(shape=(len(encoder.numeric_columns),), dtype=np.float32)}
+        if encoder.categorical_columns:
+            features["categorical"] = tfds.features.Tensor(shape=(len(encoder.categorical_columns),), dtype=np.int32)
+        if table.classes:
+            features["label"] = tfds.features.ClassLabel(names=list(table.classes))
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.__doc__,
+            features=tfds.features.FeaturesDict(features),
+            metadata=tfds.core.MetadataDict(
+                path=table.path, input_transform=self.builder_config.transform, classes=list(table.classes),
+                config_fields={"table.cardinalities": list(encoder.cardinalities)},
+                vocab_sizes={"categorical": max(encoder.cardinalities, default=1)}),
+            disable_shuffling=True,  # Rows in file order within each split.
+        )
+
+    def describe(self) -> str:
+        """What `prepare` says it prepares."""
+        table, encoder = self.builder_config.table, self.builder_config.table.encoder
+        kinds = [column["kind"] for column in encoder.columns]
+        counts = ", ".join(f"{kinds.count(kind)} {kind}" for kind in ("numeric", "ordinal", "categorical")
+                           if kind in kinds)
+        label = f"; label classes {list(table.classes)}" if table.classes else ""
+        return (f"the CSV table {table.path} ({len(table.rows['train'])} train rows, {len(table.rows['test'])} test; "
+                f"columns: {counts}{label})")
+
+    def _split_generators(self, dl_manager):
+        del dl_manager
+        return {split: self._generate_examples(split) for split in ("train", "test")}
+
+    def _generate_examples(self, split) -> Iterator[tuple[int, dict]]:
+        fields = self.builder_config.table.fields(split)
+        for index in range(len(fields["numeric"])):
+            yield index, {name: values[index] for name, values in fields.items()}
+
+
 def builder_config(builder, data_config):
     """The tfds builder config that the config's data section asks of a builder that takes options."""
+    if builder is CsvTable:
+        from jaxae.data.csv_table import CsvOptions
+
+        if data_config is None or not data_config.get("path") or "csv" not in data_config:
+            raise DataError("data.name='csv' needs data.path, the CSV file, and a data.csv section (the tabular configs have one)")
+        return CsvConfig(path=data_config.path, options=CsvOptions.of(data_config.csv),
+                         test_fraction=float(data_config.test_fraction), split_seed=int(data_config.split_seed))
     if builder is ImageFolder:
         if data_config is None or not data_config.get("path"):
             raise DataError("data.name='image_folder' needs data.path, the folder of images")

@@ -154,8 +154,15 @@ class TableEncoder:
         found = self._split_columns(X)
         names = [name for name, _, _ in found]
         expected = [column["name"] for column in self.columns]
-        if names != expected:
+        if is_frame(X) and names != expected:
             raise DataError(f"the table's columns {names} are not the fitted ones {expected}")
+        if not is_frame(X):  # An array's columns are matched by position, numbers only.
+            if len(names) != len(expected):
+                raise DataError(f"the table has {len(names)} columns; the fitted one has {len(expected)}: {expected}")
+            kinds = sorted({column["kind"] for column in self.columns} - {"numeric"})
+            if kinds:
+                raise DataError(f"a NumPy table holds numbers only, and the fitted table has {' and '.join(kinds)} "
+                                "columns: pass a pandas DataFrame with its column names")
         numeric, categorical = [], []
         for column, (name, kind, values) in zip(self.columns, found):
             if column["kind"] == "categorical":

@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxae.config import checks
 from jaxae.config.validation import validate_config
 from jaxae.data import host, pipeline, spec as specs
 from jaxae.devices import parallel
@@ -30,7 +31,7 @@ class RunSetup:
     """One run, as `set_up` built and checked it.
 
     Attributes:
-      config: the run's ConfigDict, validated.
+      config: the run's ConfigDict, validated, with the fields its data sets (`with_fields_of_the_data`).
       workdir: the absolute path the run trains in (`set_up` does not create it; `loop.train`
         prepares it before a session starts).
       trainer: the family's trainer (wrapped by `SeedsTrainer` when num_seeds > 1).
@@ -63,6 +64,7 @@ def set_up(config, workdir: str, train_source, eval_source, mesh=None, *, on_mis
     Raises:
       ConfigError, DataError: the first thing that is wrong, in one line, before any compute.
     """
+    config = with_fields_of_the_data(config, train_source)
     validate_config(config)
     if on_mismatch not in ("fail", "new_workdir"):
         raise ConfigError(f"on_mismatch={on_mismatch!r} must be 'fail' or 'new_workdir'")
@@ -84,6 +86,31 @@ def set_up(config, workdir: str, train_source, eval_source, mesh=None, *, on_mis
     if on_mismatch == "new_workdir":
         workdir = resume.workdir_for(workdir, identity, abstract, record["config"])
     return RunSetup(config, workdir, trainer, plan, train_source, eval_source, order, mesh, abstract, identity, record)
+
+
+def with_fields_of_the_data(config, source):
+    """`config` with the fields the data set's metadata sets (`config_fields`, {dotted field: value}:
+    a CSV table's `table.cardinalities`, which its columns decide), on a copy; unchanged without any.
+
+    Raises:
+      ConfigError: the config sets such a field to another value.
+    """
+    fields = getattr(source, "metadata", {}).get("config_fields", {})
+    if not fields:
+        return config
+    config = config.copy_and_resolve_references()
+    for field, value in fields.items():
+        section, _, name = field.rpartition(".")
+        node = checks.get(config, section) if section else config
+        value = tuple(value) if isinstance(value, list) else value
+        current = node[name]
+        if current == value:
+            continue
+        if current not in ((), "", None, 0):
+            raise ConfigError(f"{field}={current!r}, but {source.where} sets it to {value!r} (from its data); leave "
+                              f"{field} unset")
+        node[name] = value
+    return config
 
 
 def _check_fields(config, train_source, eval_source) -> None:

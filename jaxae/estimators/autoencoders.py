@@ -111,7 +111,7 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
         check_is_fitted(self, "model_")
         arrays = self.inputs_.arrays(X, type(self).__name__)
         columns = (arrays["image"],) if self.inputs_.kind == "images" else (arrays["numeric"], arrays["categorical"])
-        return in_canonical_order(getattr(self.model_, method), *columns)
+        return in_canonical_order(getattr(self.model_, f"{method}_fields"), *columns)
 
     def _state(self) -> dict:
         return {"inputs": self.inputs_.to_json()}

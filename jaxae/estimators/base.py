@@ -137,8 +137,10 @@ class Inputs:
             return ArraySource(arrays, name="X")
         if not self.table.categorical_columns:
             arrays.pop("categorical")
+        # The run records the column transform, so that `jaxae.load(workdir_)` takes X's raw rows too.
         return ArraySource(arrays, kinds={"numeric": "dense", "categorical": "ids"},
-                           vocab_sizes={"categorical": max(self.table.cardinalities, default=1)}, name="X")
+                           vocab_sizes={"categorical": max(self.table.cardinalities, default=1)}, name="X",
+                           metadata={"input_transform": self.table.to_json()})
 
     def to_json(self) -> dict:
         if self.kind == "table":

@@ -2,7 +2,8 @@
 
 The record (saved in every checkpoint's JSON metadata and in ``<workdir>/run.json``) holds the
 full resolved config, the training data's spec, size, fingerprint and origin (a tfds data set's
-name and split, or the caller's arrays) and the eval data's origin, and the package versions.
+name and split, or the caller's arrays), its `input_transform` where the data set has one (a
+table's column transform, `TableEncoder.to_json`), the eval data's origin, and the package versions.
 The identity is the flat part of it that a resume must match: the family's own fields
 (`Trainer.identity`) plus the family's name, the seed, the batch size, and the data.
 """
@@ -55,6 +56,9 @@ def make_record(config, source, num_examples: int, eval_source=None) -> dict[str
             "origin": origin(source)}
     if eval_source is not None:
         data["eval_origin"] = origin(eval_source)
+    transform = getattr(source, "metadata", {}).get("input_transform")
+    if transform:  # How raw rows become the fields (a table's scalers and categories): a loaded model applies it.
+        data["input_transform"] = json.loads(json.dumps(transform))
     return {"config": config_to_json(config), "data": data, "versions": versions()}
 
 

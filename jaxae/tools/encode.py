@@ -3,6 +3,7 @@
     python -m jaxae.encode --workdir runs/vae_mnist --out codes.npz             # the run's eval split
     python -m jaxae.encode --workdir runs/vae_mnist --split train --out train.npz
     python -m jaxae.encode --workdir runs/ae --images digits.npy --out codes.npz  # [n, H, W(, C)] images
+    python -m jaxae.encode --workdir runs/table --rows new.csv --out scores.npz   # a tabular run's raw rows
 
 The split is read from the tfds data set the run recorded (its name, split and data dir); a run
 trained on arrays of the caller's has none, and asks for --images. The .npz holds 'codes' [n,
@@ -25,7 +26,7 @@ from jaxae.tools import run_data
 
 def parse(argv):
     parser = run_data.arguments("python -m jaxae.encode", __doc__.split("\n\n")[0],
-                                "the .npz file to write (must not exist)")
+                                "the .npz file to write (must not exist)", rows=True)
     return parser.parse_args(argv)
 
 
@@ -45,6 +46,22 @@ def inputs_of(model, args) -> tuple[list[np.ndarray], np.ndarray | None]:
     return [arrays.get(field) for field in fields], arrays.get("label")
 
 
+def results_of(model, args) -> dict[str, np.ndarray]:
+    """{'codes', and 'scores', 'clusters' or 'classes', 'labels' where there are some} of the data `args` name."""
+    if args.rows:  # A user's raw rows: the run's column transform applies them.
+        rows = run_data.read_rows(args.rows, model)
+        return {"codes": model.encode(rows), "scores": model.scores(rows)}
+    arrays, labels = inputs_of(model, args)
+    results = {"codes": model.encode_fields(*arrays)}
+    if "scores" in model.offers:  # Families with a reconstruction loss.
+        results["scores"] = model.scores_fields(*arrays)
+    if model.predicts and "predict" in model.offers:  # A clustering's clusters, a classifier's classes.
+        results[model.predicts] = model.predict_fields(*arrays)
+    if labels is not None:
+        results["labels"] = labels
+    return results
+
+
 def main(argv=None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     out = os.path.abspath(os.path.expanduser(args.out))
@@ -58,14 +75,7 @@ def main(argv=None) -> int:
         model = load(args.workdir, step=args.step)
         if "encode" not in model.offers:
             raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) has no encoder to encode with")
-        arrays, labels = inputs_of(model, args)
-        results = {"codes": model.encode(*arrays)}
-        if "scores" in model.offers:  # Families with a reconstruction loss.
-            results["scores"] = model.scores(*arrays)
-        if model.predicts and "predict" in model.offers:  # A clustering's clusters, a classifier's classes.
-            results[model.predicts] = model.predict(*arrays)
-        if labels is not None:
-            results["labels"] = labels
+        results = results_of(model, args)
         partial = out + ".partial"
         with open(partial, "wb") as file:
             np.savez(file, **results)

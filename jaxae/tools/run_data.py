@@ -14,15 +14,18 @@ from jaxae.errors import JaxaeError
 from jaxae.runs import run_record
 
 
-def arguments(prog: str, description: str, out: str) -> argparse.ArgumentParser:
+def arguments(prog: str, description: str, out: str, *, rows: bool = False) -> argparse.ArgumentParser:
     """A tool's parser with the options every tool reading a run takes: --workdir, --out (described
-    by `out`), --split or --images, and --step."""
+    by `out`), --split or --images (or, with `rows`, --rows), and --step."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--workdir", required=True, help="the run's folder (it holds checkpoints/)")
     parser.add_argument("--out", required=True, help=out)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--split", default="", help="a split of the run's tfds data set (default: its eval split)")
     source.add_argument("--images", default="", help="a .npy file of images [n, H, W(, C)], uint8 or in [0, 1]")
+    if rows:
+        source.add_argument("--rows", default="", help="a CSV file of raw table rows, for a tabular run that "
+                                                       "recorded its column transform (a CSV's, the embedded table's)")
     parser.add_argument("--step", type=int, default=None, help="a checkpoint's step (default: the newest intact)")
     return parser
 
@@ -41,8 +44,7 @@ def recorded_split(model, split: str = "", *, workdir: str = ""):
     if origin["kind"] != "tfds":
         what = "trained" if split else "was evaluated"
         images = tuple(model.input_fields) == ("image",)
-        how = ("pass them as --images FILE.npy" if images else
-               f"encode them in Python: jaxae.load(workdir).encode(...) takes its fields {list(model.input_fields)}")
+        how = "pass them as --images FILE.npy" if images else "encode them in Python: jaxae.load(workdir).encode(...)"
         raise JaxaeError(f"the run in {workdir or 'this workdir'!r} {what} on arrays "
                          f"({origin.get('name', 'of its caller')}), which a run does not store: {how}")
     name, split = origin["name"], split or origin["split"]
@@ -60,6 +62,24 @@ def recorded_split(model, split: str = "", *, workdir: str = ""):
         raise JaxaeError(f"{source.where} is not the data the run trained on: it is {source.fingerprint()!r}, "
                          f"the run recorded {model.record['data']['fingerprint']!r}")
     return source
+
+
+def read_rows(path: str, model, flag: str = "--rows"):
+    """A DataFrame of the CSV file at `path`, for a tabular `model` that takes raw rows; JaxaeError otherwise."""
+    import pandas as pd
+
+    transform = getattr(model, "transform", None)
+    if transform is None:
+        raise JaxaeError(f"{flag} is for tabular runs that recorded their column transform; this run "
+                         f"({model.config.trainer}) takes {'--images' if model.input_fields == ('image',) else '--split'}")
+    if not os.path.isfile(path):
+        raise JaxaeError(f"{flag}={path!r} is not a file")
+    delimiter = model.record["data"]["input_transform"].get("csv", {}).get("delimiter", ",")
+    try:
+        frame = pd.read_csv(path, sep=delimiter, skipinitialspace=True)
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise JaxaeError(f"{flag}={path!r} cannot be read as a CSV table: {str(error).splitlines()[0]}") from None
+    return frame if transform.frame else frame.to_numpy()
 
 
 def read_images(path: str, flag: str = "--images") -> np.ndarray:

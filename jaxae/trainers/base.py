@@ -270,7 +270,10 @@ class TrainedModel:
     the estimators) may rely on:
 
       config, step, record: the run's config, the checkpoint's step, the run record (set by `jaxae.load`);
-      input_fields: the arrays `encode`, `scores` and `predict` take, in order (('image',) for images);
+      input_fields: the arrays `encode_fields`, `scores_fields` and `predict_fields` take, in order (('image',)
+        for images): the fields as the run's data set holds them (what `python -m jaxae.encode` reads
+        from a split); `encode`, `scores` and `predict` take what a user holds, the same for every
+        family but the tabular one, whose raw rows go through the run's column transform;
       offers: which of `OFFERS` this model has, each a method of that name;
       predicts: what `predict` gives ('clusters', 'classes') where the family predicts labels, else None;
       traversable: whether codes have a standard-normal prior, so moving one dimension by +-3 means something.
@@ -282,6 +285,18 @@ class TrainedModel:
     input_fields: tuple[str, ...] = ("image",)
     predicts: str | None = None
     traversable: bool = False
+
+    def encode_fields(self, *fields):
+        """`encode` of the arrays of `input_fields`, as the run's data set holds them."""
+        return self.encode(*fields)
+
+    def scores_fields(self, *fields):
+        """`scores` of the arrays of `input_fields`, as the run's data set holds them."""
+        return self.scores(*fields)
+
+    def predict_fields(self, *fields):
+        """`predict` of the arrays of `input_fields`, as the run's data set holds them."""
+        return self.predict(*fields)
 
     def offer(self, *names: str) -> None:
         """Adds `names` to this model's offers (a family whose calls depend on its config)."""

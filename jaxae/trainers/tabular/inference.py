@@ -1,12 +1,14 @@
-"""A trained tabular autoencoder as `jaxae.load` returns it: encode, decode and score table rows."""
+"""A trained tabular autoencoder as `jaxae.load` returns it: encode, decode, reconstruct and score
+table rows, raw as the user holds them where the run recorded its column transform."""
 
 from __future__ import annotations
 
 import jax
 import numpy as np
 
-from jaxae.data import whole_split
+from jaxae.data import csv_table, tables, whole_split
 from jaxae.data.sources import ArraySource
+from jaxae.data.tables import TableEncoder
 from jaxae.data.whole_split import WholeSplit
 from jaxae.errors import DataError
 from jaxae.trainers.base import TrainedModel
@@ -15,21 +17,47 @@ from jaxae.trainers.base import TrainedModel
 class TrainedTableAutoencoder(TrainedModel):
     """The model of a tabular run, mapped over rows in batches on all devices; NumPy in and out.
 
-    Rows come as the run saw them: numeric [n, num_numeric] float (standardised, ordinal columns
-    as numbers) and categorical [n, columns] int ids (see `jaxae.data.tables.TableEncoder`).
+    A run on a data set with a column transform (a CSV file's, the embedded breast-cancer table's
+    standardisation, an estimator's; recorded as the run record's `input_transform`) takes raw rows
+    in `encode`, `scores` and `reconstruct`: a pandas DataFrame with the table's columns, or an array
+    [n, columns] of numbers where every column is numeric; the transform is applied here, so raw
+    rows are never scored as if standardised. A run without one (trained on the caller's arrays of
+    fields) takes its fields there: numeric [n, num_numeric] float and categorical [n, columns] ids.
+    `encode_fields` and `scores_fields` always take the fields (as the data set holds them).
 
     Attributes:
-      config, model, params, step; cardinalities: each categorical column's number of ids.
+      config, model, params, step; cardinalities: each categorical column's number of ids;
+      transform: the recorded `TableEncoder`, or None.
     """
 
-    input_fields = ("numeric", "categorical")  # What encode and scores take.
-    offers = frozenset({"encode", "decode", "scores"})
+    input_fields = ("numeric", "categorical")  # What encode_fields and scores_fields take.
+    offers = frozenset({"encode", "decode", "reconstruct", "scores"})
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
         self.trainer, self.config, self.model, self.mesh = trainer, trainer.config, trainer.model, mesh
         self.params, self.step = state.params, int(state.step)
         self.cardinalities = trainer.cardinalities
         self.batch_size = batch_size or self.config.eval_batch_size
+        self.record = {}
+
+    @property
+    def transform(self) -> TableEncoder | None:
+        recorded = self.record.get("data", {}).get("input_transform")
+        return TableEncoder.from_json(recorded) if recorded else None
+
+    def _fields_of(self, rows, categorical):
+        """(numeric, categorical) model fields from raw rows (through the transform) or given fields."""
+        transform = self.transform
+        if transform is None:
+            return rows, categorical
+        if categorical is not None:
+            raise DataError("this run recorded its column transform: pass the raw rows alone (a DataFrame or "
+                            "[n, columns] numbers); the data set's fields go to encode_fields / scores_fields")
+        options = csv_table.options_of_json(self.record["data"]["input_transform"])
+        if options is not None and tables.is_frame(rows):  # The CSV's own columns, typed as the run read them.
+            rows, _ = csv_table.typed_inputs(rows, options, where="the rows")
+        numeric, categorical = transform.transform(rows)
+        return numeric, (categorical if self.cardinalities else None)
 
     def _split(self, numeric, categorical) -> WholeSplit:
         numeric = np.asarray(numeric, np.float32)
@@ -61,9 +89,21 @@ class TrainedTableAutoencoder(TrainedModel):
     def _scores(self, params, batch):
         return self.trainer.per_example(params, *self.trainer.columns(batch))
 
-    def encode(self, numeric, categorical=None) -> np.ndarray:
-        """Rows -> codes [n, latent_dim]."""
+    def encode_fields(self, numeric, categorical=None) -> np.ndarray:
+        """The data set's fields (numeric [n, num_numeric], categorical [n, columns]) -> codes [n, latent_dim]."""
         return self._split(numeric, categorical).map(self._encode, self.params)["code"]
+
+    def scores_fields(self, numeric, categorical=None) -> np.ndarray:
+        """The data set's fields -> [n] each row's reconstruction loss (squared error + weighted cross-entropy)."""
+        return self._split(numeric, categorical).map(self._scores, self.params)["score"]
+
+    def encode(self, rows, categorical=None) -> np.ndarray:
+        """Raw rows (or, for a run without a transform, its fields) -> codes [n, latent_dim]."""
+        return self.encode_fields(*self._fields_of(rows, categorical))
+
+    def scores(self, rows, categorical=None) -> np.ndarray:
+        """Raw rows (or a run's fields) -> [n] each row's reconstruction loss: the anomaly score."""
+        return self.scores_fields(*self._fields_of(rows, categorical))
 
     def decode(self, codes) -> tuple[np.ndarray, np.ndarray]:
         """codes [n, latent_dim] -> (numeric [n, num_numeric], probabilities [n, columns, max_categories])."""
@@ -71,6 +111,10 @@ class TrainedTableAutoencoder(TrainedModel):
         out = split.map(self._decode, self.params)
         return out["numeric"], out["probabilities"]
 
-    def scores(self, numeric, categorical=None) -> np.ndarray:
-        """Rows -> [n] each row's reconstruction loss (squared error + weighted cross-entropy)."""
-        return self._split(numeric, categorical).map(self._scores, self.params)["score"]
+    def reconstruct(self, rows, categorical=None):
+        """Raw rows -> their reconstruction in the table's own terms (the transform inverted: a
+        DataFrame for a table read as one, else [n, columns] numbers); a run without a transform
+        gives (numeric, probabilities) as `decode` does."""
+        decoded = self.decode(self.encode(rows, categorical))
+        transform = self.transform
+        return transform.inverse_transform(*decoded) if transform is not None else decoded
