@@ -287,6 +287,10 @@ def get_tabular_config() -> ml_collections.ConfigDict:
     config.table.cardinalities = ()  # ids per categorical column ('categorical' field); () for none.
     config.table.embed_dim = 4  # each categorical column's embedding size.
     config.table.categorical_weight = 1.0  # cross-entropy's weight against the squared error.
+    # True: the data carries masks of its observed cells ('numeric_observed', 'categorical_observed');
+    # missing cells are left out of the loss and the scores (a CSV file with missing values sets it).
+    config.table.missing = False
+    config.table.hide_fraction = 0.0  # with missing cells: observed cells hidden from the input per step.
     config.data.name = "sklearn_breast_cancer"  # or 'csv', a CSV file of yours (data.path, data.csv).
     config.data.csv = ml_collections.ConfigDict()  # data.name='csv' (jaxae/data/csv_table.py):
     config.data.csv.label = ""  # a column kept out of the inputs, stored as the rows' label (evaluation only).

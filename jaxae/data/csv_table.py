@@ -14,6 +14,8 @@ evaluation and for `python -m jaxae.encode`, which writes it beside each row's c
 The test split is a seeded `data.test_fraction` of the rows (of each class, with a label); the
 transform (each numeric column's mean and standard deviation, each categorical column's
 categories) is fitted on the train split alone, so nothing of the test rows leaks into training.
+Missing cells (empty, NA, ...) are kept as such: the data set then carries masks of the observed
+cells and sets `table.missing`, and the tabular family leaves the missing cells out of its loss.
 """
 
 from __future__ import annotations
@@ -82,13 +84,19 @@ class CsvTable:
         base = "".join(c if c.isalnum() or c in "_-" else "_" for c in os.path.splitext(os.path.basename(self.path))[0])
         return f"{base.strip('_')[:32] or 'table'}-{self.content}"
 
+    @property
+    def has_missing(self) -> bool:
+        return any(bool(rows.isna().to_numpy().any()) for rows in self.rows.values())
+
     def fields(self, split: str) -> dict[str, np.ndarray]:
         """{'numeric' [n, numeric columns] float32, 'categorical' [n, categorical columns] int32 (when
-        the table has some), 'label' [n] (with a label)}: the split's model inputs."""
-        numeric, categorical = self.encoder.transform(self.rows[split])
-        fields = {"numeric": numeric}
-        if self.encoder.categorical_columns:
-            fields["categorical"] = categorical
+        the table has some), their masks 'numeric_observed' and 'categorical_observed' (when a cell
+        of the file is missing), 'label' [n] (with a label)}: the split's model inputs."""
+        fields = self.encoder.fields(self.rows[split])
+        if not self.encoder.categorical_columns:
+            del fields["categorical"], fields["categorical_observed"]
+        if not self.has_missing:
+            fields = {name: values for name, values in fields.items() if not name.endswith("_observed")}
         if self.classes:
             fields["label"] = self.labels[split]
         return fields
@@ -99,7 +107,7 @@ def read(path: str, options: CsvOptions, *, test_fraction: float, split_seed: in
 
     Raises:
       DataError: the file cannot be read or parsed, a named column is absent, a label is missing,
-        an ordinal value is not one of its levels, or a column has a missing value (the row named).
+        an ordinal value is not one of its levels, or a column has no value at all.
     """
     import pandas as pd
 
@@ -121,11 +129,6 @@ def read(path: str, options: CsvOptions, *, test_fraction: float, split_seed: in
         text = label.astype(str).to_numpy()
         classes = tuple(sorted(set(text)))
         label_ids = np.searchsorted(np.asarray(classes), text).astype(np.int64)
-    missing = inputs.isna().to_numpy()
-    if missing.any():
-        row, column = map(int, np.argwhere(missing)[0])
-        raise DataError(f"{where}: column {inputs.columns[column]!r} is missing at row {row} (line {row + 2} of the "
-                        f"file; {int(missing.any(axis=1).sum())} rows miss a value); fill or drop them first")
     test = splits.drawn_test(label_ids if options.label else np.zeros(len(frame)), test_fraction, split_seed,
                              where=where)
     rows = {"train": inputs[~test].reset_index(drop=True), "test": inputs[test].reset_index(drop=True)}

@@ -236,6 +236,9 @@ class CsvTable(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         features = {"numeric": tfds.features.Tensor(shape=(len(encoder.numeric_columns),), dtype=np.float32)}
         if encoder.categorical_columns:
             features["categorical"] = tfds.features.Tensor(shape=(len(encoder.categorical_columns),), dtype=np.int32)
+        if table.has_missing:
+            for name in [name for name in features if name in ("numeric", "categorical")]:
+                features[f"{name}_observed"] = tfds.features.Tensor(shape=features[name].shape, dtype=np.bool_)
         if table.classes:
             features["label"] = tfds.features.ClassLabel(names=list(table.classes))
         return tfds.core.DatasetInfo(
@@ -244,7 +247,7 @@ class CsvTable(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             features=tfds.features.FeaturesDict(features),
             metadata=tfds.core.MetadataDict(
                 path=table.path, input_transform=self.builder_config.transform, classes=list(table.classes),
-                config_fields={"table.cardinalities": list(encoder.cardinalities)},
+                config_fields={"table.cardinalities": list(encoder.cardinalities), "table.missing": table.has_missing},
                 vocab_sizes={"categorical": max(encoder.cardinalities, default=1)}),
             disable_shuffling=True,  # Rows in file order within each split.
         )

@@ -10,7 +10,11 @@ Column kinds, read from a DataFrame's dtypes:
                `fit` (compared by their text, str(value), in sorted order), plus one last id for
                any category `fit` did not see (an unseen category is what an anomaly detector
                should notice, not an error).
-A NumPy array is all numeric. Missing values (NaN, None) are refused with the column and row.
+A NumPy array is all numeric. Missing values (NaN, None, pandas' NA) are left out of `fit`'s
+statistics; `fields` gives each table its masks of observed cells beside the values (a missing
+number as its column's mean, 0 once standardised; a missing category as the unseen id), which the
+tabular family leaves out of its loss and scores; `transform`, for callers without masks, refuses
+them with the column and row. Infinite numbers are refused everywhere.
 Everything fitted is JSON (`to_json`/`from_json`): no pickle.
 """
 
@@ -69,9 +73,10 @@ class TableEncoder:
 
     # ------------------------------------------------------------------ reading a table
 
-    def _split_columns(self, X) -> list[tuple[str, str, np.ndarray]]:
-        """[(name, kind, values [n])] for each column (an ordinal column's values are its level
-        names, as strings); DataError naming the first missing value."""
+    def _split_columns(self, X, *, allow_missing: bool) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+        """[(name, kind, values [n], missing [n] bool)] for each column (an ordinal column's values
+        are its level names, as strings); DataError naming the first infinite number, and the first
+        missing value unless `allow_missing`."""
         if is_frame(X):
             columns = []
             for label in X.columns:
@@ -86,15 +91,18 @@ class TableEncoder:
             if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
                 raise DataError(f"a NumPy table must hold numbers; got dtype {X.dtype} (use a DataFrame for "
                                 "categorical columns)")
-            columns = [(str(i), "numeric", X[:, i], ~np.isfinite(X[:, i].astype(np.float64))) for i in range(X.shape[1])]
+            columns = [(str(i), "numeric", X[:, i], np.isnan(X[:, i].astype(np.float64))) for i in range(X.shape[1])]
         for name, kind, values, missing in columns:
-            if kind == "numeric" and not missing.any():
-                missing = ~np.isfinite(values.astype(np.float64))
-            if missing.any():
+            if kind == "numeric":
+                infinite = np.flatnonzero(np.isinf(np.where(missing, 0.0, values.astype(np.float64))))
+                if infinite.size:
+                    raise DataError(f"column {name!r} holds an infinite value at row {infinite[0]} "
+                                    f"({infinite.size} rows in all)")
+            if missing.any() and not allow_missing:
                 rows = np.flatnonzero(missing)
-                raise DataError(f"column {name!r} has a missing or non-finite value at row {rows[0]} "
-                                f"({len(rows)} rows in all); fill or drop them first")
-        return [(name, kind, values) for name, kind, values, _ in columns]
+                raise DataError(f"column {name!r} has a missing value at row {rows[0]} ({len(rows)} rows in all); "
+                                "fill or drop them first, or pass the table where missing cells are masked")
+        return columns
 
     # ------------------------------------------------------------------ fitting
 
@@ -102,7 +110,10 @@ class TableEncoder:
         """Learns each column's kind and scaling from X [n, columns] (array or DataFrame)."""
         self.frame = is_frame(X)
         self.columns = []
-        for name, kind, values in self._split_columns(X):
+        for name, kind, values, missing in self._split_columns(X, allow_missing=True):
+            if missing.all():
+                raise DataError(f"column {name!r} has no value in the table fitted")
+            values = values[~missing]
             column = {"name": name, "kind": kind}
             if kind == "ordinal":
                 column["levels"] = [str(level) for level in X.iloc[:, len(self.columns)].cat.categories]
@@ -148,11 +159,22 @@ class TableEncoder:
         return tuple(len(column["categories"]) + 1 for column in self.categorical_columns)
 
     def transform(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """X with the fitted columns -> (numeric [n, numeric columns] float32, categorical [n, columns] int32)."""
+        """X with the fitted columns, no value missing -> (numeric [n, numeric columns] float32,
+        categorical [n, columns] int32)."""
+        fields = self._fields(X, allow_missing=False)
+        return fields["numeric"], fields["categorical"]
+
+    def fields(self, X) -> dict[str, np.ndarray]:
+        """X with the fitted columns, cells possibly missing -> {'numeric' [n, numeric columns]
+        float32 (0 where missing), 'categorical' [n, columns] int32 (the unseen id where missing),
+        'numeric_observed' [n, numeric columns] and 'categorical_observed' [n, columns] bool}."""
+        return self._fields(X, allow_missing=True)
+
+    def _fields(self, X, *, allow_missing: bool) -> dict[str, np.ndarray]:
         if not self.columns:
             raise DataError("this TableEncoder is not fitted: call fit first")
-        found = self._split_columns(X)
-        names = [name for name, _, _ in found]
+        found = self._split_columns(X, allow_missing=allow_missing)
+        names = [name for name, _, _, _ in found]
         expected = [column["name"] for column in self.columns]
         if is_frame(X) and names != expected:
             raise DataError(f"the table's columns {names} are not the fitted ones {expected}")
@@ -163,19 +185,26 @@ class TableEncoder:
             if kinds:
                 raise DataError(f"a NumPy table holds numbers only, and the fitted table has {' and '.join(kinds)} "
                                 "columns: pass a pandas DataFrame with its column names")
-        numeric, categorical = [], []
-        for column, (name, kind, values) in zip(self.columns, found):
+        numeric, categorical, numeric_observed, categorical_observed = [], [], [], []
+        for column, (name, kind, values, missing) in zip(self.columns, found):
             if column["kind"] == "categorical":
                 ids = _codes(values, column["categories"])
-                categorical.append(np.where(ids < 0, len(column["categories"]), ids))  # Unseen: the last id.
+                ids = np.where((ids < 0) | missing, len(column["categories"]), ids)  # Unseen or missing: the last id.
+                categorical.append(ids)
+                categorical_observed.append(~missing)
                 continue
             if kind == "categorical" or (kind == "ordinal") != (column["kind"] == "ordinal"):
                 raise DataError(f"column {name!r} was {column['kind']} in fit; it is {kind} here")
-            numbers = self._ranks(column, values) if column["kind"] == "ordinal" else values.astype(np.float64)
-            numeric.append((numbers - column["mean"]) / column["std"])
+            numbers = np.zeros(len(values))
+            observed = values[~missing]
+            numbers[~missing] = self._ranks(column, observed) if column["kind"] == "ordinal" else observed.astype(np.float64)
+            numeric.append(np.where(missing, 0.0, (numbers - column["mean"]) / column["std"]))
+            numeric_observed.append(~missing)
         n = len(found[0][2])
-        return (np.asarray(numeric, np.float32).T.reshape(n, len(numeric)),
-                np.asarray(categorical, np.int32).T.reshape(n, len(categorical)))
+        shaped = lambda columns, dtype: np.asarray(columns, dtype).T.reshape(n, len(columns))  # noqa: E731
+        return {"numeric": shaped(numeric, np.float32), "categorical": shaped(categorical, np.int32),
+                "numeric_observed": shaped(numeric_observed, bool),
+                "categorical_observed": shaped(categorical_observed, bool)}
 
     def inverse_transform(self, numeric, probabilities):
         """Model outputs -> the fitted table's columns: numbers unscaled (as floats; booleans as
@@ -216,6 +245,30 @@ class TableEncoder:
             if column["kind"] == "ordinal":
                 out[column["name"]] = pd.Categorical(out[column["name"]], categories=column["levels"], ordered=True)
         return pd.DataFrame(out)
+
+    def filled(self, X, reconstruction):
+        """X with each missing cell of a fitted column taken from `reconstruction` (what
+        `inverse_transform` gives for X's rows); every observed cell and any other column as in X.
+        A DataFrame stays one (a filled categorical cell holds its category's text); an array
+        comes back as floats."""
+        if not is_frame(X):
+            values = np.array(X, np.float64)
+            missing = np.isnan(values)
+            values[missing] = np.asarray(reconstruction, np.float64)[missing]
+            return values
+        out = X.copy()
+        for column in self.columns:
+            name = column["name"]
+            missing = out[name].isna().to_numpy()
+            if not missing.any():
+                continue
+            values = reconstruction[name]
+            if column["kind"] == "ordinal":  # An ordered Categorical of the column's levels, as fitted.
+                out[name] = out[name].astype(values.dtype)
+            elif column["kind"] == "categorical":
+                out[name] = out[name].astype(object)
+            out.loc[missing, name] = np.asarray(values, object)[missing]
+        return out
 
     # ------------------------------------------------------------------ saving
 

@@ -100,11 +100,11 @@ class AnomalyDetector(AutoencoderEstimator):
 
     def __init__(self, contamination: float | None = 0.1, *, z_threshold: float = 3.5, holdout: float = 0.2,
                  n_components: int = 8, hidden: tuple = (128, 64), kind: str = "ae", epochs: int = 100,
-                 batch_size: int = 64, learning_rate: float = 1e-3, random_state: int = 0, workdir: str = "",
-                 keep_workdir: bool = False, verbose: int = 0):
+                 batch_size: int = 64, learning_rate: float = 1e-3, hide_fraction: float = 0.0, random_state: int = 0,
+                 workdir: str = "", keep_workdir: bool = False, verbose: int = 0):
         super().__init__(n_components, hidden=hidden, kind=kind, epochs=epochs, batch_size=batch_size,
-                         learning_rate=learning_rate, random_state=random_state, workdir=workdir,
-                         keep_workdir=keep_workdir, verbose=verbose)
+                         learning_rate=learning_rate, hide_fraction=hide_fraction, random_state=random_state,
+                         workdir=workdir, keep_workdir=keep_workdir, verbose=verbose)
         self.contamination, self.z_threshold, self.holdout = contamination, z_threshold, holdout
 
     def _check_threshold_params(self) -> None:

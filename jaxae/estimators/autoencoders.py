@@ -24,7 +24,9 @@ from sklearn.utils.validation import check_is_fitted
 from jaxae.config import defaults
 from jaxae.config.checks import number_value, widths_value
 from jaxae.errors import DataError
-from jaxae.estimators.base import Inputs, TrainedEstimator, cadence, devices_batch, eval_batch, in_canonical_order
+from jaxae.data.tables import is_frame
+from jaxae.estimators.base import (Inputs, TrainedEstimator, cadence, checked_array, devices_batch, eval_batch,
+                                   in_canonical_order)
 
 KINDS = ("ae", "vae")
 
@@ -61,6 +63,8 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
       hidden: the encoder's widths (the decoder mirrors them).
       kind: 'ae' or, for images, 'vae' (its codes are the posterior means).
       epochs, batch_size, learning_rate: Adam's training schedule.
+      hide_fraction: tables only: the fraction of each row's observed cells hidden from the input at
+        each step (still reconstructed), which teaches the model to fill in missing cells (`impute`).
       random_state: the seed of every random draw (initialisation, batch order, noise).
       workdir: where the run is trained and kept ('' for a temporary folder, removed with the
         estimator); each fit trains afresh there (`estimators.base.TrainedEstimator`).
@@ -70,13 +74,15 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
     """
 
     parameter_fields = {"model.latent_dim": "n_components", "model.hidden": "hidden", "num_epochs": "epochs",
-                        "batch_size": "batch_size", "optimizer.learning_rate": "learning_rate", "seed": "random_state"}
+                        "batch_size": "batch_size", "optimizer.learning_rate": "learning_rate", "seed": "random_state",
+                        "table.hide_fraction": "hide_fraction"}
 
     def __init__(self, n_components: int = 8, *, hidden: tuple = (128, 64), kind: str = "ae", epochs: int = 100,
-                 batch_size: int = 64, learning_rate: float = 1e-3, random_state: int = 0, workdir: str = "",
-                 keep_workdir: bool = False, verbose: int = 0):
+                 batch_size: int = 64, learning_rate: float = 1e-3, hide_fraction: float = 0.0, random_state: int = 0,
+                 workdir: str = "", keep_workdir: bool = False, verbose: int = 0):
         self.n_components, self.hidden, self.kind = n_components, hidden, kind
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
+        self.hide_fraction = hide_fraction
         self.random_state, self.workdir, self.keep_workdir, self.verbose = random_state, workdir, keep_workdir, verbose
 
     def _check_params(self) -> None:
@@ -88,6 +94,7 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
         number_value("epochs", self.epochs, integer=True, low=1)
         number_value("batch_size", self.batch_size, integer=True, low=1)
         number_value("learning_rate", self.learning_rate, low=0, low_open=True)
+        number_value("hide_fraction", self.hide_fraction, low=0, high=1, high_open=True)
         number_value("random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
 
     def _fit(self, X, rows=None) -> None:
@@ -101,6 +108,11 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
         config = config_for(self.inputs_, len(source), kind=self.kind, n_components=self.n_components,
                             hidden=self.hidden, epochs=self.epochs, batch_size=self.batch_size,
                             learning_rate=self.learning_rate, random_state=self.random_state)
+        if self.inputs_.kind == "table":  # Missing cells: masked out of the loss (`TabularTrainer`).
+            config.table.missing = "numeric_observed" in source.spec
+            config.table.hide_fraction = float(self.hide_fraction)
+        elif self.hide_fraction:
+            raise ValueError(f"hide_fraction={self.hide_fraction} hides cells of tables; X holds images")
         self.n_features_in_ = self.inputs_.num_features
         if self.inputs_.kind == "table" and self.inputs_.table.frame:
             self.feature_names_in_ = np.asarray([column["name"] for column in self.inputs_.table.columns], object)
@@ -110,8 +122,9 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
         """The trained model's `method` ('encode', 'scores') of X's rows, whatever their order."""
         check_is_fitted(self, "model_")
         arrays = self.inputs_.arrays(X, type(self).__name__)
-        columns = (arrays["image"],) if self.inputs_.kind == "images" else (arrays["numeric"], arrays["categorical"])
-        return in_canonical_order(getattr(self.model_, f"{method}_fields"), *columns)
+        names = ("image",) if self.inputs_.kind == "images" else ("numeric", "categorical", "numeric_observed",
+                                                                  "categorical_observed")
+        return in_canonical_order(getattr(self.model_, f"{method}_fields"), *[arrays.get(name) for name in names])
 
     def _state(self) -> dict:
         return {"inputs": self.inputs_.to_json()}
@@ -142,6 +155,16 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     def transform(self, X) -> np.ndarray:
         """[n, n_components] float32: the encoder's codes of X (a VAE's posterior means)."""
         return self._apply("encode", X)
+
+    def impute(self, X):
+        """A table X with each missing cell (NaN, None) filled by the model's reconstruction of it
+        from the row's observed cells (a category by its most probable value seen in fit), every
+        observed cell kept: a DataFrame for a DataFrame, else an array of floats."""
+        check_is_fitted(self, "model_")
+        if self.inputs_.kind != "table":
+            raise DataError("impute fills the missing cells of a table; this estimator was fitted on images")
+        self.inputs_.arrays(X, type(self).__name__)  # X's checks, in scikit-learn's words.
+        return self.model_.impute(X if is_frame(X) else checked_array(X, allow_nan=True))
 
     def inverse_transform(self, X):
         """codes [n, n_components] -> the decoder's reconstruction in X's space: images in the

@@ -34,9 +34,11 @@ FIT_FILE = "estimator-fit.json"  # In a run folder a fit trained in: the estimat
 RUN_OUTPUTS = (*OUTPUTS, LOCK_FILE)  # What a run leaves in its folder.
 
 
-def checked_array(X, *, min_samples: int = 1) -> np.ndarray:
-    """X [n, d] or [n, H, W(, C)] of numbers, validated by scikit-learn, as float64."""
-    X = check_array(X, allow_nd=True, dtype=np.float64, ensure_min_samples=min_samples, input_name="X")
+def checked_array(X, *, min_samples: int = 1, allow_nan: bool = False) -> np.ndarray:
+    """X [n, d] or [n, H, W(, C)] of numbers, validated by scikit-learn, as float64 (NaN, a missing
+    cell, only where `allow_nan`: in a table)."""
+    X = check_array(X, allow_nd=True, dtype=np.float64, ensure_min_samples=min_samples, input_name="X",
+                    ensure_all_finite="allow-nan" if allow_nan else True)
     if X.ndim > 4:
         raise DataError(f"X must be [n, features] or images [n, H, W] / [n, H, W, C]; got shape {X.shape}")
     return X
@@ -91,9 +93,9 @@ class Inputs:
             if len(X) < min_samples:
                 raise ValueError(f"X has {len(X)} rows; at least {min_samples} are needed")
             return cls("table", table=TableEncoder().fit(X))
+        if tables and np.ndim(X) == 2:  # A table, where a missing cell (NaN) is allowed.
+            return cls("table", table=TableEncoder().fit(checked_array(X, min_samples=min_samples, allow_nan=True)))
         X = checked_array(X, min_samples=min_samples)
-        if X.ndim == 2 and tables:
-            return cls("table", table=TableEncoder().fit(X))
         return cls("images", shape=X.shape[1:], low=float(X.min()), high=float(X.max()))
 
     @property
@@ -109,17 +111,20 @@ class Inputs:
 
     def arrays(self, X, who: str = "this model") -> dict[str, np.ndarray]:
         """X -> the family's fields: {'image': [n, H, W, C] float32 in [0, 1]} or
-        {'numeric': [n, d] float32, 'categorical': [n, columns] int32}."""
+        {'numeric': [n, d] float32, 'categorical': [n, columns] int32}, and, where a cell of the
+        table is missing, the masks of the observed ones ('numeric_observed', 'categorical_observed')."""
         if self.kind == "table":
             if not is_frame(X):
-                X = checked_array(X)
+                X = checked_array(X, allow_nan=True)
                 if X.ndim != 2:
                     raise DataError(f"X must be a table [n, {self.num_features}] like the one fitted; got shape {X.shape}")
                 if X.shape[1] != self.num_features:  # scikit-learn's words, which its checks expect.
                     raise DataError(f"X has {X.shape[1]} features, but {who} is expecting {self.num_features} "
                                     "features as input")
-            numeric, categorical = self.table.transform(X)
-            return {"numeric": numeric, "categorical": categorical}
+            fields = self.table.fields(X)
+            if fields["numeric_observed"].all() and fields["categorical_observed"].all():
+                del fields["numeric_observed"], fields["categorical_observed"]
+            return fields
         X = checked_array(X)
         if X.shape[1:] != self.shape:
             raise DataError(f"X has {X.shape[1:]} features per example; {who} was fitted on {self.shape}")
@@ -137,8 +142,10 @@ class Inputs:
             return ArraySource(arrays, name="X")
         if not self.table.categorical_columns:
             arrays.pop("categorical")
+            arrays.pop("categorical_observed", None)
         # The run records the column transform, so that `jaxae.load(workdir_)` takes X's raw rows too.
-        return ArraySource(arrays, kinds={"numeric": "dense", "categorical": "ids"},
+        kinds = {"numeric": "dense", "categorical": "ids", "numeric_observed": "mask", "categorical_observed": "mask"}
+        return ArraySource(arrays, kinds={name: kinds[name] for name in arrays},
                            vocab_sizes={"categorical": max(self.table.cardinalities, default=1)}, name="X",
                            metadata={"input_transform": self.table.to_json()})
 

@@ -63,18 +63,23 @@ def bce_with_logits(logits, targets):
     return jnp.sum(sigmoid_cross_entropy(logits, targets), axis=-1)
 
 
-def categorical_cross_entropy(logits, categories):
-    """Cross-entropy of each categorical column per example, summed over the columns.
+def categorical_cross_entropy(logits, categories, observed=None):
+    """Cross-entropy of each categorical column per example, summed over the (observed) columns.
 
     Args:
       logits: [batch, columns, K] (a column's impossible categories may hold -inf).
       categories: [batch, columns] int, each column's true category.
+      observed: optional [batch, columns] bool, False where a cell is missing: it contributes
+        exactly nothing, to the value and to the gradient, whatever its category.
     Returns:
-      [batch]: sum over columns of -log softmax(logits)[category].
+      [batch]: sum over the (observed) columns of -log softmax(logits)[category].
     """
     check_batched(logits, "categorical_cross_entropy")
     if logits.shape[:2] != categories.shape:
         raise ValueError(f"categorical_cross_entropy: logits {logits.shape} do not match categories {categories.shape}")
     log_p = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
     chosen = jnp.take_along_axis(log_p, categories[..., None].astype(jnp.int32), axis=-1)[..., 0]
+    if observed is not None:
+        check_same_shape(categories, observed, "categorical_cross_entropy (observed)")
+        chosen = jnp.where(observed.astype(bool), chosen, 0.0)
     return -jnp.sum(chosen, axis=-1)

@@ -19,18 +19,19 @@ class TrainedTableAutoencoder(TrainedModel):
 
     A run on a data set with a column transform (a CSV file's, the embedded breast-cancer table's
     standardisation, an estimator's; recorded as the run record's `input_transform`) takes raw rows
-    in `encode`, `scores` and `reconstruct`: a pandas DataFrame with the table's columns, or an array
-    [n, columns] of numbers where every column is numeric; the transform is applied here, so raw
-    rows are never scored as if standardised. A run without one (trained on the caller's arrays of
-    fields) takes its fields there: numeric [n, num_numeric] float and categorical [n, columns] ids.
-    `encode_fields` and `scores_fields` always take the fields (as the data set holds them).
+    in `encode`, `scores`, `reconstruct` and `impute`: a pandas DataFrame with the table's columns,
+    or an array [n, columns] of numbers where every column is numeric, missing cells as NaN or None;
+    the transform is applied here, so raw rows are never scored as if standardised. A run without
+    one (trained on the caller's arrays of fields) takes its fields there: numeric [n, num_numeric]
+    float and categorical [n, columns] ids. `encode_fields` and `scores_fields` always take the
+    fields (as the data set holds them), with optional masks of the observed cells.
 
     Attributes:
       config, model, params, step; cardinalities: each categorical column's number of ids;
       transform: the recorded `TableEncoder`, or None.
     """
 
-    input_fields = ("numeric", "categorical")  # What encode_fields and scores_fields take.
+    input_fields = ("numeric", "categorical", "numeric_observed", "categorical_observed")  # encode_fields' arguments.
     offers = frozenset({"encode", "decode", "reconstruct", "scores"})
 
     def __init__(self, trainer, state, mesh, batch_size: int | None = None):
@@ -46,20 +47,21 @@ class TrainedTableAutoencoder(TrainedModel):
         return TableEncoder.from_json(recorded) if recorded else None
 
     def _fields_of(self, rows, categorical):
-        """(numeric, categorical) model fields from raw rows (through the transform) or given fields."""
+        """The model's fields (numeric, categorical, numeric_observed, categorical_observed) from raw
+        rows (through the transform) or from the given fields."""
         transform = self.transform
         if transform is None:
-            return rows, categorical
+            return rows, categorical, None, None
         if categorical is not None:
             raise DataError("this run recorded its column transform: pass the raw rows alone (a DataFrame or "
                             "[n, columns] numbers); the data set's fields go to encode_fields / scores_fields")
         options = csv_table.options_of_json(self.record["data"]["input_transform"])
         if options is not None and tables.is_frame(rows):  # The CSV's own columns, typed as the run read them.
             rows, _ = csv_table.typed_inputs(rows, options, where="the rows")
-        numeric, categorical = transform.transform(rows)
-        return numeric, (categorical if self.cardinalities else None)
+        fields = transform.fields(rows)
+        return tuple(fields[name] for name in self.input_fields)
 
-    def _split(self, numeric, categorical) -> WholeSplit:
+    def _split(self, numeric, categorical, numeric_observed=None, categorical_observed=None) -> WholeSplit:
         numeric = np.asarray(numeric, np.float32)
         if numeric.ndim != 2 or numeric.shape[1] != self.model.num_numeric:
             raise DataError(f"numeric must be [n, {self.model.num_numeric}]; got shape {numeric.shape}")
@@ -76,11 +78,20 @@ class TrainedTableAutoencoder(TrainedModel):
             raise DataError(f"categorical[{row}, {column}]={categorical[row, column]} is not in [0, "
                             f"{self.cardinalities[column]}), that column's ids")
         fields = {"numeric": numeric, "categorical": categorical.astype(np.int32)}
-        source = ArraySource(fields, kinds={"numeric": "dense", "categorical": "ids"}, name="rows")
+        if numeric_observed is not None or categorical_observed is not None:
+            fields["numeric_observed"] = np.ones(numeric.shape, bool) if numeric_observed is None else numeric_observed
+            fields["categorical_observed"] = (np.ones(categorical.shape, bool) if categorical_observed is None
+                                              else categorical_observed)
+            for name in ("numeric_observed", "categorical_observed"):
+                fields[name] = np.asarray(fields[name], bool).reshape(fields[name.split("_")[0]].shape)
+        kinds = {"numeric": "dense", "categorical": "ids", "numeric_observed": "mask", "categorical_observed": "mask"}
+        source = ArraySource(fields, kinds={name: kinds[name] for name in fields}, name="rows")
         return WholeSplit(source, self.mesh, self.batch_size)
 
     def _encode(self, params, batch):
-        return {"code": self.model.apply({"params": params}, *self.trainer.columns(batch), method="encode")}
+        numeric, categorical, observed = self.trainer.columns(batch)
+        shown = self.trainer.shown(numeric, categorical, observed)
+        return {"code": self.model.apply({"params": params}, *shown, method="encode")}
 
     def _decode(self, params, batch):
         numeric, logits = self.model.apply({"params": params}, batch["code"], method="decode")
@@ -89,20 +100,25 @@ class TrainedTableAutoencoder(TrainedModel):
     def _scores(self, params, batch):
         return self.trainer.per_example(params, *self.trainer.columns(batch))
 
-    def encode_fields(self, numeric, categorical=None) -> np.ndarray:
-        """The data set's fields (numeric [n, num_numeric], categorical [n, columns]) -> codes [n, latent_dim]."""
-        return self._split(numeric, categorical).map(self._encode, self.params)["code"]
+    def encode_fields(self, numeric, categorical=None, numeric_observed=None, categorical_observed=None) -> np.ndarray:
+        """The data set's fields (numeric [n, num_numeric], categorical [n, columns], and the masks of
+        their observed cells where some are missing) -> codes [n, latent_dim]."""
+        split = self._split(numeric, categorical, numeric_observed, categorical_observed)
+        return split.map(self._encode, self.params)["code"]
 
-    def scores_fields(self, numeric, categorical=None) -> np.ndarray:
-        """The data set's fields -> [n] each row's reconstruction loss (squared error + weighted cross-entropy)."""
-        return self._split(numeric, categorical).map(self._scores, self.params)["score"]
+    def scores_fields(self, numeric, categorical=None, numeric_observed=None, categorical_observed=None) -> np.ndarray:
+        """The data set's fields -> [n] each row's reconstruction loss (squared error + weighted
+        cross-entropy) over its observed cells, on the scale of a whole row."""
+        split = self._split(numeric, categorical, numeric_observed, categorical_observed)
+        return split.map(self._scores, self.params)["score"]
 
     def encode(self, rows, categorical=None) -> np.ndarray:
         """Raw rows (or, for a run without a transform, its fields) -> codes [n, latent_dim]."""
         return self.encode_fields(*self._fields_of(rows, categorical))
 
     def scores(self, rows, categorical=None) -> np.ndarray:
-        """Raw rows (or a run's fields) -> [n] each row's reconstruction loss: the anomaly score."""
+        """Raw rows (or a run's fields) -> [n] each row's reconstruction loss over its observed
+        cells: the anomaly score."""
         return self.scores_fields(*self._fields_of(rows, categorical))
 
     def decode(self, codes) -> tuple[np.ndarray, np.ndarray]:
@@ -118,3 +134,19 @@ class TrainedTableAutoencoder(TrainedModel):
         decoded = self.decode(self.encode(rows, categorical))
         transform = self.transform
         return transform.inverse_transform(*decoded) if transform is not None else decoded
+
+    def impute(self, rows):
+        """Raw rows with missing cells (NaN, None) -> the same rows with each missing cell filled by
+        its reconstruction from the row's observed cells (a category by its most probable seen
+        value); observed cells are kept as given. Needs the run's column transform."""
+        transform = self.transform
+        if transform is None:
+            raise DataError("impute needs a run that recorded its column transform (a CSV file's, an estimator's)")
+        numeric, categorical, numeric_observed, categorical_observed = self._fields_of(rows, None)
+        filled_numeric, probabilities = self.decode(self.encode_fields(numeric, categorical, numeric_observed,
+                                                                       categorical_observed))
+        probabilities = probabilities.copy()
+        for column, cardinality in enumerate(self.cardinalities):  # The unseen id is no imputation.
+            probabilities[:, column, cardinality - 1:] = -1.0
+        filled = transform.inverse_transform(filled_numeric, probabilities)
+        return transform.filled(rows, filled)

@@ -6,6 +6,15 @@ whoever made the table: `jaxae.data.tables.TableEncoder`, or the embedded data s
 example's loss is the squared error summed over its numeric columns plus `table.categorical_weight`
 times the cross-entropy summed over its categorical columns; the same per-example loss is the
 anomaly score that `jaxae.AnomalyDetector` ranks rows by.
+
+Missing cells (`table.missing`, which a CSV file with missing values sets): the batch also holds
+'numeric_observed' and 'categorical_observed' masks. A missing cell enters the model as 0 (its
+column's mean) or as the unseen category, whatever the data holds there, and is left out of the
+loss exactly, as AutoRec leaves out unrated items; each part of a row's loss is its sum over the
+observed cells times (columns / observed columns), so rows with missing cells score on the scale
+of whole rows. `table.hide_fraction` hides that fraction of the observed cells from the input at
+each step (still in the loss), which teaches the model to fill in what it does not see: the
+reconstruction of a missing cell is its imputation (`jaxae.load(run).impute`).
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from jaxae.metrics.means import masked_sums, means
 from jaxae.models.activations import ACTIVATIONS
 from jaxae.models.initializers import KERNEL_INITS
 from jaxae.models.tabular import TableAutoencoder
-from jaxae.steps import optimizers
+from jaxae.steps import optimizers, rng
 from jaxae.steps.train_state import TrainState
 from jaxae.trainers.base import Trainer
 
@@ -46,12 +55,18 @@ class TabularTrainer(Trainer):
                               "needs at least 2 categories")
         checks.number(config, "table.embed_dim", low=1, integer=True)
         checks.number(config, "table.categorical_weight", low=0)
+        checks.boolean(config, "table.missing")
+        checks.number(config, "table.hide_fraction", low=0, high=1, high_open=True)
         optimizers.validate(config)
 
     @classmethod
     def train_fields(cls, config) -> dict[str, str]:
         fields = {"numeric": "dense"}
-        return fields | ({"categorical": "ids"} if config.table.cardinalities else {})
+        if config.table.missing:
+            fields["numeric_observed"] = "mask"
+        if config.table.cardinalities:
+            fields |= {"categorical": "ids"} | ({"categorical_observed": "mask"} if config.table.missing else {})
+        return fields
 
     def __init__(self, config, spec, num_examples: int, *, axis_name=None):
         super().__init__(config, spec, num_examples, axis_name=axis_name)
@@ -72,15 +87,21 @@ class TabularTrainer(Trainer):
 
     def identity(self):
         fields = ["model.hidden", "model.decoder_hidden", "model.latent_dim", "model.activation",
-                  "model.weight_init", "table.cardinalities", "table.embed_dim", "compute_dtype"]
+                  "model.weight_init", "table.cardinalities", "table.embed_dim", "compute_dtype", "table.missing",
+                  "table.hide_fraction"]
         return self.identity_of(*fields) | optimizers.identity(self.config, self.num_steps)
 
     def columns(self, batch):
-        """A batch's (numeric [batch, num_numeric], categorical [batch, columns] int32)."""
+        """A batch's (numeric [batch, num_numeric], categorical [batch, columns] int32, observed):
+        observed is (numeric_observed, categorical_observed) bool masks, or None where the batch has none."""
         numeric = batch["numeric"]
         chex.assert_rank(numeric, 2)
         categorical = batch.get("categorical", jnp.zeros((numeric.shape[0], 0), jnp.int32))
-        return numeric, categorical.astype(jnp.int32)
+        observed = None
+        if "numeric_observed" in batch:
+            categorical_observed = batch.get("categorical_observed", jnp.ones(categorical.shape, bool))
+            observed = (batch["numeric_observed"].astype(bool), categorical_observed.astype(bool))
+        return numeric, categorical.astype(jnp.int32), observed
 
     def init(self, key) -> TrainState:
         init_key, state_key = jax.random.split(key)
@@ -89,23 +110,61 @@ class TabularTrainer(Trainer):
         return TrainState(step=jnp.zeros((), jnp.int32), key=state_key, params=params,
                           opt_state=self.tx.init(params), extra={})
 
-    def per_example(self, params, numeric, categorical):
-        """{'score' [batch]: the loss of each row, 'squared_error', 'cross_entropy', 'category_acc' [batch]}."""
-        _, numeric_out, logits = self.model.apply({"params": params}, numeric, categorical)
-        squared = losses.squared_error(numeric_out, numeric)
+    def per_example(self, params, numeric, categorical, observed=None, seen=None):
+        """{'score' [batch]: the loss of each row, 'squared_error', 'cross_entropy', 'category_acc' [batch]}.
+
+        observed: (numeric_observed, categorical_observed) masks of the cells the loss counts (None: all);
+        seen: masks of the cells the model's input shows (default `observed`); an unseen cell enters
+        as 0 (numeric) or the unseen id (categorical).
+        """
+        seen = observed if seen is None else seen
+        _, numeric_out, logits = self.model.apply({"params": params}, *self.shown(numeric, categorical, seen))
+        if observed is None:
+            squared = losses.squared_error(numeric_out, numeric)
+        else:
+            squared = losses.masked_squared_error(numeric_out, numeric, observed[0]) * _to_whole_rows(observed[0])
         if self.cardinalities:
-            cross_entropy = losses.categorical_cross_entropy(logits, categorical)
-            accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == categorical, axis=-1).astype(jnp.float32)
+            counted = None if observed is None else observed[1]
+            cross_entropy = losses.categorical_cross_entropy(logits, categorical, counted)
+            right = jnp.argmax(logits, axis=-1) == categorical
+            if counted is None:
+                accuracy = jnp.mean(right, axis=-1).astype(jnp.float32)
+            else:
+                cross_entropy = cross_entropy * _to_whole_rows(counted)
+                accuracy = jnp.sum(right & counted, axis=-1) / jnp.maximum(jnp.sum(counted, axis=-1), 1)
         else:
             cross_entropy = accuracy = jnp.zeros_like(squared)
         return {"score": squared + self.config.table.categorical_weight * cross_entropy,
                 "squared_error": squared, "cross_entropy": cross_entropy, "category_acc": accuracy}
 
+    def shown(self, numeric, categorical, seen):
+        """The model's input: the cells `seen` masks out (numeric, categorical) replaced by 0 and the unseen id."""
+        if seen is None:
+            return numeric, categorical
+        unseen_ids = jnp.asarray(self.cardinalities, jnp.int32) - 1
+        return jnp.where(seen[0], numeric, 0.0), jnp.where(seen[1], categorical, unseen_ids)
+
+    def hidden_cells(self, state, batch, observed):
+        """(the cells a train step's loss counts, the cells its input shows): `observed` (all cells
+        where none is missing) less a `table.hide_fraction` of them, drawn per example (by its index
+        in the split) and step, so any device count draws alike; `observed` twice without hiding."""
+        fraction = self.config.table.hide_fraction
+        if not fraction:
+            return observed, observed
+        if observed is None:  # No cell missing: hide among all of them.
+            rows = len(batch["numeric"])
+            observed = (jnp.ones(batch["numeric"].shape, bool), jnp.ones((rows, len(self.cardinalities)), bool))
+        keys = rng.keys_for(jax.random.fold_in(state.key, state.step), batch["index"])
+        shown = tuple(mask & ~jax.vmap(lambda key, mask=mask: jax.random.bernoulli(key, fraction, mask.shape[1:]))(draw)
+                      for mask, draw in zip(observed, rng.split_streams(keys, 2)))
+        return observed, shown
+
     def train_step(self, state: TrainState, batch):
-        numeric, categorical = self.columns(batch)
+        numeric, categorical, observed = self.columns(batch)
+        observed, seen = self.hidden_cells(state, batch, observed)
 
         def loss_fn(params):
-            parts = self.per_example(params, numeric, categorical)
+            parts = self.per_example(params, numeric, categorical, observed, seen)
             metrics = {"loss": jnp.mean(parts["score"]), "squared_error": jnp.mean(parts["squared_error"])}
             if self.cardinalities:
                 metrics["cross_entropy"] = jnp.mean(parts["cross_entropy"])
@@ -133,3 +192,10 @@ class TabularTrainer(Trainer):
         from jaxae.trainers.tabular.inference import TrainedTableAutoencoder
 
         return TrainedTableAutoencoder(self, state, mesh)
+
+
+def _to_whole_rows(observed):
+    """[batch] columns / observed columns of each row (0 for a row with none): a masked sum times it
+    is on the scale of a whole row's sum."""
+    counts = jnp.sum(observed, axis=-1)
+    return jnp.where(counts > 0, observed.shape[-1] / jnp.maximum(counts, 1), 0.0)
