@@ -15,7 +15,7 @@ import functools
 import os
 import tempfile
 
-from helpers import mixed_frame, tiny, train
+from helpers import mixed_frame, tiny, train, with_holes
 
 # Short runs that save often: each checkpoint a killed copy can restart from is kept.
 SHORT = dict(num_steps=6, log_every=2, checkpoint_every=2, eval_every=6)
@@ -102,7 +102,8 @@ CASES = {
     "sgns_wiki": Case("sgns_wiki", dict(num_steps=40, checkpoint_every=20, eval_every=0), data="corpus", sgd=None,
                       kill_points=(20,), home="test_sgns.py"),
     # The eval's squared error differs 1.1e-4 relative with parameters 1e-4 apart.
-    "tabular_breast_cancer": Case("tabular_breast_cancer", dict(SHORT, table__categorical_weight=2.0), data="table",
+    "tabular_breast_cancer": Case("tabular_breast_cancer", dict(SHORT, table__categorical_weight=2.0, table__missing=True,
+                                                                table__hide_fraction=0.2), data="table",
                                   kill_points=(2,), home="test_tabular.py", rtol=5e-4),
 }
 
@@ -166,14 +167,14 @@ def binary_digits():
 
 @functools.cache
 def table_data():
-    """(the fitted TableEncoder, (source, source)): the mixed table, trained and evaluated on."""
+    """(the fitted TableEncoder, (source, source)): the mixed table with missing cells, trained and evaluated on."""
     from jaxae.data.sources import ArraySource
     from jaxae.data.tables import TableEncoder
 
-    table = TableEncoder().fit(mixed_frame())
-    numeric, categorical = table.transform(mixed_frame())
-    source = ArraySource({"numeric": numeric, "categorical": categorical},
-                         kinds={"numeric": "dense", "categorical": "ids"})
+    frame = with_holes(mixed_frame())  # A tenth of three columns' cells missing: masked out of the loss.
+    table = TableEncoder().fit(frame)
+    source = ArraySource(table.fields(frame), kinds={"numeric": "dense", "categorical": "ids", "numeric_observed": "mask",
+                                                     "categorical_observed": "mask"})
     return table, (source, source)
 
 

@@ -113,6 +113,15 @@ def hungarian_accuracy(labels, predicted) -> float:
     return counts[rows, columns].sum() / len(labels)
 
 
+def with_holes(frame, fraction=0.1, seed=0, columns=("weight", "size", "colour")):
+    """`frame` with about `fraction` of the cells of `columns` missing (NaN or None), drawn by `seed`."""
+    rng = np.random.default_rng(seed)
+    frame = frame.copy()
+    for name in columns:
+        frame.loc[rng.random(len(frame)) < fraction, name] = None  # NaN in a number column, a missing category else.
+    return frame
+
+
 def mixed_frame(n=256, seed=0):
     """A table whose columns depend on one hidden factor: a number, an ordinal size, two categories."""
     rng = np.random.default_rng(seed)

@@ -62,7 +62,7 @@ def test_columns_are_typed_the_split_keeps_each_class_and_the_transform_sees_tra
     ("a;b;c\n1;2;3\n", dict(label="", ordinal="", categorical="", ignore=""), "is it separated by another character"),
     ("a,size\n1,S\n2,XL\n3,M\n", dict(label="", ordinal="size:S<M<L", categorical="", ignore=""),
      "column 'size' holds 'XL' at row 1, not one of its data.csv.ordinal levels"),
-    ("a,b\n1,2\n3,\n5,6\n", dict(label="", ordinal="", categorical="", ignore=""), r"column 'b' is missing at row 1 \(line 3"),
+    ("a,b\n1,\n3,\n5,\n", dict(label="", ordinal="", categorical="", ignore=""), "column 'b' has no value"),
     ("a,b,y\n1,2,x\n3,4,\n", dict(label="y", ordinal="", categorical="", ignore=""), "label column 'y' is missing at row 1"),
 ])
 def test_a_bad_file_or_option_is_refused_in_one_line(tmp_path, content, changes, message):
@@ -74,22 +74,30 @@ def test_a_bad_file_or_option_is_refused_in_one_line(tmp_path, content, changes,
         options(ordinal="size:S")
 
 
-def test_a_tabular_run_on_a_csv_file_scores_its_raw_rows_when_loaded(tmp_path):
+def test_a_tabular_run_on_a_csv_file_with_missing_cells_scores_and_imputes_its_raw_rows_when_loaded(tmp_path):
     from jaxae.tools import encode
 
     frame = customers()
+    frame.loc[::7, "income"] = np.nan  # Missing cells, written as empty fields.
+    frame.loc[3::11, "city"] = None
     frame.to_csv(tmp_path / "customers.csv", index=False)
     config = csv_config(tmp_path / "customers.csv", tmp_path / "tfds")
     result = loop.run(config, str(tmp_path / "run"))
     assert np.isfinite(result.eval_metrics["eval/score"])
     model = jaxae.load(str(tmp_path / "run"), mesh=parallel.make_mesh(1))
     assert model.config.table.cardinalities == (4, 3)  # Set from the file's categories, and recorded.
+    assert model.config.table.missing  # Set by the file's missing cells: they are masked out of the loss.
     test = splits.drawn_test((frame.churn == "no").to_numpy(), config.data.test_fraction, 0, where="")
     split = sources.open_tfds("csv", "test", config.data.tfds_data_dir, config.data)
-    fields = host.read_all(split, ["numeric", "categorical", "label"])
+    fields = host.read_all(split, list(model.input_fields))
     raw = frame[test].reset_index(drop=True)  # As read from the file: the id, label, zip and size columns too.
-    np.testing.assert_allclose(model.scores(raw), model.scores_fields(fields["numeric"], fields["categorical"]),
+    np.testing.assert_allclose(model.scores(raw), model.scores_fields(*[fields[name] for name in model.input_fields]),
                                rtol=1e-6)
+    assert not fields["numeric_observed"].all() and not fields["categorical_observed"].all()
+    filled = model.impute(raw)
+    assert filled[["income", "city"]].notna().all().all() and set(filled.city) <= {"Paris", "Lyon", "Nice"}
+    kept = raw.income.notna()
+    np.testing.assert_array_equal(filled.income[kept], raw.income[kept])
     np.testing.assert_allclose(model.scores(raw).mean(), result.eval_metrics["eval/score"], rtol=1e-5)
     out = tmp_path / "scores.npz"
     assert encode.main(["--workdir", str(tmp_path / "run"), "--rows", str(tmp_path / "customers.csv"),
@@ -102,9 +110,19 @@ def test_a_tabular_run_on_a_csv_file_scores_its_raw_rows_when_loaded(tmp_path):
         loop.run(config, str(tmp_path / "other"))
 
 
-def test_an_estimators_run_loads_as_a_model_of_raw_rows_with_its_scores(tmp_path):
+def test_an_estimators_run_on_rows_with_holes_loads_as_a_model_of_raw_rows_with_its_scores(tmp_path):
     frame = customers(rows=64).drop(columns=["id", "churn"])
     frame["size"] = pd.Categorical(frame["size"], categories=["S", "M", "L"], ordered=True)
-    detector = jaxae.AnomalyDetector(epochs=2, batch_size=16, random_state=0).fit(frame)
+    frame.loc[::5, "age"] = np.nan
+    frame.loc[2::9, "size"] = None
+    detector = jaxae.AnomalyDetector(epochs=2, batch_size=16, hide_fraction=0.2, random_state=0).fit(frame)
     model = jaxae.load(detector.workdir_)
-    np.testing.assert_allclose(model.scores(frame), detector.decision_function(frame), rtol=1e-6)
+    scores = detector.decision_function(frame)
+    assert np.isfinite(scores).all()
+    np.testing.assert_allclose(model.scores(frame), scores, rtol=1e-6)
+    filled = detector.impute(frame)
+    assert filled.notna().all().all() and list(filled.columns) == list(frame.columns)
+    numbers = customers(rows=64)[["age", "income"]].to_numpy(float)
+    numbers[::4, 0] = np.nan
+    filled_numbers = jaxae.AutoencoderTransformer(epochs=2, batch_size=16).fit(numbers).impute(numbers)
+    assert np.isfinite(filled_numbers).all() and np.array_equal(filled_numbers[:, 1], numbers[:, 1])

@@ -2,6 +2,7 @@
 loss; the embedded breast-cancer config; jaxae.load; the table encoder's reading and writing of
 mixed DataFrames. (1 against 8 devices and resuming: tests/test_every_family.py, on the same run.)"""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,7 +17,7 @@ from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.errors import ConfigError, DataError
 import cases
-from helpers import mixed_frame
+from helpers import mixed_frame, with_holes
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +51,63 @@ def test_the_encoder_reads_each_column_by_its_kind_and_writes_it_back():
     np.testing.assert_array_equal(again["flag"].to_numpy(), frame["flag"].to_numpy())
 
 
-def test_unseen_categories_take_the_last_id_and_missing_values_are_refused():
+def test_unseen_categories_take_the_last_id_and_missing_values_are_masked_or_refused():
     table = TableEncoder().fit(mixed_frame(20))
     odd = mixed_frame(3).assign(colour=["red", "purple", "blue"])
     assert table.transform(odd)[1][:, 0].tolist() == [2, 3, 0]  # Sorted: blue 0, green 1, red 2; unseen 3.
-    with pytest.raises(DataError, match="column 'weight' has a missing or non-finite value at row 1"):
+    with pytest.raises(DataError, match="column 'weight' has a missing value at row 1"):
         table.transform(mixed_frame(3).assign(weight=[1.0, np.nan, 2.0]))
-    with pytest.raises(DataError, match="column 'colour' has a missing .* at row 2"):
-        table.transform(mixed_frame(3).assign(colour=["red", "blue", None]))
+    with pytest.raises(DataError, match="column 'weight' holds an infinite value at row 2"):
+        table.fields(mixed_frame(3).assign(weight=[1.0, np.nan, np.inf]))
     with pytest.raises(DataError, match="not the fitted ones"):
         table.transform(mixed_frame(3).drop(columns="shape"))
+    holes = with_holes(mixed_frame(40), 0.3)
+    fitted = TableEncoder().fit(holes)
+    weight = fitted.columns[0]
+    assert weight["mean"] == pytest.approx(np.nanmean(holes["weight"])) and weight["std"] == pytest.approx(np.nanstd(holes["weight"]))
+    fields = fitted.fields(holes)
+    np.testing.assert_array_equal(fields["numeric_observed"][:, 0], holes["weight"].notna())
+    np.testing.assert_array_equal(fields["categorical_observed"][:, 0], holes["colour"].notna())
+    assert np.all(fields["numeric"][~fields["numeric_observed"]] == 0)  # A missing number enters as its mean.
+    assert np.all(fields["categorical"][:, 0][holes["colour"].isna()] == 3)  # A missing category: the unseen id.
+    guesses = np.where(fields["categorical_observed"], fields["categorical"], 0)  # A seen category for the holes.
+    filled = fitted.filled(holes, fitted.inverse_transform(fields["numeric"], np.eye(4)[guesses]))
+    assert filled[["weight", "size", "colour"]].notna().all().all()
+    observed = holes["weight"].notna()
+    np.testing.assert_array_equal(filled["weight"][observed], holes["weight"][observed])
+
+
+def test_missing_cells_leave_the_loss_exactly_and_rows_score_on_the_scale_of_whole_rows():
+    from jaxae.trainers import create_trainer
+
+    table, (source, _) = cases.table_data()
+    config = cases.config("tabular_breast_cancer")
+    trainer = create_trainer(config, source.spec, len(source))
+    params = jax.jit(trainer.init)(jax.random.key(0)).params
+    rows = host.read_all(source, list(source.spec))
+    numeric, categorical = jnp.asarray(rows["numeric"]), jnp.asarray(rows["categorical"])
+    observed = (jnp.asarray(rows["numeric_observed"]), jnp.asarray(rows["categorical_observed"]))
+
+    def loss(params, numeric, categorical):
+        return jnp.sum(trainer.per_example(params, numeric, categorical, observed)["score"])
+
+    noise = np.random.default_rng(0)
+    other_numeric = jnp.where(observed[0], numeric, noise.normal(size=numeric.shape) * 100)
+    other_categorical = jnp.where(observed[1], categorical, noise.integers(0, 3, categorical.shape))
+    value, gradient = jax.value_and_grad(loss)(params, numeric, categorical)
+    other_value, other_gradient = jax.value_and_grad(loss)(params, other_numeric, other_categorical)
+    assert value == other_value  # Whatever the data holds in a missing cell: exactly the same loss and gradient.
+    chex.assert_trees_all_equal(gradient, other_gradient)
+    # Each part: the observed cells' sum times (columns / observed columns), by NumPy.
+    _, out, logits = trainer.model.apply({"params": params}, *trainer.shown(numeric, categorical, observed))
+    seen = np.asarray(observed[0])
+    squared = np.where(seen, (np.asarray(out) - rows["numeric"]) ** 2, 0).sum(1) * 3 / seen.sum(1)
+    parts = trainer.per_example(params, numeric, categorical, observed)
+    np.testing.assert_allclose(parts["squared_error"], squared, rtol=1e-5)
+    log_p = log_softmax(np.asarray(logits, np.float64), axis=-1)
+    chosen = np.take_along_axis(log_p, rows["categorical"][..., None], -1)[..., 0]
+    kept = np.asarray(observed[1])
+    np.testing.assert_allclose(parts["cross_entropy"], -np.where(kept, chosen, 0).sum(1) * 2 / kept.sum(1), rtol=1e-5)
 
 
 def test_categorical_cross_entropy_matches_scipy_with_masked_categories():
@@ -78,11 +126,12 @@ def test_the_family_learns_both_kinds_of_column_and_load_scores_rows(one, encode
     assert metrics["eval/score"] == pytest.approx(metrics["eval/squared_error"] + 2 * metrics["eval/cross_entropy"],
                                                   rel=1e-5)
     model = jaxae.load(one.workdir, mesh=parallel.make_mesh(1))
-    rows = host.read_all(source, ["numeric", "categorical"])
-    scores = model.scores(rows["numeric"], rows["categorical"])
+    rows = host.read_all(source, list(model.input_fields))
+    scores = model.scores_fields(*[rows[name] for name in model.input_fields])
     np.testing.assert_allclose(scores.mean(), metrics["eval/score"], rtol=1e-5)  # The eval split is these rows.
     untrained = jax.jit(model.trainer.init)(jax.random.key(0)).params
-    before = model.trainer.per_example(untrained, jnp.asarray(rows["numeric"]), jnp.asarray(rows["categorical"]))
+    observed = (jnp.asarray(rows["numeric_observed"]), jnp.asarray(rows["categorical_observed"]))
+    before = model.trainer.per_example(untrained, jnp.asarray(rows["numeric"]), jnp.asarray(rows["categorical"]), observed)
     assert scores.mean() < 0.9 * float(before["score"].mean())  # Six steps already explain the rows better.
     numeric, probabilities = model.decode(model.encode(rows["numeric"][:9], rows["categorical"][:9]))
     assert numeric.shape == (9, 3) and probabilities.shape == (9, 2, 4)

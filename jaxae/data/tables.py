@@ -267,7 +267,7 @@ class TableEncoder:
                 out[name] = out[name].astype(values.dtype)
             elif column["kind"] == "categorical":
                 out[name] = out[name].astype(object)
-            out.loc[missing, name] = np.asarray(values, object)[missing]
+            out.loc[missing, name] = np.asarray(values, np.float64 if column["kind"] == "numeric" else object)[missing]
         return out
 
     # ------------------------------------------------------------------ saving

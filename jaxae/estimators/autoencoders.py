@@ -126,6 +126,21 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
                                                                   "categorical_observed")
         return in_canonical_order(getattr(self.model_, f"{method}_fields"), *[arrays.get(name) for name in names])
 
+    def impute(self, X):
+        """A table X with each missing cell (NaN, None) filled by the model's reconstruction of it
+        from the row's observed cells (a category by its most probable value seen in fit), every
+        observed cell kept: a DataFrame for a DataFrame, else an array of floats."""
+        check_is_fitted(self, "model_")
+        if self.inputs_.kind != "table":
+            raise DataError("impute fills the missing cells of a table; this estimator was fitted on images")
+        self.inputs_.arrays(X, type(self).__name__)  # X's checks, in scikit-learn's words.
+        return self.model_.impute(X if is_frame(X) else checked_array(X, allow_nan=True))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # A table's missing cells (NaN in images is refused in one line).
+        return tags
+
     def _state(self) -> dict:
         return {"inputs": self.inputs_.to_json()}
 
@@ -155,16 +170,6 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     def transform(self, X) -> np.ndarray:
         """[n, n_components] float32: the encoder's codes of X (a VAE's posterior means)."""
         return self._apply("encode", X)
-
-    def impute(self, X):
-        """A table X with each missing cell (NaN, None) filled by the model's reconstruction of it
-        from the row's observed cells (a category by its most probable value seen in fit), every
-        observed cell kept: a DataFrame for a DataFrame, else an array of floats."""
-        check_is_fitted(self, "model_")
-        if self.inputs_.kind != "table":
-            raise DataError("impute fills the missing cells of a table; this estimator was fitted on images")
-        self.inputs_.arrays(X, type(self).__name__)  # X's checks, in scikit-learn's words.
-        return self.model_.impute(X if is_frame(X) else checked_array(X, allow_nan=True))
 
     def inverse_transform(self, X):
         """codes [n, n_components] -> the decoder's reconstruction in X's space: images in the

@@ -93,9 +93,11 @@ class Inputs:
             if len(X) < min_samples:
                 raise ValueError(f"X has {len(X)} rows; at least {min_samples} are needed")
             return cls("table", table=TableEncoder().fit(X))
-        if tables and np.ndim(X) == 2:  # A table, where a missing cell (NaN) is allowed.
-            return cls("table", table=TableEncoder().fit(checked_array(X, min_samples=min_samples, allow_nan=True)))
-        X = checked_array(X, min_samples=min_samples)
+        X = checked_array(X, min_samples=min_samples, allow_nan=tables)
+        if X.ndim == 2 and tables:  # A table, where a missing cell (NaN) is allowed.
+            return cls("table", table=TableEncoder().fit(X))
+        if np.isnan(X).any():
+            checked_array(X)  # NaN in images: scikit-learn's own error.
         return cls("images", shape=X.shape[1:], low=float(X.min()), high=float(X.max()))
 
     @property

@@ -36,6 +36,8 @@ class TableAutoencoder(nn.Module):
       hidden: the encoder's widths; decoder_hidden the decoder's (default: the encoder's reversed).
       latent_dim: the code size.
       embed_dim: the size of each categorical column's embedding.
+      indicators: the encoder also takes which numeric cells it is shown (`shown`, 1 or 0 each), so
+        that a hidden or missing cell (entered as 0, its column's mean) is not read as a mean value.
     """
 
     num_numeric: int
@@ -47,6 +49,7 @@ class TableAutoencoder(nn.Module):
     activation: str = "relu"
     weight_init: str = "he_normal"
     dtype: Any = jnp.float32
+    indicators: bool = False
 
     @property
     def max_categories(self) -> int:
@@ -57,7 +60,7 @@ class TableAutoencoder(nn.Module):
                                                      **layer_inits(self.weight_init, fan_in))
         columns = len(self.cardinalities)
         self.embeddings = [nn.Embed(card, self.embed_dim, name=f"embed_{i}") for i, card in enumerate(self.cardinalities)]
-        widths_in = (self.num_numeric + columns * self.embed_dim, *self.hidden)
+        widths_in = (self.num_numeric * (1 + self.indicators) + columns * self.embed_dim, *self.hidden)
         self.encoder_layers = [dense(width, f"encoder_hidden_{i}", widths_in[i]) for i, width in enumerate(self.hidden)]
         self.code = dense(self.latent_dim, "code", widths_in[-1])
         widths = tuple(self.decoder_hidden) or tuple(reversed(tuple(self.hidden)))
@@ -67,9 +70,12 @@ class TableAutoencoder(nn.Module):
         self.numeric_out = dense(self.num_numeric, "numeric", widths_in[-1]) if self.num_numeric else None
         self.categories_out = dense(columns * self.max_categories, "categories", widths_in[-1]) if columns else None
 
-    def encode(self, numeric, categorical):
-        """numeric [batch, num_numeric] float, categorical [batch, columns] int -> codes [batch, latent_dim]."""
+    def encode(self, numeric, categorical, shown=None):
+        """numeric [batch, num_numeric] float, categorical [batch, columns] int (and, with
+        `indicators`, shown [batch, num_numeric] bool, default all) -> codes [batch, latent_dim]."""
         parts = [numeric.astype(self.dtype)]
+        if self.indicators:
+            parts.append((jnp.ones(numeric.shape, bool) if shown is None else shown).astype(self.dtype))
         parts += [table(categorical[:, i]).astype(self.dtype) for i, table in enumerate(self.embeddings)]
         h = _through(jnp.concatenate(parts, axis=-1), self.encoder_layers, self.activation)
         return self.code(h).astype(jnp.float32)
@@ -89,7 +95,7 @@ class TableAutoencoder(nn.Module):
         present = jnp.arange(self.max_categories)[None, :] < jnp.asarray(self.cardinalities)[:, None]
         return numeric, jnp.where(present, logits, -jnp.inf)
 
-    def __call__(self, numeric, categorical):
+    def __call__(self, numeric, categorical, shown=None):
         """-> (codes [batch, latent_dim], numeric [batch, num_numeric], logits [batch, columns, max_categories])."""
-        codes = self.encode(numeric, categorical)
+        codes = self.encode(numeric, categorical, shown)
         return (codes, *self.decode(codes))

@@ -46,13 +46,13 @@ class TrainedTableAutoencoder(TrainedModel):
         recorded = self.record.get("data", {}).get("input_transform")
         return TableEncoder.from_json(recorded) if recorded else None
 
-    def _fields_of(self, rows, categorical):
+    def _fields_of(self, rows, *fields):
         """The model's fields (numeric, categorical, numeric_observed, categorical_observed) from raw
-        rows (through the transform) or from the given fields."""
+        rows (through the transform) or, for a run without one, as given (`rows` the numeric field)."""
         transform = self.transform
         if transform is None:
-            return rows, categorical, None, None
-        if categorical is not None:
+            return (rows, *fields) + (None,) * (3 - len(fields))
+        if any(field is not None for field in fields):
             raise DataError("this run recorded its column transform: pass the raw rows alone (a DataFrame or "
                             "[n, columns] numbers); the data set's fields go to encode_fields / scores_fields")
         options = csv_table.options_of_json(self.record["data"]["input_transform"])
@@ -112,14 +112,14 @@ class TrainedTableAutoencoder(TrainedModel):
         split = self._split(numeric, categorical, numeric_observed, categorical_observed)
         return split.map(self._scores, self.params)["score"]
 
-    def encode(self, rows, categorical=None) -> np.ndarray:
+    def encode(self, rows, *fields) -> np.ndarray:
         """Raw rows (or, for a run without a transform, its fields) -> codes [n, latent_dim]."""
-        return self.encode_fields(*self._fields_of(rows, categorical))
+        return self.encode_fields(*self._fields_of(rows, *fields))
 
-    def scores(self, rows, categorical=None) -> np.ndarray:
+    def scores(self, rows, *fields) -> np.ndarray:
         """Raw rows (or a run's fields) -> [n] each row's reconstruction loss over its observed
         cells: the anomaly score."""
-        return self.scores_fields(*self._fields_of(rows, categorical))
+        return self.scores_fields(*self._fields_of(rows, *fields))
 
     def decode(self, codes) -> tuple[np.ndarray, np.ndarray]:
         """codes [n, latent_dim] -> (numeric [n, num_numeric], probabilities [n, columns, max_categories])."""
@@ -127,11 +127,11 @@ class TrainedTableAutoencoder(TrainedModel):
         out = split.map(self._decode, self.params)
         return out["numeric"], out["probabilities"]
 
-    def reconstruct(self, rows, categorical=None):
+    def reconstruct(self, rows, *fields):
         """Raw rows -> their reconstruction in the table's own terms (the transform inverted: a
         DataFrame for a table read as one, else [n, columns] numbers); a run without a transform
-        gives (numeric, probabilities) as `decode` does."""
-        decoded = self.decode(self.encode(rows, categorical))
+        takes its fields and gives (numeric, probabilities) as `decode` does."""
+        decoded = self.decode(self.encode(rows, *fields))
         transform = self.transform
         return transform.inverse_transform(*decoded) if transform is not None else decoded
 
@@ -142,7 +142,7 @@ class TrainedTableAutoencoder(TrainedModel):
         transform = self.transform
         if transform is None:
             raise DataError("impute needs a run that recorded its column transform (a CSV file's, an estimator's)")
-        numeric, categorical, numeric_observed, categorical_observed = self._fields_of(rows, None)
+        numeric, categorical, numeric_observed, categorical_observed = self._fields_of(rows)
         filled_numeric, probabilities = self.decode(self.encode_fields(numeric, categorical, numeric_observed,
                                                                        categorical_observed))
         probabilities = probabilities.copy()

@@ -82,7 +82,8 @@ class TabularTrainer(Trainer):
                                       hidden=tuple(model.hidden), decoder_hidden=tuple(model.decoder_hidden),
                                       latent_dim=model.latent_dim, embed_dim=config.table.embed_dim,
                                       activation=model.activation, weight_init=model.weight_init,
-                                      dtype=COMPUTE_DTYPES[config.compute_dtype])
+                                      dtype=COMPUTE_DTYPES[config.compute_dtype],
+                                      indicators=bool(config.table.missing or config.table.hide_fraction))
         self.tx = optimizers.build_optimizer(config.optimizer, self.num_steps)
 
     def identity(self):
@@ -138,11 +139,12 @@ class TabularTrainer(Trainer):
                 "squared_error": squared, "cross_entropy": cross_entropy, "category_acc": accuracy}
 
     def shown(self, numeric, categorical, seen):
-        """The model's input: the cells `seen` masks out (numeric, categorical) replaced by 0 and the unseen id."""
+        """The model's input (numeric, categorical, which numeric cells it shows): the cells `seen`
+        masks out replaced by 0 and the unseen id; None for the third where every cell is shown."""
         if seen is None:
-            return numeric, categorical
+            return numeric, categorical, None
         unseen_ids = jnp.asarray(self.cardinalities, jnp.int32) - 1
-        return jnp.where(seen[0], numeric, 0.0), jnp.where(seen[1], categorical, unseen_ids)
+        return jnp.where(seen[0], numeric, 0.0), jnp.where(seen[1], categorical, unseen_ids), seen[0]
 
     def hidden_cells(self, state, batch, observed):
         """(the cells a train step's loss counts, the cells its input shows): `observed` (all cells
