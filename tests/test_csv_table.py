@@ -32,6 +32,7 @@ def csv_config(path, tfds_dir, **options):
     config.data.name, config.data.path, config.data.tfds_data_dir = "csv", str(path), str(tfds_dir)
     config.data.csv.update({**OPTIONS, **options})
     config.batch_size = config.eval_batch_size = 8
+    config.parallel.num_devices = 1  # What is tested is the data.
     return config
 
 

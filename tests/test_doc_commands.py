@@ -151,7 +151,21 @@ def check_command(words: list[str]) -> str:
     if PYTHON.match(words[0]) and words[1:2] == ["-m"] and words[2].startswith(("benchmarks.", "jaxae.")):
         check_module(words)
         return "module"
+    if words[:2] == ["tfds", "build"]:
+        return check_tfds_build(words)
     raise AssertionError(f"{shlex.join(words)}: a documented command of a shape no test checks")
+
+
+def check_tfds_build(words: list[str]) -> str:
+    """tfds' own preparation of a data set it knows, in the one file format jaxae reads."""
+    import tensorflow_datasets as tfds
+
+    name, *flags = words[2:]
+    tfds.builder_cls(name)  # A name tfds does not know raises here.
+    assert "--file_format=array_record" in flags, f"{shlex.join(words)}: jaxae reads array_record files only"
+    unknown = [flag for flag in flags if flag.split("=")[0] not in ("--file_format", "--data_dir")]
+    assert not unknown, f"{shlex.join(words)}: flags {unknown} are not ones the docs explain"
+    return "tfds build"
 
 
 def check_install(words: list[str]) -> str:

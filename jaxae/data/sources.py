@@ -125,6 +125,8 @@ def _field_of_feature(name: str, feature) -> specs.Field | None:
     """The Field for a tfds feature, or None for features jaxae cannot batch (variable shapes, nesting)."""
     import tensorflow_datasets as tfds
 
+    if isinstance(feature, (tfds.features.FeaturesDict, tfds.features.Sequence)):
+        return None  # Nested features (CelebA's landmarks and attributes): not a field of their own.
     shape = getattr(feature, "shape", None)
     if shape is None or None in tuple(shape):
         return None
