@@ -71,6 +71,17 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.data.host_memory_budget_mb = 4096  # streaming: a split below this is decoded once into host memory.
     config.data.prefetch = 4  # host batches read ahead on the streaming path.
 
+    # Early stopping (jaxae/engine/early_stopping.py): '' off, or an eval metric watched at every eval
+    # on a validation part carved from the training split; the run stops after `patience` evals
+    # without an improvement by more than min_delta, and the best state is kept in <workdir>/best.
+    config.early_stopping = ml_collections.ConfigDict()
+    config.early_stopping.metric = ""
+    config.early_stopping.mode = "min"  # min | max
+    config.early_stopping.patience = 5
+    config.early_stopping.min_delta = 0.0
+    config.early_stopping.validation_fraction = 0.1
+    config.early_stopping.split_seed = 0
+
     config.optimizer = ml_collections.ConfigDict()
     config.optimizer.name = "adam"  # adam | adamw | sgd | momentum
     config.optimizer.learning_rate = 1e-3

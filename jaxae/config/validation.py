@@ -33,6 +33,7 @@ def validate_loop_config(config) -> None:
     checks.number(config, "data.host_memory_budget_mb", low=0)
     checks.number(config, "data.prefetch", low=1, integer=True)
     _check_path_fields(config)
+    _check_early_stopping(config)
     checks.choice(config, "parallel.mode", MODES)
     checks.choice(config, "nonfinite", NONFINITE)
     checks.number(config, "seed", low=0, high=2**32 - 1, integer=True)
@@ -72,6 +73,24 @@ def _check_path_fields(config) -> None:
         if name not in readers:
             raise ConfigError(f"{field}={value!r} is read only with data.name={' or '.join(map(repr, readers))}; "
                               f"data.name={name!r} would ignore it")
+
+
+def _check_early_stopping(config) -> None:
+    """ConfigError for the first bad field of `config.early_stopping` (nothing to check when off)."""
+    checks.text(config, "early_stopping.metric", allow_empty=True)
+    if not config.early_stopping.metric:
+        return
+    if config.early_stopping.metric.startswith(("eval/", "validation/")):
+        raise ConfigError(f"early_stopping.metric={config.early_stopping.metric!r}: name the metric alone, e.g. "
+                          f"{config.early_stopping.metric.split('/', 1)[1]!r}")
+    checks.choice(config, "early_stopping.mode", ("min", "max"))
+    checks.number(config, "early_stopping.patience", low=1, integer=True)
+    checks.number(config, "early_stopping.min_delta", low=0)
+    checks.number(config, "early_stopping.validation_fraction", low=0, high=1, low_open=True, high_open=True)
+    checks.number(config, "early_stopping.split_seed", low=0, high=2**32 - 1, integer=True)
+    if not config.eval_every:
+        raise ConfigError("early_stopping.metric is set but eval_every=0: early stopping watches the evals; "
+                          "set eval_every to the steps between them")
 
 
 def validate_config(config) -> None:

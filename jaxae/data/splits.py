@@ -1,4 +1,5 @@
-"""Seeded train/test splits of a user's data (an image folder, a CSV table), class by class."""
+"""Seeded splits: train/test of a user's data (an image folder, a CSV table), class by class, and the
+validation part carved from a training split for early stopping."""
 
 from __future__ import annotations
 
@@ -24,3 +25,18 @@ def drawn_test(groups, test_fraction: float, seed: int, *, where: str) -> np.nda
         raise DataError(f"data.test_fraction={test_fraction} leaves the {'train' if test.all() else 'test'} split "
                         f"of {where} ({len(groups)} examples) empty")
     return test
+
+
+def carve(source, fraction: float, seed: int):
+    """(the training part, the validation part) of `source`: round(fraction x n) of its examples,
+    drawn uniformly by `seed`, are the validation part (never trained on); both keep `source`'s order.
+
+    Raises:
+      DataError: either part would be empty.
+    """
+    from jaxae.data.sources import SubsetSource
+
+    validation = drawn_test(np.zeros(len(source)), fraction, seed, where=source.where)
+    carved = {"fraction": fraction, "seed": seed}
+    return (SubsetSource(source, np.flatnonzero(~validation), "train", carved),
+            SubsetSource(source, np.flatnonzero(validation), "validation", carved))

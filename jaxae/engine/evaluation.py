@@ -38,17 +38,18 @@ class Evaluator:
       source: the eval split, decoded into host memory once when it fits the budget.
       batch_size: global eval batch size (the last batch is padded and masked).
       num_image_examples: eval examples that `pictures` draws from.
+      prefix: what the metrics' names begin with ('eval'; 'validation' for early stopping's part).
     """
 
     def __init__(self, trainer, source, mesh, batch_size: int, *, num_image_examples: int, num_samples: int,
-                 host_memory_budget_mb: float = 0):
+                 host_memory_budget_mb: float = 0, prefix: str = "eval"):
         fields = list(eval_fields_read(trainer, trainer.config, source.spec))
         missing = sorted(set(trainer.optional_eval_fields(trainer.config)) - set(fields))
         if missing and jax.process_index() == 0:
             print(f"jaxae: {source.where} has no {', '.join(map(repr, missing))}: the evals report what needs "
                   "none (a clustering's label-free measures)", file=sys.stderr, flush=True)
         self.split = WholeSplit(source, mesh, batch_size, fields, host_memory_budget_mb=host_memory_budget_mb)
-        self.trainer, self.mesh, self.num_samples = trainer, mesh, num_samples
+        self.trainer, self.mesh, self.num_samples, self.prefix = trainer, mesh, num_samples, prefix
         self._sum_shapes = None  # Shapes of eval_step's sums, traced at the first eval.
         self._accumulate = jax.jit(functools.partial(accumulate, trainer.eval_step), donate_argnums=0)
         self._pictures = jax.jit(trainer.pictures, static_argnums=2)
@@ -56,14 +57,14 @@ class Evaluator:
         self._picture_batch = pipeline.read_batch(self.split.source, np.arange(count), fields) if count else None
 
     def metrics(self, state) -> dict[str, float]:
-        """{'eval/<name>': value} from the trainer's report of the whole split's sums."""
+        """{'<prefix>/<name>': value} from the trainer's report of the whole split's sums."""
         total = None
         for batch, mask in self.split.batches():
             if total is None:
                 total = self._zero_sums(state, batch, mask)
             total = self._accumulate(total, state, batch, mask)
         report = self.trainer.eval_report(jax.device_get(total))
-        return {f"eval/{name}": float(value) for name, value in report.items()}
+        return {f"{self.prefix}/{name}": float(value) for name, value in report.items()}
 
     def _zero_sums(self, state, batch, mask):
         """Fresh replicated zeros like eval_step's sums (the running total is donated, so new each eval)."""

@@ -38,6 +38,7 @@ class Iteration:
         self.window, self.window_steps = None, 0
         self.timed_steps, self.timer = 0, None  # Steady-state timing: compiling dispatches are left out.
         self.compiled = set()
+        self.stopped_early = False
 
     def run(self):
         from tqdm import tqdm
@@ -45,7 +46,7 @@ class Iteration:
         lead = self.session.lead
         self.progress = tqdm(total=self.plan.end, initial=self.step, disable=not lead, unit="step", dynamic_ncols=True)
         with StopSignals() as signals, self.progress:
-            while self.step < self.plan.end:
+            while self.step < self.plan.end and not self.stopped_early:
                 self._dispatch()
                 self._handle_events(signals)
         return self.state
@@ -82,7 +83,10 @@ class Iteration:
             session.evaluator.write_pictures(self.state, step, session.image_dir, session.writer)
             if session.lead:
                 self.progress.write(f"step {step}: {format_metrics(metrics)}")
-        if plan.checkpoints(step):
+            if session.tracker and session.tracker.update(step, metrics):
+                session.save_best(step, self.state)
+            self.stopped_early = bool(session.tracker and session.tracker.stopped)
+        if plan.checkpoints(step) and not self.stopped_early:  # A stopped run saves where it stopped, at its end.
             session.save(step, self.state, force=bool(hooks))
         if self.timer is not None:
             self.timer += time.perf_counter() - started  # Hooks, evals and saves are not training time.

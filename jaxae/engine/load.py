@@ -7,13 +7,14 @@ import os
 
 from jaxae.data import spec as specs
 from jaxae.devices import parallel
+from jaxae.engine.early_stopping import BEST_DIR
 from jaxae.errors import CheckpointError
 from jaxae.runs import resume, run_record
 from jaxae.runs.checkpoint import Checkpointer, layout
 from jaxae.trainers.registry import create_trainer
 
 
-def load(workdir: str, *, step: int | None = None, mesh=None):
+def load(workdir: str, *, step: int | None = None, best: bool = True, mesh=None):
     """The trained model of the run in `workdir`, as its family offers it (`Trainer.inference`).
 
     For the autoencoder family: `encode`, `decode` and `reconstruct` taking raw images (uint8 or
@@ -24,14 +25,20 @@ def load(workdir: str, *, step: int | None = None, mesh=None):
     Args:
       workdir: the folder a run trained in (it holds `checkpoints/`).
       step: a checkpoint's step; default the newest that reads back whole.
+      best: without `step`, the best state early stopping kept (`<workdir>/best/`), where there is
+        one; False: the newest checkpoint.
       mesh: the devices to run on (default all).
 
     Raises:
       CheckpointError: `workdir` holds no run, no such step, or no checkpoint that can be read.
     """
-    directory = os.path.join(os.path.abspath(os.path.expanduser(workdir)), "checkpoints")
+    folder = os.path.abspath(os.path.expanduser(workdir))
+    directory = os.path.join(folder, "checkpoints")
     if not os.path.isdir(directory):
         raise CheckpointError(f"{workdir!r} holds no jaxae run: there is no {directory}")
+    kept = os.path.join(folder, BEST_DIR)
+    if step is None and best and os.path.isdir(kept) and any(name.isdigit() for name in os.listdir(kept)):
+        directory = kept
     checkpointer = Checkpointer(directory, read_only=True)
     try:
         steps = checkpointer.all_steps()

@@ -21,6 +21,7 @@ from jaxae.config.validation import validate_config
 from jaxae.data import host, sources
 from jaxae.data.whole_split import WholeSplit
 from jaxae.devices import parallel
+from jaxae.engine import early_stopping
 from jaxae.engine.evaluation import Evaluator
 from jaxae.engine.iteration import Iteration
 from jaxae.engine.load import load
@@ -103,22 +104,42 @@ class Session:
         self.train_source = host.in_host_memory(setup.train_source, config.data.host_memory_budget_mb, self.fields)
         self.lead = jax.process_index() == 0
         self.checkpointer = Checkpointer(os.path.join(self.workdir, "checkpoints"), keep=config.keep_checkpoints)
-        self.evaluator = Evaluator(self.trainer, setup.eval_source, self.mesh, config.eval_batch_size,
-                                   num_image_examples=config.num_image_examples, num_samples=config.num_samples,
-                                   host_memory_budget_mb=config.data.host_memory_budget_mb)
+        evaluator = functools.partial(Evaluator, self.trainer, mesh=self.mesh, batch_size=config.eval_batch_size,
+                                      num_image_examples=config.num_image_examples, num_samples=config.num_samples,
+                                      host_memory_budget_mb=config.data.host_memory_budget_mb)
+        self.final_evaluator = evaluator(setup.eval_source)
+        # With early stopping the periodic evals score the validation part, and only the final one the eval split.
+        self.tracker = early_stopping.Tracker.of(config)
+        self.evaluator = (evaluator(setup.validation_source, prefix="validation") if self.tracker
+                          else self.final_evaluator)
         self.writer = MetricWriter(self.workdir, enabled=False)  # Replaced once the start step is known.
         self.image_dir = os.path.join(self.workdir, "images")
 
-    def save(self, step: int, state, *, force: bool = False) -> None:
+    def save(self, step: int, state, *, force: bool = False, checkpointer=None) -> None:
         meta = {"identity": self.setup.identity, "record": self.setup.record, "layout": layout(state), "step": int(step)}
-        self.checkpointer.save(step, state, meta, force=force)
+        if self.tracker:  # So that a resumed run waits the same patience.
+            meta["early_stopping"] = self.tracker.to_json()
+        (checkpointer or self.checkpointer).save(step, state, meta, force=force)
+
+    @functools.cached_property
+    def best(self) -> Checkpointer:
+        """Early stopping's best state, one checkpoint in <workdir>/best."""
+        return Checkpointer(os.path.join(self.workdir, early_stopping.BEST_DIR), keep=1)
+
+    def save_best(self, step: int, state) -> None:
+        """Keeps `state` of `step` as the best (a resumed run that replays the same eval finds it kept)."""
+        if step not in self.best.all_steps():
+            self.save(step, state, force=True, checkpointer=self.best)
 
     def run(self) -> RunResult:
         try:
             state, step = self._start()
-            if step < self.plan.end:
-                state = Iteration(self, state, step).run()
-            result = self._finish(state, resumed_complete=step == self.plan.end)
+            complete = step == self.plan.end or bool(self.tracker and self.tracker.stopped)
+            if not complete:
+                iteration = Iteration(self, state, step)
+                state = iteration.run()
+                step = iteration.step
+            result = self._finish(state, step, resumed_complete=complete)
         except CheckpointWriteError:
             _close_quietly(self.checkpointer, self.writer)
             raise
@@ -131,6 +152,8 @@ class Session:
             raise
         try:
             self.checkpointer.close()
+            if self.tracker:
+                self.best.close()
         finally:
             self.writer.close()
         return result
@@ -156,6 +179,8 @@ class Session:
             print(f"jaxae: {'resuming from step ' + str(step) if restored else 'starting'} of {self.plan.end}; "
                   f"{self.mesh.devices.size} {self.mesh.devices.flat[0].platform} device(s); workdir {self.workdir}",
                   flush=True)
+        if self.tracker and restored:
+            self.tracker.restore(self.checkpointer.read_meta(step).get("early_stopping"))
         if not restored and (self.trainer.init_from() or self.plan.hooks_at(0)):
             state = self.run_hooks(self.adopted(state), 0)
             self.save(0, state, force=True)
@@ -221,22 +246,40 @@ class Session:
                                     "exporting the run's files")
         return {f"export/{name}": float(value) for name, value in (measures or {}).items()}  # {} beside process 0.
 
-    def _finish(self, state, *, resumed_complete: bool) -> RunResult:
-        """The final checkpoint first (nothing after it can lose the training), then the final eval,
-        the family's export, the eval record and pictures (written once, also when a complete run is
-        started again)."""
-        end = self.plan.end
+    def _best_state(self, state, end: int):
+        """(early stopping's best state, or `state` where no eval was finite; what the stopping did:
+        `train/stopped_early`, the best step and its validation value, to record at `end`)."""
+        tracker = self.tracker
+        self.best.wait()
+        if tracker.best_step is not None:
+            state = self.best.restore(tracker.best_step, self.setup.abstract)
+        record = {"train/stopped_early": float(tracker.stopped), "early_stopping/best_step": float(tracker.best_step or end)}
+        if tracker.best is not None:
+            record[f"early_stopping/best_validation_{tracker.metric}"] = tracker.best
+        if self.lead:
+            ran = f"stopped early at step {end} of {self.plan.end}" if tracker.stopped else f"ran all {end} steps"
+            print(f"jaxae: {ran}; the final eval scores the best state, step {tracker.best_step} "
+                  f"(validation/{tracker.metric}={tracker.best}), kept in {self.best.directory}", flush=True)
+        return state, record
+
+    def _finish(self, state, end: int, *, resumed_complete: bool) -> RunResult:
+        """The final checkpoint first (nothing after it can lose the training), then the final eval
+        (of the best state, with early stopping), the family's export, the eval record and pictures
+        (written once, also when a complete run is started again)."""
         if not resumed_complete:
-            self.save(end, state)
+            self.save(end, state, force=end != self.plan.end)  # A run stopped early saves where it stopped.
         self.checkpointer.wait()
-        final = self.evaluator.metrics(state)
+        stopping = {}
+        if self.tracker:
+            state, stopping = self._best_state(state, end)
+        final = self.final_evaluator.metrics(state)
         image_paths = []
         # Every process takes the same branch: the pictures are a program all of them run.
         if not parallel.max_over_processes(int(self.writer.has_record(end, "eval/"))):
             if all(math.isfinite(value) for value in final.values()):  # Else the error below says why.
                 final |= self._export(state)  # Before the eval record, which marks the run's end as done.
-            self.writer.write(end, final)
-            image_paths = self.evaluator.write_pictures(state, end, self.image_dir, self.writer)
+            self.writer.write(end, stopping | final)
+            image_paths = self.final_evaluator.write_pictures(state, end, self.image_dir, self.writer)
         bad = {name: value for name, value in final.items() if not math.isfinite(value)}
         if bad:
             raise NonFiniteLossError(f"the final eval is not finite ({', '.join(f'{k}={v}' for k, v in bad.items())}); "

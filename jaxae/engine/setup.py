@@ -16,8 +16,9 @@ import numpy as np
 
 from jaxae.config import checks
 from jaxae.config.validation import validate_config
-from jaxae.data import host, pipeline, spec as specs
+from jaxae.data import host, pipeline, spec as specs, splits
 from jaxae.devices import parallel
+from jaxae.engine import early_stopping
 from jaxae.engine.events import EventPlan
 from jaxae.errors import ConfigError, DataError
 from jaxae.runs import resume, run_record
@@ -37,7 +38,8 @@ class RunSetup:
       trainer: the family's trainer (wrapped by `SeedsTrainer` when num_seeds > 1).
       plan: the run's phases and events on absolute steps.
       train_source, eval_source: the opened splits, as given (a session decodes them into host
-        memory once, where they fit).
+        memory once, where they fit); with early stopping, the training split less its validation part.
+      validation_source: early stopping's validation part of the training split, or None.
       order: the batch order, a pure function of the seed and the step.
       mesh: the devices the run trains on.
       abstract: the state's ShapeDtypeStructs with their shardings: the restore target.
@@ -51,6 +53,7 @@ class RunSetup:
     plan: EventPlan
     train_source: Any
     eval_source: Any
+    validation_source: Any
     order: pipeline.BatchOrder
     mesh: Any
     abstract: Any
@@ -70,6 +73,10 @@ def set_up(config, workdir: str, train_source, eval_source, mesh=None, *, on_mis
         raise ConfigError(f"on_mismatch={on_mismatch!r} must be 'fail' or 'new_workdir'")
     workdir = workdir_path(workdir)
     _check_fields(config, train_source, eval_source)
+    validation_source = None
+    if early_stopping.enabled(config):  # Carved before anything reads the training split's size.
+        section = config.early_stopping
+        train_source, validation_source = splits.carve(train_source, section.validation_fraction, section.split_seed)
     mesh = mesh or parallel.make_mesh(config.parallel.num_devices)
     check_devices(config, mesh)
     order = pipeline.BatchOrder(len(train_source), config.batch_size, config.seed)
@@ -85,7 +92,8 @@ def set_up(config, workdir: str, train_source, eval_source, mesh=None, *, on_mis
     record = run_record.make_record(config, train_source, len(train_source), eval_source)
     if on_mismatch == "new_workdir":
         workdir = resume.workdir_for(workdir, identity, abstract, record["config"])
-    return RunSetup(config, workdir, trainer, plan, train_source, eval_source, order, mesh, abstract, identity, record)
+    return RunSetup(config, workdir, trainer, plan, train_source, eval_source, validation_source, order, mesh,
+                    abstract, identity, record)
 
 
 def with_fields_of_the_data(config, source):

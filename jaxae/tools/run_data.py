@@ -58,6 +58,11 @@ def recorded_split(model, split: str = "", *, workdir: str = ""):
     else:
         source = sources.open_tfds(name, split, data_dir)
     trained = run_record.recorded_origin(model.record, "origin")
+    carved = trained.get("carved") if split == trained.get("split") else None
+    if carved:  # Early stopping kept a validation part out of the training split: the part trained on.
+        from jaxae.data import splits
+
+        source = splits.carve(source, carved["fraction"], carved["seed"])[0]
     if split == trained.get("split") and source.fingerprint() != model.record["data"]["fingerprint"]:
         raise JaxaeError(f"{source.where} is not the data the run trained on: it is {source.fingerprint()!r}, "
                          f"the run recorded {model.record['data']['fingerprint']!r}")

@@ -1,0 +1,92 @@
+"""Early stopping: a validation part carved from the training split, evals watched on it, the run
+stopped after `patience` evals without improvement, the best state kept and loaded, the test split
+scored once at the end, and a killed run that resumes to the same stop bit-exactly."""
+
+import json
+
+import numpy as np
+import pytest
+
+import jaxae
+from jaxae.data import sources
+from jaxae.devices import parallel
+from jaxae.engine import loop
+from jaxae.errors import ConfigError
+from helpers import assert_resumes_exactly, tiny, train
+
+
+def stopping_config(**fields):
+    """vae_mnist:tiny for 50 steps, evals every 10, on a validation tenth: with min_delta beyond any
+    change, the first eval is the best and patience 2 stops the run at the third (step 30)."""
+    config = tiny("vae_mnist", num_steps=50, eval_every=10, checkpoint_every=10)
+    config.early_stopping.update(metric="neg_elbo", patience=2, min_delta=1e9, validation_fraction=0.1)
+    for field, value in fields.items():
+        config.early_stopping[field] = value
+    return config
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("stopped") / "run"
+    splits = tuple(sources.open_tfds("mnist_5k", split) for split in ("train", "test"))
+    return workdir, train(workdir, stopping_config(), splits), splits
+
+
+def records(workdir):
+    with open(workdir / "metrics.jsonl") as lines:
+        return [json.loads(line) for line in lines]
+
+
+def test_the_run_stops_keeps_the_best_state_and_scores_the_test_split_once(stopped):
+    workdir, result, _ = stopped
+    assert result.step == 30
+    written = records(workdir)
+    validation_steps = [record["step"] for record in written if "validation/neg_elbo" in record]
+    assert validation_steps == [10, 20, 30]
+    assert [record["step"] for record in written if "eval/neg_elbo" in record] == [30]  # The test split, once.
+    final = next(record for record in written if "train/stopped_early" in record)
+    assert final["train/stopped_early"] == 1 and final["early_stopping/best_step"] == 10
+    first = next(record for record in written if record["step"] == 10 and "validation/neg_elbo" in record)
+    assert final["early_stopping/best_validation_neg_elbo"] == first["validation/neg_elbo"]
+    best, last = jaxae.load(str(workdir)), jaxae.load(str(workdir), best=False)
+    assert (best.step, last.step) == (10, 30)
+    assert best.record["data"]["num_examples"] == 3600  # 4,000 digits less the validation tenth.
+    codes = best.encode(sources.open_tfds("mnist_5k", "test").read(np.arange(8), ["image"])["image"])
+    assert not np.allclose(codes, last.encode(sources.open_tfds("mnist_5k", "test").read(np.arange(8), ["image"])["image"]))
+
+
+def test_the_validation_part_is_never_trained_on_and_tools_read_the_part_trained_on(stopped, tmp_path):
+    from jaxae.data import splits
+    from jaxae.tools import encode
+
+    workdir, _, (train_split, _) = stopped
+    part, validation = splits.carve(train_split, 0.1, 0)
+    assert len(part) == 3600 and len(validation) == 400
+    assert not set(part.indices) & set(validation.indices)
+    out = tmp_path / "train.npz"
+    assert encode.main(["--workdir", str(workdir), "--split", "train", "--out", str(out)]) == 0
+    assert len(np.load(out)["codes"]) == 3600
+
+
+def test_a_killed_run_resumes_to_the_same_stop_bit_exactly(stopped, tmp_path):
+    workdir, result, splits = stopped
+    killed = assert_resumes_exactly(tmp_path, workdir, result, stopping_config(), splits, keep_through=20)
+    assert jaxae.load(str(killed)).step == 10
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(metric="eval/neg_elbo"), "name the metric alone, e.g. 'neg_elbo'"),
+    (dict(patience=0), "early_stopping.patience=0 must be >= 1"),
+    (dict(validation_fraction=1.0), "early_stopping.validation_fraction=1.0 must be < 1"),
+])
+def test_bad_fields_are_refused_before_compute(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        loop.train(stopping_config(**fields), "/nonexistent/never-made", None, None)
+
+
+def test_an_unknown_metric_is_named_with_the_ones_there_are(tmp_path):
+    config = stopping_config(metric="elbo")
+    config.data.binarize = "none"  # scikit-learn's digits are grey levels.
+    splits = tuple(sources.open_tfds("sklearn_digits", split) for split in ("train", "test"))
+    with pytest.raises(ConfigError, match=r"early_stopping.metric='elbo' is not among the eval's metrics \[.*'neg_elbo'"):
+        loop.train(config, str(tmp_path / "run"), *splits, parallel.make_mesh(1))
