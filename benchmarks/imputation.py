@@ -26,7 +26,7 @@ from benchmarks.measure import publish
 
 TABLES = ("breast_cancer", "wine", "diabetes")
 # Chosen on seed 0 among five settings (codes of 8 or 16, one or two hidden layers, 300 or 600
-# epochs, hiding 0.25 or 0.4 of the cells; docs/data.md lists them): the best on two of the three tables.
+# epochs, hiding 0.25 or 0.4 of the cells; docs/estimators.md lists them): the best on two of the three tables.
 AUTOENCODER = dict(n_components=16, hidden=(128,), epochs=600, batch_size=32, learning_rate=1e-3, hide_fraction=0.25)
 
 

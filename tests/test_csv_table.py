@@ -127,3 +127,19 @@ def test_an_estimators_run_on_rows_with_holes_loads_as_a_model_of_raw_rows_with_
     numbers[::4, 0] = np.nan
     filled_numbers = jaxae.AutoencoderTransformer(epochs=2, batch_size=16).fit(numbers).impute(numbers)
     assert np.isfinite(filled_numbers).all() and np.array_equal(filled_numbers[:, 1], numbers[:, 1])
+
+
+def test_number_like_categories_read_alike_with_and_without_gaps_and_a_column_named_twice_is_refused(tmp_path):
+    frame = customers(rows=40)
+    frame.loc[5, "zip"] = None  # pandas now reads the zip codes as floats: 75001.0.
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    table = csv_table.read(str(tmp_path / "gaps.csv"), options(), test_fraction=0.25, split_seed=0)
+    zip_codes = next(column for column in table.encoder.columns if column["name"] == "zip")
+    assert zip_codes["categories"] == ["69001", "75001"]
+    whole = customers(rows=40)  # The same rows without the gap: integers.
+    inputs, _ = csv_table.typed_inputs(whole, options(), where="rows")
+    fields = table.encoder.fields(inputs)
+    assert (fields["categorical"][:, 1] < 2).all()  # No row of known codes taken for an unseen category.
+    with pytest.raises(DataError, match="names the column 'zip' twice"):
+        options(label="zip", categorical="zip")
+

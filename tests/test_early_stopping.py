@@ -11,7 +11,7 @@ import jaxae
 from jaxae.data import sources
 from jaxae.devices import parallel
 from jaxae.engine import loop
-from jaxae.errors import ConfigError
+from jaxae.errors import CheckpointError, ConfigError
 from helpers import assert_resumes_exactly, tiny, train
 
 
@@ -90,3 +90,20 @@ def test_an_unknown_metric_is_named_with_the_ones_there_are(tmp_path):
     splits = tuple(sources.open_tfds("sklearn_digits", split) for split in ("train", "test"))
     with pytest.raises(ConfigError, match=r"early_stopping.metric='elbo' is not among the eval's metrics \[.*'neg_elbo'"):
         loop.train(config, str(tmp_path / "run"), *splits, parallel.make_mesh(1))
+
+
+def test_a_family_whose_evals_cannot_be_watched_and_a_changed_metric_on_resume_are_refused(stopped, tmp_path):
+    from helpers import killed_copy
+
+    clustering = tiny("dec_mnist")
+    clustering.early_stopping.metric = "cluster_acc"
+    with pytest.raises(ConfigError, match="trainer='dec' cannot stop early: its evals score the clusters only once"):
+        loop.train(clustering, "/nonexistent/never-made", None, None)
+    unread = tiny("vae_mnist")
+    unread.early_stopping.patience = 3
+    with pytest.raises(ConfigError, match="early_stopping.patience=3 is read only with early_stopping.metric set"):
+        loop.train(unread, "/nonexistent/never-made", None, None)
+    workdir, _, splits = stopped
+    other = stopping_config(metric="mse")
+    with pytest.raises(CheckpointError, match="watched early_stopping.metric='neg_elbo'"):
+        train(killed_copy(tmp_path, workdir, 20), other, splits)

@@ -59,7 +59,7 @@ def test_class_folders_are_labels_in_sorted_order_and_a_drawn_split_keeps_each_c
     ({"train/cats/a.png": 1, "test/b.png": 1}, "train/ has class folders and test/ has not"),
     ({"train/a.png": 1, "test/b.png": 1, "extra/c.png": 1}, "beside ['extra']"),
     ({"a.png": 1, "b.png": 1, "broken.png": b"not a png", "empty.jpg": b""}, "2 files in"),
-    ({"a.png": 1, "b.png": 1}, "leaves the test split"),
+    ({"a.png": 1, "b.png": 1}, "leaves the test part"),
 ])
 def test_a_folder_of_the_wrong_layout_or_with_unreadable_files_is_refused_in_one_line(tmp_path, layout, message):
     for name, content in layout.items():
@@ -121,6 +121,10 @@ def test_an_edited_file_prepares_a_new_version_and_the_config_fields_are_checked
     config.data.path = ""
     with pytest.raises(ConfigError, match="needs data.path"):
         validate_config(config)
+    for split in ("train", "test"):
+        save(tmp_path / "given" / split / f"{split}.png", colour(1))
+    with pytest.raises(DataError, match="holds train/ and test/, so data.test_fraction and data.split_seed draw nothing"):
+        opened(folder_config(tmp_path / "given", tmp_path / "tfds", test_fraction=0.2), "train")
     plain = tiny("conv_vae_mnist")
     plain.data.image_size = 64
     with pytest.raises(ConfigError, match="data.image_size=64 is read only with data.name='image_folder'"):
@@ -148,3 +152,6 @@ def test_a_conv_vae_trains_on_colour_photos_of_mixed_sizes_and_encode_reads_them
     saved = np.load(out)
     assert saved["codes"].shape == (8, config.model.latent_dim)
     np.testing.assert_array_equal(saved["labels"], [0] * 4 + [1] * 4)  # Files in path order: cats (0), then dogs.
+    save(tmp_path / "photos" / "test" / "cats" / "0.jpg", rng.integers(0, 256, (12, 10, 3)))  # An edited photo.
+    assert encode.main(["--workdir", str(tmp_path / "run"), "--out", str(tmp_path / "again.npz")]) == 2
+    assert not (tmp_path / "again.npz").exists()

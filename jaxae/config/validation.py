@@ -79,7 +79,15 @@ def _check_early_stopping(config) -> None:
     """ConfigError for the first bad field of `config.early_stopping` (nothing to check when off)."""
     checks.text(config, "early_stopping.metric", allow_empty=True)
     if not config.early_stopping.metric:
+        base = defaults.get_base_config().early_stopping
+        changed = [field for field in base if config.early_stopping[field] != base[field]]
+        if changed:
+            raise ConfigError(f"early_stopping.{changed[0]}={config.early_stopping[changed[0]]!r} is read only with "
+                              "early_stopping.metric set; early_stopping.metric='' would ignore it")
         return
+    refused = trainer_class(config.trainer).early_stopping_refused
+    if refused:
+        raise ConfigError(f"early_stopping.metric is set, but trainer={config.trainer!r} cannot stop early: {refused}")
     if config.early_stopping.metric.startswith(("eval/", "validation/")):
         raise ConfigError(f"early_stopping.metric={config.early_stopping.metric!r}: name the metric alone, e.g. "
                           f"{config.early_stopping.metric.split('/', 1)[1]!r}")

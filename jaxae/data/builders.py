@@ -174,8 +174,8 @@ EMBEDDED_BUILDERS = {builder.name: builder for builder in (Mnist5k, SklearnDigit
 
 
 def make_builder(name: str, data_dir: str, data_config=None):
-    """The embedded builder `name` writing to `data_dir`, configured from the config's data section
-    where it takes options (``ratings``: `data_config.ratings`; ``corpus``: `data_config.corpus`)."""
+    """The builder `name` writing to `data_dir`, configured from the config's data section where it
+    takes options (`option_builders.builder_config`: ratings, corpus, image_folder, csv)."""
     builder = EMBEDDED_BUILDERS[name]
     with quiet_tfds():  # tfds warns of every config not listed in the class (all of ours), and of new folders.
         if builder in OPTION_BUILDERS:

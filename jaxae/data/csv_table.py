@@ -8,8 +8,8 @@ and booleans are numeric; text is categorical; `data.csv.categorical` names numb
 read as categories (codes, ids of shops), `data.csv.ordinal` declares ordered categories as
 'column:low<mid<high' (several separated by ';'), and `data.csv.ignore` names columns to leave
 out (a row id, a free-text note). `data.csv.label` names a column that is never an input: it is
-stored as the examples' 'label' (its values' text, sorted, are classes 0, 1, ...), for the
-evaluation and for `python -m jaxae.encode`, which writes it beside each row's code and score.
+stored as the examples' 'label' (its values' text, sorted, are classes 0, 1, ...), which
+`python -m jaxae.encode --split` writes beside each row's code and score (`--rows` reads no label).
 
 The test split is a seeded `data.test_fraction` of the rows (of each class, with a label); the
 transform (each numeric column's mean and standard deviation, each categorical column's
@@ -28,7 +28,7 @@ import os
 import numpy as np
 
 from jaxae.data import splits
-from jaxae.data.files import content_hash
+from jaxae.data.files import content_hash, tag_of
 from jaxae.data.tables import TableEncoder
 from jaxae.errors import DataError
 
@@ -54,7 +54,13 @@ class CsvOptions:
                 raise DataError(f"data.csv.ordinal: {declaration!r} must read 'column:low<mid<high' (two or more "
                                 "distinct levels)")
             ordinal[column.strip()] = ordered
-        return cls(section.label.strip(), names(section.categorical), ordinal, names(section.ignore), section.delimiter)
+        options = cls(section.label.strip(), names(section.categorical), ordinal, names(section.ignore), section.delimiter)
+        named = [options.label] * bool(options.label) + list(options.categorical) + list(ordinal) + list(options.ignore)
+        twice = sorted({name for name in named if named.count(name) > 1})
+        if twice:
+            raise DataError(f"data.csv names the column {twice[0]!r} twice (label, categorical, ordinal and ignore "
+                            "each take a column of their own)")
+        return options
 
     def tag(self) -> str:
         """8 hex digits naming these options (they change what is prepared)."""
@@ -81,8 +87,7 @@ class CsvTable:
     encoder: TableEncoder
 
     def tag(self) -> str:
-        base = "".join(c if c.isalnum() or c in "_-" else "_" for c in os.path.splitext(os.path.basename(self.path))[0])
-        return f"{base.strip('_')[:32] or 'table'}-{self.content}"
+        return tag_of(self.path, self.content, "table")
 
     @property
     def has_missing(self) -> bool:
@@ -109,14 +114,20 @@ def read(path: str, options: CsvOptions, *, test_fraction: float, split_seed: in
       DataError: the file cannot be read or parsed, a named column is absent, a label is missing,
         an ordinal value is not one of its levels, or a column has no value at all.
     """
-    import pandas as pd
-
     content = content_hash(path, "the CSV file data.path")
-    try:
-        frame = pd.read_csv(path, sep=options.delimiter, skipinitialspace=True)
-    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DataError(f"data.path={path!r} cannot be read as a CSV table: {str(error).splitlines()[0]}") from None
+    key = (os.path.abspath(path), content, options.tag(), float(test_fraction), int(split_seed))
+    if key not in _READ:  # A run opens the data set several times: read, split and fit once.
+        _READ.clear()
+        _READ[key] = _read(path, content, options, test_fraction=test_fraction, split_seed=split_seed)
+    return _READ[key]
+
+
+_READ: dict = {}  # The last table `read`, by file, content, options and split.
+
+
+def _read(path: str, content: str, options: CsvOptions, *, test_fraction: float, split_seed: int) -> CsvTable:
     where = f"data.path={path!r}"
+    frame = read_frame(path, options.delimiter, where)
     if len(frame.columns) < 2:
         raise DataError(f"{where} has {len(frame.columns)} column ({list(frame.columns)}): is it separated by "
                         f"another character than data.csv.delimiter={options.delimiter!r}?")
@@ -136,6 +147,28 @@ def read(path: str, options: CsvOptions, *, test_fraction: float, split_seed: in
         labels = {"train": label_ids[~test], "test": label_ids[test]}
     encoder = TableEncoder().fit(rows["train"])
     return CsvTable(os.path.abspath(path), content, rows, labels, classes, encoder)
+
+
+def read_frame(path: str, delimiter: str, where: str):
+    """The CSV file at `path` as a DataFrame (pandas' reading); DataError naming `where` when it cannot be read."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, sep=delimiter, skipinitialspace=True)
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataError(f"{where} cannot be read as a CSV table: {str(error).splitlines()[0]}") from None
+
+
+def _category_text(series):
+    """A column's values as text, missing ones kept missing; whole numbers without a decimal point,
+    so that a number-like category reads the same whether a gap made pandas read its column as floats."""
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(series.dtype):
+        values = series.dropna()
+        if len(values) and (values == values.round()).all():
+            series = series.astype("Int64")
+    return series.astype("string")
 
 
 def typed_inputs(frame, options: CsvOptions, *, where: str, whole_file: bool = False):
@@ -161,9 +194,9 @@ def typed_inputs(frame, options: CsvOptions, *, where: str, whole_file: bool = F
     if inputs.shape[1] == 0:
         raise DataError(f"{where} has no input column left once data.csv.label and data.csv.ignore are set aside")
     for name in options.categorical:
-        inputs[name] = inputs[name].astype("string").astype(object).where(inputs[name].notna(), None)
+        inputs[name] = _category_text(inputs[name]).astype(object).where(inputs[name].notna(), None)
     for name, levels in options.ordinal.items():
-        text = inputs[name].astype("string")
+        text = _category_text(inputs[name])
         unknown = text.notna() & ~text.isin(levels)
         if unknown.any():
             row = int(np.flatnonzero(unknown)[0])

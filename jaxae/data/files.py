@@ -4,6 +4,8 @@ prepared anew."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 
 from jaxae.errors import DataError
 
@@ -16,3 +18,10 @@ def content_hash(path: str, what: str) -> str:
             return hashlib.sha256(handle.read()).hexdigest()[:12]
     except OSError as error:
         raise DataError(f"cannot read {what} {path!r}: {error.strerror or error}") from None
+
+
+def tag_of(path: str, content: str, default: str) -> str:
+    """'<the file or folder's base name, letters, digits, '_' and '-' only, at most 32>-<content>':
+    names what is prepared from a user's files (`default` when nothing of the name is left)."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.splitext(os.path.basename(path.rstrip(os.sep)))[0]).strip("_")
+    return f"{base[:32] or default}-{content}"

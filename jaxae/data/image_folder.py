@@ -23,11 +23,11 @@ import functools
 import hashlib
 import io
 import os
-import re
 
 import numpy as np
 
 from jaxae.data import splits
+from jaxae.data.files import tag_of
 from jaxae.errors import DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -72,8 +72,7 @@ class Folder:
 
     def tag(self) -> str:
         """A short name of the folder's content: its base name (letters, digits, '_' and '-') and hash."""
-        base = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(self.root)).strip("_")[:32] or "folder"
-        return f"{base}-{self.content}"
+        return tag_of(self.root, self.content, "folder")
 
     def shape(self, image_size: int, channels: int) -> tuple[int, int, int]:
         """(height, width, channels) of every prepared image: `image_size` squared if > 0, else the one

@@ -23,6 +23,7 @@ from typing import Iterator
 import numpy as np
 import tensorflow_datasets as tfds
 
+from jaxae.config.defaults import get_base_config
 from jaxae.errors import DataError
 
 
@@ -89,8 +90,7 @@ class Ratings(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 "test": self._generate_examples(parts["test"])}
 
     def _generate_examples(self, fields) -> Iterator[tuple[int, dict]]:
-        for index in range(len(fields["ratings"])):
-            yield index, {name: values[index] for name, values in fields.items()}
+        return _rows(fields)
 
 
 class CorpusConfig(tfds.core.BuilderConfig):
@@ -144,8 +144,7 @@ class Corpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return {"train": self._generate_examples(chunks), "test": self._generate_examples(chunks)}
 
     def _generate_examples(self, chunks) -> Iterator[tuple[int, dict]]:
-        for index in range(len(chunks["tokens"])):
-            yield index, {name: values[index] for name, values in chunks.items()}
+        return _rows(chunks)
 
 
 class ImageFolderConfig(tfds.core.BuilderConfig):
@@ -156,6 +155,10 @@ class ImageFolderConfig(tfds.core.BuilderConfig):
         from jaxae.data import image_folder
 
         self.folder = image_folder.scan(path, test_fraction=test_fraction, split_seed=split_seed)
+        unset = get_base_config().data
+        if self.folder.given_splits and (test_fraction, split_seed) != (unset.test_fraction, unset.split_seed):
+            raise DataError(f"{self.folder.root} holds train/ and test/, so data.test_fraction and data.split_seed "
+                            "draw nothing; leave them unset")
         self.shape = self.folder.shape(image_size, channels)
         split = "given" if self.folder.given_splits else f"seed{split_seed}-test{test_fraction:g}"
         name = f"{self.folder.tag()}-{'x'.join(map(str, self.shape))}-{split}"
@@ -267,9 +270,13 @@ class CsvTable(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return {split: self._generate_examples(split) for split in ("train", "test")}
 
     def _generate_examples(self, split) -> Iterator[tuple[int, dict]]:
-        fields = self.builder_config.table.fields(split)
-        for index in range(len(fields["numeric"])):
-            yield index, {name: values[index] for name, values in fields.items()}
+        return _rows(self.builder_config.table.fields(split))
+
+
+def _rows(fields: dict) -> Iterator[tuple[int, dict]]:
+    """(index, {name: the example's value}) of each example of {name: [n, ...]}, in order."""
+    for index in range(len(next(iter(fields.values())))):
+        yield index, {name: values[index] for name, values in fields.items()}
 
 
 def builder_config(builder, data_config):

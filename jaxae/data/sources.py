@@ -121,30 +121,6 @@ class ArraySource:
         return self._fingerprint
 
 
-class SubsetSource:
-    """Some examples of another source, in its order: early stopping's training and validation parts
-    of a split (`splits.carve`). Its origin is the other source's with the carving, so tools that
-    read a run's data carve the same examples again."""
-
-    def __init__(self, source, indices, part: str, carved: dict):
-        self.source, self.indices, self.part = source, np.asarray(indices, np.int64), part
-        self.spec, self.metadata = source.spec, getattr(source, "metadata", {})
-        self.values_checked = getattr(source, "values_checked", False)
-        self.where = f"the {part} part of {source.where}"
-        self.origin = dict(getattr(source, "origin", None) or {"kind": "arrays", "name": source.where})
-        self.origin["carved"] = dict(carved, part=part)
-        self._fingerprint = f"{source.fingerprint()} {part}={carved['fraction']:g}@seed{carved['seed']}"
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def read(self, indices, fields=None) -> dict[str, np.ndarray]:
-        return self.source.read(self.indices[np.asarray(indices, np.int64)], fields)
-
-    def fingerprint(self) -> str:
-        return self._fingerprint
-
-
 def _field_of_feature(name: str, feature) -> specs.Field | None:
     """The Field for a tfds feature, or None for features jaxae cannot batch (variable shapes, nesting)."""
     import tensorflow_datasets as tfds
@@ -292,7 +268,7 @@ def open_tfds(name: str, split: str, data_dir: str | None = None, data_config=No
     try:
         with builders.quiet_tfds():
             source = builder.as_data_source(split=split)
-    except Exception:  # An unknown split or a malformed slice: tfds raises ValueError, KeyError, AssertionError.
+    except (ValueError, KeyError, AssertionError):  # What tfds raises for an unknown split or a malformed slice.
         raise DataError(f"tfds data set {name!r} has no split {split!r}; it has {sorted(builder.info.splits)}, "
                         "and slices of them such as 'train[:90%]' or 'train[90%:]'") from None
     return TfdsSource(source, name, split, data_dir)

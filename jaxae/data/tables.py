@@ -25,6 +25,8 @@ import numpy as np
 from jaxae.errors import DataError
 
 KINDS = ("numeric", "ordinal", "categorical")
+# The tabular family's fields and their kinds (`data.spec`): what `TableEncoder.fields` gives.
+FIELD_KINDS = {"numeric": "dense", "categorical": "ids", "numeric_observed": "mask", "categorical_observed": "mask"}
 
 
 def is_frame(X) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from jaxae.errors import ConfigError
+from jaxae.errors import CheckpointError, ConfigError, another_workdir
 
 BEST_DIR = "best"
 
@@ -68,6 +68,15 @@ class Tracker:
         return dataclasses.asdict(self)
 
     def restore(self, record: dict | None) -> None:
-        """The state a checkpoint's metadata saved (none: a fresh run)."""
+        """The state a checkpoint's metadata saved (none: a fresh run).
+
+        Raises:
+          CheckpointError: the checkpoint watched another metric or direction (its best value would
+            be compared with this run's metric).
+        """
+        saved = (record or {}).get("metric", self.metric), (record or {}).get("mode", self.mode)
+        if saved != (self.metric, self.mode):
+            raise CheckpointError(f"the checkpoints watched early_stopping.metric={saved[0]!r} (mode {saved[1]!r}); this "
+                                  f"run asks for {self.metric!r} ({self.mode!r}): set those back, or use {another_workdir()}")
         for field in ("best", "best_step", "waited", "stopped"):
             setattr(self, field, (record or {}).get(field, getattr(Tracker, field)))

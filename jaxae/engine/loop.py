@@ -141,14 +141,14 @@ class Session:
                 step = iteration.step
             result = self._finish(state, step, resumed_complete=complete)
         except CheckpointWriteError:
-            _close_quietly(self.checkpointer, self.writer)
+            _close_quietly(*self._closables())
             raise
         except WorkdirError as error:  # Metrics, pictures or records could not be written.
-            _close_quietly(self.checkpointer, self.writer)
+            _close_quietly(*self._closables())
             raise WorkdirError(f"{error}. Checkpoints in {self.checkpointer.directory} are intact: steps "
                                f"{self.checkpointer.all_steps()}") from error
         except BaseException:
-            _close_quietly(self.checkpointer, self.writer)  # The error in flight is the one to report.
+            _close_quietly(*self._closables())  # The error in flight is the one to report.
             raise
         try:
             self.checkpointer.close()
@@ -157,6 +157,10 @@ class Session:
         finally:
             self.writer.close()
         return result
+
+    def _closables(self):
+        """What a failing session closes: the checkpointers (early stopping's best too) and the writer."""
+        return (self.checkpointer, *([self.best] if self.tracker else []), self.writer)
 
     def _start(self):
         """The state to continue from and its step; a fresh state is given the run it starts from

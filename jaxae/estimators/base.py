@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from jaxae.data.sources import ArraySource
-from jaxae.data.tables import TableEncoder, is_frame
+from jaxae.data.tables import FIELD_KINDS, TableEncoder, is_frame
 from jaxae.errors import ConfigError, DataError, WorkdirError
 from jaxae.runs.workdir import LOCK_FILE, OUTPUTS, WorkdirLock
 
@@ -146,8 +146,7 @@ class Inputs:
             arrays.pop("categorical")
             arrays.pop("categorical_observed", None)
         # The run records the column transform, so that `jaxae.load(workdir_)` takes X's raw rows too.
-        kinds = {"numeric": "dense", "categorical": "ids", "numeric_observed": "mask", "categorical_observed": "mask"}
-        return ArraySource(arrays, kinds={name: kinds[name] for name in arrays},
+        return ArraySource(arrays, kinds={name: FIELD_KINDS[name] for name in arrays},
                            vocab_sizes={"categorical": max(self.table.cardinalities, default=1)}, name="X",
                            metadata={"input_transform": self.table.to_json()})
 

@@ -36,7 +36,8 @@ def recorded_split(model, split: str = "", *, workdir: str = ""):
 
     Raises:
       JaxaeError: the run trained or evaluated on arrays (`--images` is needed), or the data set
-        cannot be opened, or its training split is not the data the run trained on.
+        cannot be opened, or is not the one the run recorded (a user's files changed), or its
+        training split is not the data the run trained on.
     """
     from jaxae.data import builders, sources
 
@@ -57,6 +58,9 @@ def recorded_split(model, split: str = "", *, workdir: str = ""):
         source = sources.open_tfds(base, split, data_dir, data)
     else:
         source = sources.open_tfds(name, split, data_dir)
+    if source.origin["name"] != name:  # A user's files prepared anew: changed since the run read them.
+        raise JaxaeError(f"the run read {name!r}, but its data.path gives {source.origin['name']!r} now: the files "
+                         "changed since (their content hash differs); restore them, or pass the rows or images to encode")
     trained = run_record.recorded_origin(model.record, "origin")
     carved = trained.get("carved") if split == trained.get("split") else None
     if carved:  # Early stopping kept a validation part out of the training split: the part trained on.
@@ -71,19 +75,16 @@ def recorded_split(model, split: str = "", *, workdir: str = ""):
 
 def read_rows(path: str, model, flag: str = "--rows"):
     """A DataFrame of the CSV file at `path`, for a tabular `model` that takes raw rows; JaxaeError otherwise."""
-    import pandas as pd
-
     transform = getattr(model, "transform", None)
     if transform is None:
         raise JaxaeError(f"{flag} is for tabular runs that recorded their column transform; this run "
                          f"({model.config.trainer}) takes {'--images' if model.input_fields == ('image',) else '--split'}")
     if not os.path.isfile(path):
         raise JaxaeError(f"{flag}={path!r} is not a file")
+    from jaxae.data.csv_table import read_frame
+
     delimiter = model.record["data"]["input_transform"].get("csv", {}).get("delimiter", ",")
-    try:
-        frame = pd.read_csv(path, sep=delimiter, skipinitialspace=True)
-    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise JaxaeError(f"{flag}={path!r} cannot be read as a CSV table: {str(error).splitlines()[0]}") from None
+    frame = read_frame(path, delimiter, f"{flag}={path!r}")
     return frame if transform.frame else frame.to_numpy()
 
 

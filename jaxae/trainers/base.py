@@ -91,6 +91,8 @@ class Trainer:
     # The files `export` writes in the workdir, which a finished run lists with its other outputs; the
     # loop calls `export` only for a family that names some.
     exported_files: tuple[str, ...] = ()
+    # Why `config.early_stopping` cannot watch this family's evals (None: it can), said when a config asks.
+    early_stopping_refused: str | None = None
 
     def __init__(self, config, spec: dict, num_examples: int, *, axis_name: str | None = None):
         self.config, self.spec, self.num_examples, self.axis_name = config, spec, num_examples, axis_name

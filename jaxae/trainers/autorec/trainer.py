@@ -36,6 +36,9 @@ from jaxae.trainers.base import Phase, Trainer
 class AutoRecTrainer(Trainer):
     """Trains an `AutoRec` on the config's `model` and `autorec` sections."""
 
+    early_stopping_refused = ("a validation part of the rows would hold no held-out ratings: the rows are the "
+                              "examples and the held-out ratings the test")
+
     @classmethod
     def validate_config(cls, config) -> None:
         super().validate_config(config)

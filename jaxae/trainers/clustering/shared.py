@@ -45,6 +45,10 @@ class ClusteringTrainer(Trainer):
     """Pretraining, K-means initialisation and clustering metrics; subclasses add the clustering step.
     `ae` is the autoencoder core whose codes are clustered."""
 
+    early_stopping_refused = ("its evals score the clusters only once the clustering phase has begun, so a best state "
+                              "could be one that never clustered; stop the pretraining run (trainer='autoencoder') "
+                              "early instead and start from it with cluster.init_from")
+
     guarded_metrics = ("loss", "grad_norm")
     model_name = "ae"  # The autoencoder whose codes the family clusters ('vae' for VaDE).
 

@@ -52,6 +52,8 @@ SHARDED_ROWS_MULTIPLE = 1024  # Split tables have a multiple of this many rows: 
 class SkipGramTrainer(Trainer):
     """Trains skip-gram tables on the config's `model.embedding_dim` and `sgns` section."""
 
+    early_stopping_refused = "its eval scores the corpus it trains on"
+
     exported_files = (EMBEDDINGS_FILE,)
 
     guarded_metrics = ("loss",)

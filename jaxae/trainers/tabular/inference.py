@@ -84,8 +84,7 @@ class TrainedTableAutoencoder(TrainedModel):
                                               else categorical_observed)
             for name in ("numeric_observed", "categorical_observed"):
                 fields[name] = np.asarray(fields[name], bool).reshape(fields[name.split("_")[0]].shape)
-        kinds = {"numeric": "dense", "categorical": "ids", "numeric_observed": "mask", "categorical_observed": "mask"}
-        source = ArraySource(fields, kinds={name: kinds[name] for name in fields}, name="rows")
+        source = ArraySource(fields, kinds={name: tables.FIELD_KINDS[name] for name in fields}, name="rows")
         return WholeSplit(source, self.mesh, self.batch_size)
 
     def _encode(self, params, batch):
