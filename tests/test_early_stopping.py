@@ -16,9 +16,9 @@ from helpers import assert_resumes_exactly, tiny, train
 
 
 def stopping_config(**fields):
-    """vae_mnist:tiny for 50 steps, evals every 10, on a validation tenth: with min_delta beyond any
-    change, the first eval is the best and patience 2 stops the run at the third (step 30)."""
-    config = tiny("vae_mnist", num_steps=50, eval_every=10, checkpoint_every=10)
+    """vae_mnist:tiny for 50 steps, evals every 5, on a validation tenth: with min_delta beyond any
+    change, the first eval is the best and patience 2 stops the run at the third (step 15)."""
+    config = tiny("vae_mnist", num_steps=50, eval_every=5, checkpoint_every=5)
     config.early_stopping.update(metric="neg_elbo", patience=2, min_delta=1e9, validation_fraction=0.1)
     for field, value in fields.items():
         config.early_stopping[field] = value
@@ -39,17 +39,17 @@ def records(workdir):
 
 def test_the_run_stops_keeps_the_best_state_and_scores_the_test_split_once(stopped):
     workdir, result, _ = stopped
-    assert result.step == 30
+    assert result.step == 15
     written = records(workdir)
     validation_steps = [record["step"] for record in written if "validation/neg_elbo" in record]
-    assert validation_steps == [10, 20, 30]
-    assert [record["step"] for record in written if "eval/neg_elbo" in record] == [30]  # The test split, once.
+    assert validation_steps == [5, 10, 15]
+    assert [record["step"] for record in written if "eval/neg_elbo" in record] == [15]  # The test split, once.
     final = next(record for record in written if "train/stopped_early" in record)
-    assert final["train/stopped_early"] == 1 and final["early_stopping/best_step"] == 10
-    first = next(record for record in written if record["step"] == 10 and "validation/neg_elbo" in record)
+    assert final["train/stopped_early"] == 1 and final["early_stopping/best_step"] == 5
+    first = next(record for record in written if record["step"] == 5 and "validation/neg_elbo" in record)
     assert final["early_stopping/best_validation_neg_elbo"] == first["validation/neg_elbo"]
     best, last = jaxae.load(str(workdir)), jaxae.load(str(workdir), best=False)
-    assert (best.step, last.step) == (10, 30)
+    assert (best.step, last.step) == (5, 15)
     assert best.record["data"]["num_examples"] == 3600  # 4,000 digits less the validation tenth.
     codes = best.encode(sources.open_tfds("mnist_5k", "test").read(np.arange(8), ["image"])["image"])
     assert not np.allclose(codes, last.encode(sources.open_tfds("mnist_5k", "test").read(np.arange(8), ["image"])["image"]))
@@ -70,8 +70,8 @@ def test_the_validation_part_is_never_trained_on_and_tools_read_the_part_trained
 
 def test_a_killed_run_resumes_to_the_same_stop_bit_exactly(stopped, tmp_path):
     workdir, result, splits = stopped
-    killed = assert_resumes_exactly(tmp_path, workdir, result, stopping_config(), splits, keep_through=20)
-    assert jaxae.load(str(killed)).step == 10
+    killed = assert_resumes_exactly(tmp_path, workdir, result, stopping_config(), splits, keep_through=10)
+    assert jaxae.load(str(killed)).step == 5
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -106,4 +106,4 @@ def test_a_family_whose_evals_cannot_be_watched_and_a_changed_metric_on_resume_a
     workdir, _, splits = stopped
     other = stopping_config(metric="mse")
     with pytest.raises(CheckpointError, match="watched early_stopping.metric='neg_elbo'"):
-        train(killed_copy(tmp_path, workdir, 20), other, splits)
+        train(killed_copy(tmp_path, workdir, 10), other, splits)

@@ -41,7 +41,7 @@ from jaxae.steps.updates import guarded_gradient_step
 CONTRACT = ("train_fields", "eval_fields", "optional_eval_fields", "identity", "phases", "label_classes", "check_data", "init",
             "init_from", "adopt", "state_sharding", "eval_step", "eval_report", "pictures", "diagnose", "export",
             "inference", "window_means", "guarded_metrics", "every_step_metrics", "exported_files")
-CLASS_CONTRACT = ("validate_config",)
+CLASS_CONTRACT = ("validate_config", "early_stopping_refused")
 HELPERS = ("identity_of", "epochs_or_steps", "num_steps", "train_step", "gradient_step")
 
 Step = Callable[[Any, dict], tuple[Any, dict]]  # (state, batch) -> (state, metrics)
