@@ -9,7 +9,6 @@ import pytest
 
 import jaxae
 from jaxae.data import sources
-from jaxae.devices import parallel
 from jaxae.engine import loop
 from jaxae.errors import CheckpointError, ConfigError
 from helpers import assert_resumes_exactly, tiny, train
@@ -84,12 +83,10 @@ def test_bad_fields_are_refused_before_compute(fields, message):
         loop.train(stopping_config(**fields), "/nonexistent/never-made", None, None)
 
 
-def test_an_unknown_metric_is_named_with_the_ones_there_are(tmp_path):
-    config = stopping_config(metric="elbo")
-    config.data.binarize = "none"  # scikit-learn's digits are grey levels.
-    splits = tuple(sources.open_tfds("sklearn_digits", split) for split in ("train", "test"))
+def test_an_unknown_metric_is_named_with_the_ones_there_are(stopped, tmp_path):
+    _, _, splits = stopped  # The module's run's data and programs: nothing new to compile.
     with pytest.raises(ConfigError, match=r"early_stopping.metric='elbo' is not among the eval's metrics \[.*'neg_elbo'"):
-        loop.train(config, str(tmp_path / "run"), *splits, parallel.make_mesh(1))
+        train(tmp_path / "run", stopping_config(metric="elbo"), splits)
 
 
 def test_a_family_whose_evals_cannot_be_watched_and_a_changed_metric_on_resume_are_refused(stopped, tmp_path):

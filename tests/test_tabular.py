@@ -75,6 +75,10 @@ def test_unseen_categories_take_the_last_id_and_missing_values_are_masked_or_ref
     assert filled[["weight", "size", "colour"]].notna().all().all()
     observed = holes["weight"].notna()
     np.testing.assert_array_equal(filled["weight"][observed], holes["weight"][observed])
+    numbers = np.where(np.eye(4, 3, dtype=bool), np.nan, np.arange(12.0).reshape(4, 3))  # An array's holes.
+    array_table = TableEncoder().fit(numbers)
+    filled_numbers = array_table.filled(numbers, np.full((4, 3), -1.0))
+    np.testing.assert_array_equal(filled_numbers, np.where(np.isnan(numbers), -1.0, numbers))
 
 
 def test_missing_cells_leave_the_loss_exactly_and_rows_score_on_the_scale_of_whole_rows():
