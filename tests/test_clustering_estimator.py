@@ -38,6 +38,9 @@ def test_fit_predict_transform_in_a_pipeline(digits, fitted):
     np.testing.assert_array_equal(fitted.predict(x), model.labels_)  # Deterministic prediction of the training rows.
     codes = fitted.transform(x[:5])
     assert codes.shape == (5, 4) and np.all(np.isfinite(codes))
+    scaled = fitted[0].transform(x)
+    np.testing.assert_allclose(model.transform(scaled[:5], batch_size=2), codes, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(model.predict(scaled, batch_size=50), model.labels_)
     # A row's cluster is that of the nearest centre of its code.
     nearest = np.argmin(((codes[:, None] - model.cluster_centers_[None]) ** 2).sum(-1), -1)
     np.testing.assert_array_equal(nearest, model.labels_[:5])

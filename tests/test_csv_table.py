@@ -123,6 +123,7 @@ def test_an_estimators_run_on_rows_with_holes_loads_as_a_model_of_raw_rows_with_
     np.testing.assert_allclose(model.scores(frame), scores, rtol=1e-6)
     filled = detector.impute(frame)
     assert filled.notna().all().all() and list(filled.columns) == list(frame.columns)
+    pd.testing.assert_frame_equal(detector.impute(frame, batch_size=5), filled, rtol=1e-5)
 
 
 def test_number_like_categories_read_alike_with_and_without_gaps_and_a_column_named_twice_is_refused(tmp_path):

@@ -60,6 +60,13 @@ def test_planted_anomalies_score_above_the_rows_the_detector_learnt(detector, pl
     assert proba.shape == (10, 2) and np.allclose(proba.sum(1), 1) and np.all(proba[:, 1] >= 0.5)
     unify = detector.predict_proba(outliers, method="unify")
     assert np.all((0 <= unify) & (unify <= 1))
+    # In batches of 7 rows (bounding the device memory): the same scores, labels and codes.
+    np.testing.assert_allclose(detector.decision_function(outliers, batch_size=7), detector.decision_function(outliers),
+                               rtol=1e-5)
+    np.testing.assert_array_equal(detector.predict(outliers, batch_size=7), detector.predict(outliers))
+    np.testing.assert_allclose(detector.predict_proba(outliers, batch_size=7), proba, rtol=1e-5, atol=1e-7)
+    with pytest.raises(DataError, match="batch_size=0 must be a positive integer"):
+        detector.decision_function(outliers, batch_size=0)
 
 
 def test_thresholds_equal_their_closed_forms():
@@ -178,6 +185,8 @@ def test_the_transformer_is_a_pipeline_step_on_images_and_tables(digits):
     assert codes.shape == (5, 8) and transformer.get_feature_names_out()[0] == "autoencodertransformer0"
     back = transformer.inverse_transform(codes)
     assert back.shape == (5, 64)
+    np.testing.assert_allclose(transformer.transform(x[:5], batch_size=2), codes, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(transformer.inverse_transform(codes, batch_size=2), back, rtol=1e-5, atol=1e-5)
     assert np.mean((back - x[:5]) ** 2) < np.var(x, axis=0).mean()  # Better than the mean image.
     images = jaxae.AutoencoderTransformer(kind="vae", random_state=0, **SMALL).fit(x.reshape(-1, 8, 8))
     assert images.transform(x[:3].reshape(-1, 8, 8)).shape == (3, 4)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import jaxae
-from jaxae.data import host
+from jaxae.data import host, whole_split
 from jaxae.devices import parallel
 from jaxae.errors import DataError
 from cases import CASES, KEPT_OUT, config, sources_of, trained
@@ -65,18 +65,27 @@ def inputs_of(source, fields, n=None):
     return [rows[field][:n] for field in fields]
 
 
-def calls(model, inputs, words):
-    """Every call `model` offers, on `inputs` (and the vocabulary `words`): name -> what it returns."""
-    offered = {"encode": lambda: model.encode(*inputs), "reconstruct": lambda: model.reconstruct(*inputs),
-               "scores": lambda: model.scores(*inputs), "log_likelihood": lambda: model.log_likelihood(*inputs),
-               "predict": lambda: model.predict(*inputs), "predict_proba": lambda: model.predict_proba(*inputs),
-               "discriminate": lambda: model.discriminate(*inputs), "generate": lambda: model.generate(4, seed=1),
+MAPPING = {"encode", "decode", "reconstruct", "scores", "log_likelihood", "predict", "predict_proba", "discriminate",
+           "generate"}  # The calls that map over data, in batches (each takes batch_size=).
+
+
+def calls(model, inputs, words, **batching):
+    """Every call `model` offers, on `inputs` (and the vocabulary `words`): name -> what it returns.
+    batching: `batch_size=` for the calls that map over data."""
+    offered = {"encode": lambda: model.encode(*inputs, **batching),
+               "reconstruct": lambda: model.reconstruct(*inputs, **batching),
+               "scores": lambda: model.scores(*inputs, **batching),
+               "log_likelihood": lambda: model.log_likelihood(*inputs, **batching),
+               "predict": lambda: model.predict(*inputs, **batching),
+               "predict_proba": lambda: model.predict_proba(*inputs, **batching),
+               "discriminate": lambda: model.discriminate(*inputs, **batching),
+               "generate": lambda: model.generate(4, seed=1, **batching),
                "column_vectors": lambda: model.column_vectors(), "embeddings": lambda: model.embeddings(words).vectors}
     if "decode" in model.offers:
         # An adversarial autoencoder with clusters decodes a style code with its category.
-        given = (model.predict(*inputs),) if "categories" in inspect.signature(model.decode).parameters \
+        given = (model.predict(*inputs, **batching),) if "categories" in inspect.signature(model.decode).parameters \
             and "predict" in model.offers else ()
-        offered["decode"] = lambda: model.decode(model.encode(*inputs), *given)
+        offered["decode"] = lambda: model.decode(model.encode(*inputs, **batching), *given, **batching)
     answers = {}
     for name in sorted(model.offers):
         try:
@@ -89,9 +98,10 @@ def calls(model, inputs, words):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_load_gives_what_the_run_computed(name):
-    """The run's step and config; every offered call finite and the same when called again; and
-    predicted labels that score the final eval's clustering accuracy or accuracy."""
+def test_load_gives_what_the_run_computed(name, monkeypatch):
+    """The run's step and config; every offered call finite and the same when called again, and the
+    same in batches of 2 (only batches of 2 on the devices); and predicted labels that score the
+    final eval's clustering accuracy or accuracy."""
     one = trained(name)
     model = jaxae.load(one.workdir, mesh=parallel.make_mesh(1))
     assert model.step == one.step and model.config.to_dict() == config(name).to_dict()
@@ -104,6 +114,21 @@ def test_load_gives_what_the_run_computed(name):
             if np.issubdtype(np.asarray(leaf).dtype, np.floating):
                 assert np.all(np.isfinite(leaf)), f"{call} gives non-finite values"
             np.testing.assert_array_equal(leaf, repeated, err_msg=call)
+    batches = []
+    made = whole_split.WholeSplit.__init__
+
+    def counted(split, *args, **kwargs):
+        made(split, *args, **kwargs)
+        batches.append(split.batch_size)
+
+    monkeypatch.setattr(whole_split.WholeSplit, "__init__", counted)
+    in_twos = calls(model, inputs, words, batch_size=2)
+    assert set(batches) <= {2} and len(batches) >= len(MAPPING & model.offers), batches
+    for call, answer in first.items():
+        if isinstance(answer, str):  # A refusal.
+            assert in_twos[call] == answer
+        else:
+            chex.assert_trees_all_close(in_twos[call], answer, rtol=1e-5, atol=1e-6)
     if model.predicts and "label" in test.spec:
         *everything, labels = inputs_of(test, (*model.input_fields, "label"))
         predicted = np.asarray(model.predict(*everything))

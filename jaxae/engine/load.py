@@ -11,10 +11,11 @@ from jaxae.engine.early_stopping import BEST_DIR
 from jaxae.errors import CheckpointError
 from jaxae.runs import resume, run_record
 from jaxae.runs.checkpoint import Checkpointer, layout
+from jaxae.trainers.base import checked_batch_size
 from jaxae.trainers.registry import create_trainer
 
 
-def load(workdir: str, *, step: int | None = None, best: bool = True, mesh=None):
+def load(workdir: str, *, step: int | None = None, best: bool = True, mesh=None, batch_size: int | None = None):
     """The trained model of the run in `workdir`, as its family offers it (`Trainer.inference`).
 
     For the autoencoder family: `encode`, `decode` and `reconstruct` taking raw images (uint8 or
@@ -28,10 +29,14 @@ def load(workdir: str, *, step: int | None = None, best: bool = True, mesh=None)
       best: without `step`, the best state early stopping kept (`<workdir>/best/`), where there is
         one; False: the newest checkpoint.
       mesh: the devices to run on (default all).
+      batch_size: examples per batch of the model's calls that map over data (default the run's
+        `eval_batch_size`); it bounds their device memory. Each call also takes its own.
 
     Raises:
       CheckpointError: `workdir` holds no run, no such step, or no checkpoint that can be read.
     """
+    if batch_size is not None:
+        batch_size = checked_batch_size(batch_size)
     folder = os.path.abspath(os.path.expanduser(workdir))
     directory = os.path.join(folder, "checkpoints")
     if not os.path.isdir(directory):
@@ -61,6 +66,7 @@ def load(workdir: str, *, step: int | None = None, best: bool = True, mesh=None)
                                      if unreadable else " (it is empty)"))
         model = _trainer_of(meta).inference(state, mesh)
         model.record = meta["record"]
+        model.batch_size = batch_size or model.batch_size
         return model
     finally:
         checkpointer.close()

@@ -153,16 +153,17 @@ class AnomalyDetector(AutoencoderEstimator):
             self.threshold_ = quantile_threshold(threshold_scores, self.contamination)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
 
-    def decision_function(self, X) -> np.ndarray:
-        """[n] float64 anomaly scores of X: higher is more anomalous."""
-        return np.asarray(self._apply("scores", X), np.float64)
+    def decision_function(self, X, *, batch_size: int | None = None) -> np.ndarray:
+        """[n] float64 anomaly scores of X: higher is more anomalous; `batch_size` rows at a time
+        (default up to 512: it bounds the device memory)."""
+        return np.asarray(self._apply("scores", X, batch_size), np.float64)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, *, batch_size: int | None = None) -> np.ndarray:
         """[n] int: 1 where X's score is above `threshold_`, else 0."""
         check_is_fitted(self, "threshold_")
-        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+        return (self.decision_function(X, batch_size=batch_size) > self.threshold_).astype(np.int64)
 
-    def predict_proba(self, X, method: str = "linear") -> np.ndarray:
+    def predict_proba(self, X, method: str = "linear", *, batch_size: int | None = None) -> np.ndarray:
         """[n, 2] (normal, anomaly) probabilities from the scores, as PyOD makes them.
 
         method: 'linear' scales the scores by the range of the fitted rows' scores
@@ -173,7 +174,7 @@ class AnomalyDetector(AutoencoderEstimator):
         check_is_fitted(self, "decision_scores_")
         if method not in PROBA_METHODS:
             raise ValueError(f"method={method!r} is unknown; choose one of {list(PROBA_METHODS)}")
-        scores, train = self.decision_function(X), self.decision_scores_
+        scores, train = self.decision_function(X, batch_size=batch_size), self.decision_scores_
         if method == "linear":
             span = train.max() - train.min() or 1.0
             anomaly = np.clip((scores - train.min()) / span, 0.0, 1.0)

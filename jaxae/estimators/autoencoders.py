@@ -17,6 +17,7 @@ back with `jaxae.load`. X is images or a table (`jaxae.estimators.base`).
 
 from __future__ import annotations
 
+import functools
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -118,15 +119,17 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
             self.feature_names_in_ = np.asarray([column["name"] for column in self.inputs_.table.columns], object)
         self._train(config, source)
 
-    def _apply(self, method: str, X) -> np.ndarray:
-        """The trained model's `method` ('encode', 'scores') of X's rows, whatever their order."""
+    def _apply(self, method: str, X, batch_size: int | None = None) -> np.ndarray:
+        """The trained model's `method` ('encode', 'scores') of X's rows, whatever their order, in
+        batches of `batch_size` rows (default: up to 512)."""
         check_is_fitted(self, "model_")
         arrays = self.inputs_.arrays(X, type(self).__name__)
         names = ("image",) if self.inputs_.kind == "images" else ("numeric", "categorical", "numeric_observed",
                                                                   "categorical_observed")
-        return in_canonical_order(getattr(self.model_, f"{method}_fields"), *[arrays.get(name) for name in names])
+        method = functools.partial(getattr(self.model_, f"{method}_fields"), batch_size=batch_size)
+        return in_canonical_order(method, *[arrays.get(name) for name in names])
 
-    def impute(self, X):
+    def impute(self, X, *, batch_size: int | None = None):
         """A table X with each missing cell (NaN, None) filled by the model's reconstruction of it
         from the row's observed cells (a category by its most probable value seen in fit), every
         observed cell kept: a DataFrame for a DataFrame, else an array of floats."""
@@ -134,7 +137,7 @@ class AutoencoderEstimator(TrainedEstimator, BaseEstimator):
         if self.inputs_.kind != "table":
             raise DataError("impute fills the missing cells of a table; this estimator was fitted on images")
         self.inputs_.arrays(X, type(self).__name__)  # X's checks, in scikit-learn's words.
-        return self.model_.impute(X if is_frame(X) else checked_array(X, allow_nan=True))
+        return self.model_.impute(X if is_frame(X) else checked_array(X, allow_nan=True), batch_size=batch_size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -167,11 +170,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     def _n_features_out(self) -> int:  # Names the codes 'autoencodertransformer0', ... in `get_feature_names_out`.
         return self.n_components
 
-    def transform(self, X) -> np.ndarray:
-        """[n, n_components] float32: the encoder's codes of X (a VAE's posterior means)."""
-        return self._apply("encode", X)
+    def transform(self, X, *, batch_size: int | None = None) -> np.ndarray:
+        """[n, n_components] float32: the encoder's codes of X (a VAE's posterior means), computed
+        `batch_size` rows at a time (default up to 512: it bounds the device memory)."""
+        return self._apply("encode", X, batch_size)
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X, *, batch_size: int | None = None):
         """codes [n, n_components] -> the decoder's reconstruction in X's space: images in the
         fitted range, or a table (a DataFrame if one was fitted) with categories by their most
         probable value."""
@@ -180,5 +184,5 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         if codes.ndim != 2 or codes.shape[1] != self.n_components:
             raise DataError(f"codes must be [n, {self.n_components}]; got shape {codes.shape}")
         if self.inputs_.kind == "table":
-            return self.inputs_.table.inverse_transform(*self.model_.decode(codes))
-        return self.inputs_.images_back(self.model_.decode(codes))
+            return self.inputs_.table.inverse_transform(*self.model_.decode(codes, batch_size=batch_size))
+        return self.inputs_.images_back(self.model_.decode(codes, batch_size=batch_size))

@@ -17,6 +17,7 @@ temporary one by default), then reads the trained model back with `jaxae.load`.
 
 from __future__ import annotations
 
+import functools
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
@@ -138,25 +139,26 @@ class DeepClustering(ClusterMixin, TransformerMixin, TrainedEstimator, BaseEstim
     def fit_predict(self, X, y=None, **kwargs):
         return self.fit(X).labels_
 
-    def predict(self, X) -> np.ndarray:
-        """[n] int32: the cluster of each row of X (same features as in `fit`)."""
+    def predict(self, X, *, batch_size: int | None = None) -> np.ndarray:
+        """[n] int32: the cluster of each row of X (same features as in `fit`), `batch_size` rows at
+        a time (default up to 512: it bounds the device memory)."""
         images = self._images(X)  # First: an unfitted estimator says so.
-        return in_canonical_order(self.model_.predict, images)
+        return in_canonical_order(functools.partial(self.model_.predict, batch_size=batch_size), images)
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X, *, batch_size: int | None = None) -> np.ndarray:
         """[n, latent_dim]: the encoder's codes of X."""
         images = self._images(X)
-        return in_canonical_order(self.model_.encode, images)
+        return in_canonical_order(functools.partial(self.model_.encode, batch_size=batch_size), images)
 
-    def score(self, X, y=None) -> float:
+    def score(self, X, y=None, *, batch_size: int | None = None) -> float:
         """The opposite of the K-means objective of X's codes: minus the summed squared distance of
         each code to its cluster's centre, as `sklearn.cluster.KMeans.score` (higher is better; y
         is ignored). Comparable between fits of the same code space only; with labels, score the
         clusters by `sklearn.metrics` (e.g. `normalized_mutual_info_score(y, model.predict(X))`)."""
         del y
-        codes = self.transform(X)
+        codes = self.transform(X, batch_size=batch_size)
         distances = np.asarray(kmeans.squared_distances(codes, self.cluster_centers_))
-        return -float(np.sum(distances[np.arange(len(codes)), self.predict(X)]))
+        return -float(np.sum(distances[np.arange(len(codes)), self.predict(X, batch_size=batch_size)]))
 
     # ------------------------------------------------------------------ saving, without pickle (base.TrainedEstimator)
 

@@ -72,7 +72,7 @@ def main(argv=None) -> int:
             raise JaxaeError(f"--out={out}: its folder does not exist")
         from jaxae.engine.load import load
 
-        model = load(args.workdir, step=args.step)
+        model = load(args.workdir, step=args.step, batch_size=args.batch_size)
         if "encode" not in model.offers:
             raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) has no encoder to encode with")
         results = results_of(model, args)

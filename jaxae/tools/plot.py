@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         from jaxae.engine.load import load
         from jaxae.tools.run_data import read_images, recorded_split
 
-        model = load(args.workdir, step=args.step)
+        model = load(args.workdir, step=args.step, batch_size=args.batch_size)
         if "encode" not in model.offers or model.input_fields != ("image",):
             raise JaxaeError(f"the run in {args.workdir!r} ({model.config.trainer}) is not an image autoencoder")
         if args.images:

@@ -16,7 +16,7 @@ from jaxae.runs import run_record
 
 def arguments(prog: str, description: str, out: str, *, rows: bool = False) -> argparse.ArgumentParser:
     """A tool's parser with the options every tool reading a run takes: --workdir, --out (described
-    by `out`), --split or --images (or, with `rows`, --rows), and --step."""
+    by `out`), --split or --images (or, with `rows`, --rows), --step and --batch-size."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--workdir", required=True, help="the run's folder (it holds checkpoints/)")
     parser.add_argument("--out", required=True, help=out)
@@ -27,6 +27,8 @@ def arguments(prog: str, description: str, out: str, *, rows: bool = False) -> a
         source.add_argument("--rows", default="", help="a CSV file of raw table rows, for a tabular run that "
                                                        "recorded its column transform (a CSV's, the embedded table's)")
     parser.add_argument("--step", type=int, default=None, help="a checkpoint's step (default: the newest intact)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="examples per batch on the devices, which bounds their memory (default: the run's eval batch)")
     return parser
 
 

@@ -28,10 +28,11 @@ import json
 from typing import Any, Callable
 
 import jax
+import numpy as np
 
 from jaxae.config import checks
 from jaxae.devices import parallel
-from jaxae.errors import ConfigError
+from jaxae.errors import ConfigError, DataError
 from jaxae.metrics import means
 from jaxae.steps.updates import guarded_gradient_step
 
@@ -265,6 +266,13 @@ def eval_fields_read(family, config, spec: dict) -> dict[str, str]:
     return family.eval_fields(config) | {name: kind for name, kind in optional.items() if name in spec}
 
 
+def checked_batch_size(batch_size) -> int:
+    """`batch_size` as an int; DataError unless it is a positive integer."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise DataError(f"batch_size={batch_size!r} must be a positive integer")
+    return int(batch_size)
+
+
 class TrainedModel:
     """What `jaxae.load` returns (`Trainer.inference`): a family's trained model, over NumPy arrays.
 
@@ -278,7 +286,9 @@ class TrainedModel:
         family but the tabular one, whose raw rows go through the run's column transform;
       offers: which of `OFFERS` this model has, each a method of that name;
       predicts: what `predict` gives ('clusters', 'classes') where the family predicts labels, else None;
-      traversable: whether codes have a standard-normal prior, so moving one dimension by +-3 means something.
+      traversable: whether codes have a standard-normal prior, so moving one dimension by +-3 means something;
+      batch_size: examples per batch of a call that maps over data (`jaxae.load`'s, default the run's
+        eval batch); every such call also takes `batch_size=` for itself.
     """
 
     OFFERS = ("encode", "decode", "reconstruct", "scores", "log_likelihood", "predict", "predict_proba",
@@ -287,18 +297,24 @@ class TrainedModel:
     input_fields: tuple[str, ...] = ("image",)
     predicts: str | None = None
     traversable: bool = False
+    batch_size: int = 512
 
-    def encode_fields(self, *fields):
+    def batch_of(self, batch_size: int | None) -> int:
+        """Examples per batch of one call: `batch_size` where given, else the model's. It bounds what
+        the call holds on the devices at a time (one batch's inputs, activations and outputs)."""
+        return self.batch_size if batch_size is None else checked_batch_size(batch_size)
+
+    def encode_fields(self, *fields, batch_size: int | None = None):
         """`encode` of the arrays of `input_fields`, as the run's data set holds them."""
-        return self.encode(*fields)
+        return self.encode(*fields, batch_size=batch_size)
 
-    def scores_fields(self, *fields):
+    def scores_fields(self, *fields, batch_size: int | None = None):
         """`scores` of the arrays of `input_fields`, as the run's data set holds them."""
-        return self.scores(*fields)
+        return self.scores(*fields, batch_size=batch_size)
 
-    def predict_fields(self, *fields):
+    def predict_fields(self, *fields, batch_size: int | None = None):
         """`predict` of the arrays of `input_fields`, as the run's data set holds them."""
-        return self.predict(*fields)
+        return self.predict(*fields, batch_size=batch_size)
 
     def offer(self, *names: str) -> None:
         """Adds `names` to this model's offers (a family whose calls depend on its config)."""

@@ -35,8 +35,8 @@ class TrainedAAE(TrainedModel):
         else:
             self.offer("decode")
 
-    def _images(self, images):
-        return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_size)
+    def _images(self, images, batch_size: int | None):
+        return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_of(batch_size))
 
     def _encode(self, state, batch):
         codes = self.trainer.encode(state.params["autoencoder"], batch["image"])
@@ -55,21 +55,21 @@ class TrainedAAE(TrainedModel):
         draws = self.trainer.prior_draws(rng.keys_for(key, batch["index"]))
         return {"image": jax.nn.sigmoid(self.trainer.decode_logits(state.params["autoencoder"], draws))}
 
-    def encode(self, images) -> np.ndarray:
+    def encode(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> style codes [n, latent] (with clusters, the categorical code is
         `predict_proba`'s)."""
-        return self._images(images).map(self._encode, self.state)["style"]
+        return self._images(images, batch_size).map(self._encode, self.state)["style"]
 
-    def reconstruct(self, images) -> np.ndarray:
+    def reconstruct(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> reconstructions [n, H, W, C] in [0, 1]."""
-        return self._images(images).map(self._encode, self.state)["reconstruction"]
+        return self._images(images, batch_size).map(self._encode, self.state)["reconstruction"]
 
-    def scores(self, images) -> np.ndarray:
+    def scores(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> [n] the reconstruction loss through the code (the Bernoulli
         negative log-likelihood of the grey levels, nats): higher for worse-explained images."""
-        return self._images(images).map(self._scores, self.state)["score"]
+        return self._images(images, batch_size).map(self._scores, self.state)["score"]
 
-    def decode(self, codes, categories=None) -> np.ndarray:
+    def decode(self, codes, categories=None, *, batch_size: int | None = None) -> np.ndarray:
         """Style codes [n, latent] (and, with clusters, categories: [n] cluster ids or [n, K]
         probabilities such as `predict_proba`'s) -> images [n, H, W, C] in [0, 1]."""
         codes = np.asarray(codes, np.float32)
@@ -94,19 +94,19 @@ class TrainedAAE(TrainedModel):
         elif categories is not None:
             raise DataError("this adversarial autoencoder has no clusters (model.n_clusters=0): give codes only")
         source = ArraySource(fields, kinds={name: "dense" for name in fields}, name="codes")
-        return whole_split.WholeSplit(source, self.mesh, self.batch_size).map(self._decode, self.state)["image"]
+        return whole_split.WholeSplit(source, self.mesh, self.batch_of(batch_size)).map(self._decode, self.state)["image"]
 
-    def predict_proba(self, images) -> np.ndarray:
+    def predict_proba(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> the encoder's softmax over the clusters [n, K]."""
         if not self.n_clusters:
             raise DataError("this adversarial autoencoder has no clusters (model.n_clusters=0)")
-        return self._images(images).map(self._encode, self.state)["category"]
+        return self._images(images, batch_size).map(self._encode, self.state)["category"]
 
-    def predict(self, images) -> np.ndarray:
+    def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> each image's cluster [n]."""
-        return np.argmax(self.predict_proba(images), axis=-1)
+        return np.argmax(self.predict_proba(images, batch_size=batch_size), axis=-1)
 
-    def generate(self, num: int, seed: int = 0) -> np.ndarray:
+    def generate(self, num: int, seed: int = 0, *, batch_size: int | None = None) -> np.ndarray:
         """`num` decoded prior draws [num, H, W, C] in [0, 1]; the same `seed` gives the same images."""
-        split = whole_split.of_size(num, self.mesh, self.batch_size)  # Each draw keyed by its index.
+        split = whole_split.of_size(num, self.mesh, self.batch_of(batch_size))  # Each draw keyed by its index.
         return split.map(self._generate, self.state, jax.random.PRNGKey(seed))["image"]

@@ -33,8 +33,8 @@ class TrainedGAN(TrainedModel):
         self.latent_dim, self.image_shape = trainer.latent_dim, trainer.image_shape
         self.batch_size = batch_size or self.config.eval_batch_size
 
-    def _images(self, images):
-        return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_size)
+    def _images(self, images, batch_size: int | None):
+        return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_of(batch_size))
 
     # What the trainer's eval and pictures call too: its latents, generated images and judgement.
     def _generate(self, state, key, batch):
@@ -46,18 +46,18 @@ class TrainedGAN(TrainedModel):
         out = {"real": jax.nn.sigmoid(logits)}
         return out | ({"q": q} if q is not None else {})
 
-    def generate(self, num: int, seed: int = 0) -> np.ndarray:
+    def generate(self, num: int, seed: int = 0, *, batch_size: int | None = None) -> np.ndarray:
         """`num` generated images [num, H, W, C] in [0, 1]; the same `seed` gives the same images."""
-        split = whole_split.of_size(num, self.mesh, self.batch_size)  # Each draw keyed by its index.
+        split = whole_split.of_size(num, self.mesh, self.batch_of(batch_size))  # Each draw keyed by its index.
         return split.map(self._generate, self.state, jax.random.PRNGKey(seed))["image"]
 
-    def discriminate(self, images) -> np.ndarray:
+    def discriminate(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> the discriminator's probability [n] that each is real."""
-        return self._images(images).map(self._score, self.state)["real"]
+        return self._images(images, batch_size).map(self._score, self.state)["real"]
 
-    def predict(self, images) -> np.ndarray:
+    def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """InfoGAN: images [n, H, W, C] -> Q's most likely categorical code [n] (a clustering)."""
         if not self.trainer.categorical:
             raise DataError("this GAN has no categorical code (model.categorical_codes=0): nothing to predict")
-        q = self._images(images).map(self._score, self.state)["q"]
+        q = self._images(images, batch_size).map(self._score, self.state)["q"]
         return np.argmax(q[:, :self.trainer.categorical], axis=-1)

@@ -35,14 +35,14 @@ class TrainedAutoRec(TrainedModel):
         self.num_columns = trainer.num_columns
         self.batch_size = batch_size or self.config.eval_batch_size
 
-    def _split(self, ratings, observed) -> WholeSplit:
+    def _split(self, ratings, observed, batch_size: int | None) -> WholeSplit:
         fields = {"ratings": np.asarray(ratings, np.float32)}
         fields["observed"] = (fields["ratings"] != 0) if observed is None else np.asarray(observed)
         for name, values in fields.items():
             if values.ndim != 2 or values.shape[1] != self.num_columns:
                 raise DataError(f"{name} must be [n, {self.num_columns}] (a rating matrix's rows); got shape {values.shape}")
         source = ArraySource(fields, kinds={"ratings": "dense", "observed": "mask"}, name="rows")
-        return WholeSplit(source, self.mesh, self.batch_size)
+        return WholeSplit(source, self.mesh, self.batch_of(batch_size))
 
     def _predict(self, params, column_rated, batch):
         return {"prediction": self.trainer.predict(params, column_rated, batch["ratings"], batch["observed"])}
@@ -50,14 +50,14 @@ class TrainedAutoRec(TrainedModel):
     def _encode(self, params, batch):
         return {"code": self.model.apply({"params": params}, batch["ratings"], method="encode")}
 
-    def predict(self, ratings, observed=None) -> np.ndarray:
+    def predict(self, ratings, observed=None, *, batch_size: int | None = None) -> np.ndarray:
         """Rows' training ratings [n, columns] (and where they exist; default: where nonzero) ->
         predicted ratings [n, columns], clipped to the rating range, as the eval predicts them."""
-        return self._split(ratings, observed).map(self._predict, self.params, self.column_rated_weights)["prediction"]
+        return self._split(ratings, observed, batch_size).map(self._predict, self.params, self.column_rated_weights)["prediction"]
 
-    def encode(self, ratings, observed=None) -> np.ndarray:
+    def encode(self, ratings, observed=None, *, batch_size: int | None = None) -> np.ndarray:
         """Rows [n, columns] -> their codes [n, hidden_units], the rows' embeddings."""
-        return self._split(ratings, observed).map(self._encode, self.params)["code"]
+        return self._split(ratings, observed, batch_size).map(self._encode, self.params)["code"]
 
     def column_vectors(self) -> np.ndarray:
         """[columns, hidden_units]: each column's output weights, the columns' embeddings."""

@@ -23,10 +23,10 @@ class TrainedClassifier(TrainedAutoencoder):
     def _probabilities(self, params, batch):
         return {"probabilities": jax.nn.softmax(self.trainer.logits(params, self.model_inputs(batch["image"])))}
 
-    def predict_proba(self, images) -> np.ndarray:
+    def predict_proba(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] (raw, as the run's data held them) -> [n, num_classes] class probabilities."""
-        return self._split(images).map(self._probabilities, self.classifier_params)["probabilities"]
+        return self._split(images, batch_size).map(self._probabilities, self.classifier_params)["probabilities"]
 
-    def predict(self, images) -> np.ndarray:
+    def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> [n] int64, the most probable class of each."""
-        return np.argmax(self.predict_proba(images), axis=-1)
+        return np.argmax(self.predict_proba(images, batch_size=batch_size), axis=-1)

@@ -28,6 +28,6 @@ class TrainedClustering(TrainedAutoencoder):
         codes = self.autoencoder.code_of(state.params["autoencoder"], self.model_inputs(batch["image"]))
         return {"cluster": self.trainer.predict(state, codes)}
 
-    def predict(self, images) -> np.ndarray:
+    def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] (raw, as the run's data held them) -> [n] int32 cluster of each."""
-        return self._split(images).map(self._predict, self.state)["cluster"]
+        return self._split(images, batch_size).map(self._predict, self.state)["cluster"]

@@ -47,8 +47,8 @@ class TrainedAutoencoder(TrainedModel):
         self._likelihood_fns = {}
         self._binarize = self.config.data.binarize if self.config.data.binarize == "static" else "none"
 
-    def _split(self, images) -> WholeSplit:
-        return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_size)
+    def _split(self, images, batch_size: int | None = None) -> WholeSplit:
+        return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_of(batch_size))
 
     def model_inputs(self, images):
         """Raw images [b, H, W, C] -> the model's inputs, float32 in [0, 1]."""
@@ -83,12 +83,12 @@ class TrainedAutoencoder(TrainedModel):
         kl = losses.gaussian_kl(aux["mu"][0], aux["logvar"][0])
         return {"score": jnp.mean(nll, axis=0) + kl}
 
-    def scores(self, images) -> np.ndarray:
+    def scores(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> [n] anomaly scores, higher for worse-explained images: the training
         loss's reconstruction term through the code (Bernoulli NLL in nats, or summed squared
         error); for a VAE the negative ELBO, its reconstruction term averaged over
         `score_samples` posterior draws. Deterministic: the same image gets the same score."""
-        return self._split(images).map(self._scores, self.params)["score"]
+        return self._split(images, batch_size).map(self._scores, self.params)["score"]
 
     def _log_likelihood(self, samples, params, batch):
         targets = self.model_inputs(batch["image"])
@@ -97,7 +97,7 @@ class TrainedAutoencoder(TrainedModel):
         return {"log_likelihood": likelihood.iw_log_likelihood(self.autoencoder.decode_nll(params, targets), mu, logvar,
                                                                keys, samples=samples)}
 
-    def log_likelihood(self, images, samples: int = 1000) -> np.ndarray:
+    def log_likelihood(self, images, samples: int = 1000, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> [n] a VAE's importance-weighted estimate of log p(x) in nats, from
         `samples` posterior draws per image (`jaxae.losses.likelihood`; a lower bound that tightens as
         `samples` grows), of the images binarised at the run's threshold. For a Bernoulli decoder
@@ -109,17 +109,17 @@ class TrainedAutoencoder(TrainedModel):
             raise DataError(f"samples={samples!r} must be a positive integer")
         # One function per K, kept, so that each K compiles once (WholeSplit caches by function).
         fn = self._likelihood_fns.setdefault(int(samples), functools.partial(self._log_likelihood, int(samples)))
-        return self._split(images).map(fn, self.params)["log_likelihood"]
+        return self._split(images, batch_size).map(fn, self.params)["log_likelihood"]
 
-    def encode(self, images) -> np.ndarray:
+    def encode(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> codes [n, latent] (a VAE's posterior mean)."""
-        return self._split(images).map(self._encode, self.params)["code"]
+        return self._split(images, batch_size).map(self._encode, self.params)["code"]
 
-    def decode(self, codes) -> np.ndarray:
+    def decode(self, codes, *, batch_size: int | None = None) -> np.ndarray:
         """codes [n, latent] -> images [n, H, W, C] in [0, 1] (the decoder's mean)."""
-        split = whole_split.of_codes(codes, self.config.model.latent_dim, self.mesh, self.batch_size)
+        split = whole_split.of_codes(codes, self.config.model.latent_dim, self.mesh, self.batch_of(batch_size))
         return split.map(self._decode, self.params)["image"]
 
-    def reconstruct(self, images) -> np.ndarray:
+    def reconstruct(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> reconstructions [n, H, W, C] in [0, 1], through the code's mean."""
-        return self._split(images).map(self._reconstruct, self.params)["image"]
+        return self._split(images, batch_size).map(self._reconstruct, self.params)["image"]

@@ -61,7 +61,8 @@ class TrainedTableAutoencoder(TrainedModel):
         fields = transform.fields(rows)
         return tuple(fields[name] for name in self.input_fields)
 
-    def _split(self, numeric, categorical, numeric_observed=None, categorical_observed=None) -> WholeSplit:
+    def _split(self, numeric, categorical, numeric_observed=None, categorical_observed=None,
+               batch_size: int | None = None) -> WholeSplit:
         numeric = np.asarray(numeric, np.float32)
         if numeric.ndim != 2 or numeric.shape[1] != self.model.num_numeric:
             raise DataError(f"numeric must be [n, {self.model.num_numeric}]; got shape {numeric.shape}")
@@ -85,7 +86,7 @@ class TrainedTableAutoencoder(TrainedModel):
             for name in ("numeric_observed", "categorical_observed"):
                 fields[name] = np.asarray(fields[name], bool).reshape(fields[name.split("_")[0]].shape)
         source = ArraySource(fields, kinds={name: tables.FIELD_KINDS[name] for name in fields}, name="rows")
-        return WholeSplit(source, self.mesh, self.batch_size)
+        return WholeSplit(source, self.mesh, self.batch_of(batch_size))
 
     def _encode(self, params, batch):
         numeric, categorical, observed = self.trainer.columns(batch)
@@ -99,42 +100,45 @@ class TrainedTableAutoencoder(TrainedModel):
     def _scores(self, params, batch):
         return self.trainer.per_example(params, *self.trainer.columns(batch))
 
-    def encode_fields(self, numeric, categorical=None, numeric_observed=None, categorical_observed=None) -> np.ndarray:
+    def encode_fields(self, numeric, categorical=None, numeric_observed=None, categorical_observed=None, *,
+                      batch_size: int | None = None) -> np.ndarray:
         """The data set's fields (numeric [n, num_numeric], categorical [n, columns], and the masks of
         their observed cells where some are missing) -> codes [n, latent_dim]."""
-        split = self._split(numeric, categorical, numeric_observed, categorical_observed)
+        split = self._split(numeric, categorical, numeric_observed, categorical_observed, batch_size)
         return split.map(self._encode, self.params)["code"]
 
-    def scores_fields(self, numeric, categorical=None, numeric_observed=None, categorical_observed=None) -> np.ndarray:
+    def scores_fields(self, numeric, categorical=None, numeric_observed=None, categorical_observed=None, *,
+                      batch_size: int | None = None) -> np.ndarray:
         """The data set's fields -> [n] each row's reconstruction loss (squared error + weighted
         cross-entropy) over its observed cells, on the scale of a whole row."""
-        split = self._split(numeric, categorical, numeric_observed, categorical_observed)
+        split = self._split(numeric, categorical, numeric_observed, categorical_observed, batch_size)
         return split.map(self._scores, self.params)["score"]
 
-    def encode(self, rows, *fields) -> np.ndarray:
+    def encode(self, rows, *fields, batch_size: int | None = None) -> np.ndarray:
         """Raw rows (or, for a run without a transform, its fields) -> codes [n, latent_dim]."""
-        return self.encode_fields(*self._fields_of(rows, *fields))
+        return self.encode_fields(*self._fields_of(rows, *fields), batch_size=batch_size)
 
-    def scores(self, rows, *fields) -> np.ndarray:
+    def scores(self, rows, *fields, batch_size: int | None = None) -> np.ndarray:
         """Raw rows (or a run's fields) -> [n] each row's reconstruction loss over its observed
         cells: the anomaly score."""
-        return self.scores_fields(*self._fields_of(rows, *fields))
+        return self.scores_fields(*self._fields_of(rows, *fields), batch_size=batch_size)
 
-    def decode(self, codes) -> tuple[np.ndarray, np.ndarray]:
+    def decode(self, codes, *, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """codes [n, latent_dim] -> (numeric [n, num_numeric], probabilities [n, columns, max_categories])."""
-        split = whole_split.of_codes(np.asarray(codes, np.float32), self.model.latent_dim, self.mesh, self.batch_size)
+        split = whole_split.of_codes(np.asarray(codes, np.float32), self.model.latent_dim, self.mesh,
+                                     self.batch_of(batch_size))
         out = split.map(self._decode, self.params)
         return out["numeric"], out["probabilities"]
 
-    def reconstruct(self, rows, *fields):
+    def reconstruct(self, rows, *fields, batch_size: int | None = None):
         """Raw rows -> their reconstruction in the table's own terms (the transform inverted: a
         DataFrame for a table read as one, else [n, columns] numbers); a run without a transform
         takes its fields and gives (numeric, probabilities) as `decode` does."""
-        decoded = self.decode(self.encode(rows, *fields))
+        decoded = self.decode(self.encode(rows, *fields, batch_size=batch_size), batch_size=batch_size)
         transform = self.transform
         return transform.inverse_transform(*decoded) if transform is not None else decoded
 
-    def impute(self, rows):
+    def impute(self, rows, *, batch_size: int | None = None):
         """Raw rows with missing cells (NaN, None) -> the same rows with each missing cell filled by
         its reconstruction from the row's observed cells (a category by its most probable seen
         value); observed cells are kept as given. Needs the run's column transform."""
@@ -142,8 +146,8 @@ class TrainedTableAutoencoder(TrainedModel):
         if transform is None:
             raise DataError("impute needs a run that recorded its column transform (a CSV file's, an estimator's)")
         numeric, categorical, numeric_observed, categorical_observed = self._fields_of(rows)
-        filled_numeric, probabilities = self.decode(self.encode_fields(numeric, categorical, numeric_observed,
-                                                                       categorical_observed))
+        codes = self.encode_fields(numeric, categorical, numeric_observed, categorical_observed, batch_size=batch_size)
+        filled_numeric, probabilities = self.decode(codes, batch_size=batch_size)
         probabilities = probabilities.copy()
         for column, cardinality in enumerate(self.cardinalities):  # The unseen id is no imputation.
             probabilities[:, column, cardinality - 1:] = -1.0
