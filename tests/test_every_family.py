@@ -2,8 +2,13 @@
 under sharded jit and under pmap; a killed run resumes bit-exactly; `jaxae.load` gives back what the
 run computed. What only one family does is tested in that family's module, on the same runs."""
 
+import atexit
 import inspect
+import json
 import os
+import subprocess
+import sys
+import tempfile
 
 import chex
 import jax
@@ -14,6 +19,7 @@ import jaxae
 from jaxae.data import host, whole_split
 from jaxae.devices import parallel
 from jaxae.errors import DataError
+from jaxae.tools import export
 from cases import CASES, KEPT_OUT, config, sources_of, trained
 from helpers import assert_resumes_exactly, hungarian_accuracy, saved_steps, train
 
@@ -141,3 +147,110 @@ def test_load_gives_what_the_run_computed(name, monkeypatch):
                           if key in metrics)
             expected = metrics[scored]
             assert hungarian_accuracy(labels, predicted) == pytest.approx(expected, abs=1e-6)
+
+
+_EXPORTED_RUNNER: list = []
+
+
+def run_without_jaxae(folder: str, inputs: dict, where: str) -> dict:
+    """The outputs of `folder`'s artifacts on `inputs` ({'<part>/<input>': array}), computed by
+    tests/run_exported.py: a process of JAX and NumPy alone, started once a test process."""
+    if not _EXPORTED_RUNNER:
+        script = os.path.join(os.path.dirname(__file__), "run_exported.py")
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        process = subprocess.Popen([sys.executable, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                   env=env, cwd=tempfile.gettempdir())
+        atexit.register(process.kill)
+        _EXPORTED_RUNNER.append(process)
+    process = _EXPORTED_RUNNER[0]
+    np.savez(os.path.join(where, "inputs.npz"), **inputs)
+    job = {"folder": folder, "inputs": os.path.join(where, "inputs.npz"), "outputs": os.path.join(where, "outputs.npz")}
+    process.stdin.write(json.dumps(job) + "\n")
+    process.stdin.flush()
+    answer = process.stdout.readline()
+    assert answer, "the JAX-only process ended (its error is on stderr)"
+    assert json.loads(answer)["imported"] == [], answer
+    return dict(np.load(job["outputs"]))
+
+
+def artifact_inputs(model, part, data: dict, n: int) -> dict:
+    """{input name: array} for `part` (an ExportedPart) of `model`: the split's `data` fields, codes
+    and categories the model computes from them, draw indices, a seed or word ids."""
+    values = {}
+    for name, (shape, dtype) in part.inputs.items():
+        if name in data:
+            values[name] = data[name]
+        elif name.endswith("_observed"):  # Complete rows: every cell observed.
+            values[name] = np.ones((n, *shape), bool)
+        elif name in ("code", "style"):
+            values[name] = model.encode_fields(*[data[field] for field in model.input_fields])
+        elif name == "category":
+            values[name] = model.predict_proba(data["image"])
+        elif name == "seed":
+            values[name] = np.int32(3)
+        else:  # 'index' of a draw or a posterior sample, a word's id.
+            assert name in ("index", "word"), name
+            values[name] = np.arange(n, dtype=np.int32)
+    return values
+
+
+def call_of(model, part, values: dict, n: int) -> tuple:
+    """What `model`'s own call gives on the artifact's inputs `values`: a tuple of `part.outputs`."""
+    fields = [values[field] for field in model.input_fields if field in values]
+    if part.call in ("encode", "scores", "predict"):
+        answer = getattr(model, f"{part.call}_fields")(*fields)
+    elif part.call == "decode":
+        answer = model.decode(*[values[name] for name in part.inputs])
+    elif part.call == "generate":
+        answer = model.generate(n, seed=int(values["seed"]))
+    elif part.call == "embeddings":
+        answer = model.input_vectors[values["word"]]
+    else:
+        answer = getattr(model, part.call)(*fields)
+    return answer if isinstance(answer, tuple) else (answer,)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_export_runs_without_jaxae_and_gives_what_load_gives(name, tmp_path):
+    """Every part the family offers, exported by `python -m jaxae.export` (cpu only; the CLI's
+    default cpu,cuda for the VAE), run in a process that imports neither jaxae nor Flax on a batch
+    of another size than any traced: the outputs of `jaxae.load`'s calls to 1e-5."""
+    one = trained(name)
+    model = jaxae.load(one.workdir, mesh=parallel.make_mesh(1))
+    platforms = [] if name == "vae_mnist" else ["--platforms", "cpu"]
+    assert export.main(["--workdir", one.workdir, "--out", str(tmp_path / "exported"), *platforms]) == 0
+    manifest = json.loads((tmp_path / "exported" / "manifest.json").read_text())
+    parts = model.parts()
+    assert set(manifest["parts"]) == set(parts) and parts
+    n = 5
+    _, test = sources_of(name)
+    data = dict(zip(model.input_fields, inputs_of(test, model.input_fields, n))) if model.input_fields else {}
+    inputs, expected = {}, {}
+    for part_name, part in parts.items():
+        values = artifact_inputs(model, part, data, n)
+        inputs |= {f"{part_name}/{key}": value for key, value in values.items()}
+        expected |= {f"{part_name}/{key}": value for key, value in zip(part.outputs, call_of(model, part, values, n))}
+        assert manifest["parts"][part_name]["computes"] == part.call
+    got = run_without_jaxae(str(tmp_path / "exported"), inputs, str(tmp_path))
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        value = np.asarray(value)
+        assert got[key].shape == value.shape, key
+        if np.issubdtype(value.dtype, np.floating):
+            np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-5, err_msg=key)
+        else:
+            np.testing.assert_array_equal(got[key], value, err_msg=key)
+
+
+def test_the_export_refuses_an_existing_folder_and_unknown_platforms(tmp_path, capsys):
+    run = trained("vae_mnist").workdir
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "mine.txt").write_text("kept")
+    assert export.main(["--workdir", run, "--out", str(tmp_path / "taken")]) == 2
+    assert "exists; choose a new folder (nothing was written)" in capsys.readouterr().err
+    assert os.listdir(tmp_path / "taken") == ["mine.txt"]
+    with pytest.raises(SystemExit):
+        export.parse(["--workdir", run, "--out", str(tmp_path / "new"), "--platforms", "cpu,metal"])
+    assert "metal unknown" in capsys.readouterr().err
+    assert export.main(["--workdir", str(tmp_path), "--out", str(tmp_path / "new")]) == 2
+    assert "holds no jaxae run" in capsys.readouterr().err and not (tmp_path / "new").exists()

@@ -31,6 +31,7 @@ import jax
 import numpy as np
 
 from jaxae.config import checks
+from jaxae.data import spec as specs
 from jaxae.devices import parallel
 from jaxae.errors import ConfigError, DataError
 from jaxae.metrics import means
@@ -266,6 +267,37 @@ def eval_fields_read(family, config, spec: dict) -> dict[str, str]:
     return family.eval_fields(config) | {name: kind for name, kind in optional.items() if name in spec}
 
 
+@dataclasses.dataclass(frozen=True)
+class ExportedPart:
+    """One pure function of a trained model, as `python -m jaxae.export` writes it (`TrainedModel.parts`).
+
+    fn(*args, inputs) -> {name: [b, ...]}, the same function the model's call `call` maps over its
+    batches: `inputs` holds [b, *shape] arrays of each input (the batch b symbolic in the artifact),
+    but those named in `unbatched`, which are arrays of their shape (a seed). `outputs` are the
+    results the artifact returns, in order.
+    """
+
+    call: str
+    fn: Callable
+    args: tuple
+    inputs: dict[str, tuple[tuple[int, ...], str]]  # name -> (shape per example, dtype name)
+    outputs: tuple[str, ...]
+    unbatched: tuple[str, ...] = ()
+
+
+def generator_part(generate, *args) -> ExportedPart:
+    """The part of a model's `generate(num, seed)`, whose batches map generate(*args, key, batch):
+    the artifact takes each draw's index [b] int32 and the seed (an int32 scalar), so
+    `generate(n, seed)` equals it on (arange(n), seed)."""
+
+    def seeded(*given):
+        *args_of_generate, batch = given
+        return generate(*args_of_generate, jax.random.PRNGKey(batch["seed"]), batch)
+
+    return ExportedPart("generate", seeded, args, {"index": ((), "int32"), "seed": ((), "int32")}, ("image",),
+                        unbatched=("seed",))
+
+
 def checked_batch_size(batch_size) -> int:
     """`batch_size` as an int; DataError unless it is a positive integer."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -298,6 +330,16 @@ class TrainedModel:
     predicts: str | None = None
     traversable: bool = False
     batch_size: int = 512
+
+    def parts(self) -> dict[str, ExportedPart]:
+        """{part name: ExportedPart}: the functions `python -m jaxae.export` writes (encoder, decoder,
+        scorer, ...), each computing one of the model's calls; none where a family offers none."""
+        return {}
+
+    def field(self, name: str) -> tuple[tuple[int, ...], str]:
+        """(shape per example, dtype name) of the run's data field `name`, as it travels to the devices."""
+        field = specs.spec_from_json(self.record["data"]["spec"])[name]
+        return field.shape, specs.stored_dtype(field.dtype).name
 
     def batch_of(self, batch_size: int | None) -> int:
         """Examples per batch of one call: `batch_size` where given, else the model's. It bounds what

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxae import losses
@@ -11,7 +12,7 @@ from jaxae.data.sources import ArraySource
 from jaxae.data.transforms import to_unit_interval
 from jaxae.errors import DataError
 from jaxae.steps import rng
-from jaxae.trainers.base import TrainedModel
+from jaxae.trainers.base import ExportedPart, TrainedModel, generator_part
 
 
 class TrainedAAE(TrainedModel):
@@ -54,6 +55,25 @@ class TrainedAAE(TrainedModel):
     def _generate(self, state, key, batch):
         draws = self.trainer.prior_draws(rng.keys_for(key, batch["index"]))
         return {"image": jax.nn.sigmoid(self.trainer.decode_logits(state.params["autoencoder"], draws))}
+
+    def _cluster(self, state, batch):
+        return {"cluster": jnp.argmax(self._encode(state, batch)["category"], axis=-1)}
+
+    def parts(self) -> dict[str, ExportedPart]:
+        """encoder (images -> style codes), decoder (style codes, and with clusters their categories'
+        probabilities [b, K] -> images), scorer (images -> [b]), generator (draw indices [b] and a
+        seed -> images) and, with clusters, the clusterer (images -> cluster ids [b])."""
+        image = {"image": self.field("image")}
+        codes = {"style": ((self.trainer.latent_dim,), "float32")}
+        if self.n_clusters:
+            codes["category"] = ((self.n_clusters,), "float32")
+        parts = {"encoder": ExportedPart("encode", self._encode, (self.state,), image, ("style",)),
+                 "decoder": ExportedPart("decode", self._decode, (self.state,), codes, ("image",)),
+                 "scorer": ExportedPart("scores", self._scores, (self.state,), image, ("score",)),
+                 "generator": generator_part(self._generate, self.state)}
+        if self.n_clusters:
+            parts["clusterer"] = ExportedPart("predict", self._cluster, (self.state,), image, ("cluster",))
+        return parts
 
     def encode(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> style codes [n, latent] (with clusters, the categorical code is
@@ -104,7 +124,9 @@ class TrainedAAE(TrainedModel):
 
     def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """images [n, H, W, C] -> each image's cluster [n]."""
-        return np.argmax(self.predict_proba(images, batch_size=batch_size), axis=-1)
+        if not self.n_clusters:
+            raise DataError("this adversarial autoencoder has no clusters (model.n_clusters=0)")
+        return self._images(images, batch_size).map(self._cluster, self.state)["cluster"]
 
     def generate(self, num: int, seed: int = 0, *, batch_size: int | None = None) -> np.ndarray:
         """`num` decoded prior draws [num, H, W, C] in [0, 1]; the same `seed` gives the same images."""

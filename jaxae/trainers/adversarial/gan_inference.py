@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxae.data import whole_split
 from jaxae.errors import DataError
 from jaxae.steps import rng
-from jaxae.trainers.base import TrainedModel
+from jaxae.trainers.base import ExportedPart, TrainedModel, generator_part
 
 
 class TrainedGAN(TrainedModel):
@@ -46,6 +47,19 @@ class TrainedGAN(TrainedModel):
         out = {"real": jax.nn.sigmoid(logits)}
         return out | ({"q": q} if q is not None else {})
 
+    def _cluster(self, state, batch):
+        return {"cluster": jnp.argmax(self._score(state, batch)["q"][:, :self.trainer.categorical], axis=-1)}
+
+    def parts(self) -> dict[str, ExportedPart]:
+        """generator (draw indices [b] and a seed -> images), discriminator (images -> P(real) [b]) and,
+        for InfoGAN, the clusterer (images -> Q's most likely categorical code [b])."""
+        image = {"image": self.field("image")}
+        parts = {"generator": generator_part(self._generate, self.state),
+                 "discriminator": ExportedPart("discriminate", self._score, (self.state,), image, ("real",))}
+        if self.trainer.categorical:
+            parts["clusterer"] = ExportedPart("predict", self._cluster, (self.state,), image, ("cluster",))
+        return parts
+
     def generate(self, num: int, seed: int = 0, *, batch_size: int | None = None) -> np.ndarray:
         """`num` generated images [num, H, W, C] in [0, 1]; the same `seed` gives the same images."""
         split = whole_split.of_size(num, self.mesh, self.batch_of(batch_size))  # Each draw keyed by its index.
@@ -59,5 +73,4 @@ class TrainedGAN(TrainedModel):
         """InfoGAN: images [n, H, W, C] -> Q's most likely categorical code [n] (a clustering)."""
         if not self.trainer.categorical:
             raise DataError("this GAN has no categorical code (model.categorical_codes=0): nothing to predict")
-        q = self._images(images, batch_size).map(self._score, self.state)["q"]
-        return np.argmax(q[:, :self.trainer.categorical], axis=-1)
+        return self._images(images, batch_size).map(self._cluster, self.state)["cluster"]

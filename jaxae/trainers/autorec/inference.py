@@ -13,7 +13,7 @@ import numpy as np
 from jaxae.data.sources import ArraySource
 from jaxae.data.whole_split import WholeSplit
 from jaxae.errors import DataError
-from jaxae.trainers.base import TrainedModel
+from jaxae.trainers.base import ExportedPart, TrainedModel
 
 
 class TrainedAutoRec(TrainedModel):
@@ -43,6 +43,14 @@ class TrainedAutoRec(TrainedModel):
                 raise DataError(f"{name} must be [n, {self.num_columns}] (a rating matrix's rows); got shape {values.shape}")
         source = ArraySource(fields, kinds={"ratings": "dense", "observed": "mask"}, name="rows")
         return WholeSplit(source, self.mesh, self.batch_of(batch_size))
+
+    def parts(self) -> dict[str, ExportedPart]:
+        """encoder (rows' ratings [b, columns] float32 and where they exist, bool -> codes) and
+        predictor (the same -> predicted ratings [b, columns])."""
+        rows = {"ratings": ((self.num_columns,), "float32"), "observed": ((self.num_columns,), "bool")}
+        return {"encoder": ExportedPart("encode", self._encode, (self.params,), rows, ("code",)),
+                "predictor": ExportedPart("predict", self._predict, (self.params, self.column_rated_weights), rows,
+                                          ("prediction",))}
 
     def _predict(self, params, column_rated, batch):
         return {"prediction": self.trainer.predict(params, column_rated, batch["ratings"], batch["observed"])}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from jaxae.trainers.base import ExportedPart
 from jaxae.trainers.parts.trained_autoencoder import TrainedAutoencoder
 
 
@@ -19,6 +20,12 @@ class TrainedClassifier(TrainedAutoencoder):
         self.trainer = trainer
         self.classifier_params = state.params
         self.params = state.params["autoencoder"]
+
+    def parts(self) -> dict[str, ExportedPart]:
+        """The autoencoder's parts and the classifier: images -> class probabilities [b, classes]."""
+        classifier = ExportedPart("predict_proba", self._probabilities, (self.classifier_params,),
+                                  {"image": self.field("image")}, ("probabilities",))
+        return super().parts() | {"classifier": classifier}
 
     def _probabilities(self, params, batch):
         return {"probabilities": jax.nn.softmax(self.trainer.logits(params, self.model_inputs(batch["image"])))}

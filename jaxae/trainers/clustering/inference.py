@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxae.trainers.base import ExportedPart
 from jaxae.trainers.parts.trained_autoencoder import TrainedAutoencoder
 
 
@@ -23,6 +24,11 @@ class TrainedClustering(TrainedAutoencoder):
         self.state = state
         self.params = state.params["autoencoder"]
         self.centroids = np.asarray(trainer.centroids(state))
+
+    def parts(self) -> dict[str, ExportedPart]:
+        """The autoencoder's parts and the clusterer: images -> cluster ids [b] int32."""
+        clusterer = ExportedPart("predict", self._predict, (self.state,), {"image": self.field("image")}, ("cluster",))
+        return super().parts() | {"clusterer": clusterer}
 
     def _predict(self, state, batch):
         codes = self.autoencoder.code_of(state.params["autoencoder"], self.model_inputs(batch["image"]))

@@ -16,7 +16,7 @@ from jaxae.data.whole_split import WholeSplit
 from jaxae.errors import DataError
 from jaxae.losses import likelihood
 from jaxae.steps import rng
-from jaxae.trainers.base import TrainedModel
+from jaxae.trainers.base import ExportedPart, TrainedModel
 
 
 class TrainedAutoencoder(TrainedModel):
@@ -49,6 +49,16 @@ class TrainedAutoencoder(TrainedModel):
 
     def _split(self, images, batch_size: int | None = None) -> WholeSplit:
         return whole_split.of_images(images, self.image_shape, self.mesh, self.batch_of(batch_size))
+
+    def parts(self) -> dict[str, ExportedPart]:
+        """encoder (images -> codes), decoder (codes -> images) and scorer (images -> scores; a VAE's
+        also takes each image's index [b] int32, which keys its posterior draws as in `scores`)."""
+        image = {"image": self.field("image")}
+        scored = image | ({"index": ((), "int32")} if self.variational else {})
+        code = {"code": ((self.config.model.latent_dim,), "float32")}
+        return {"encoder": ExportedPart("encode", self._encode, (self.params,), image, ("code",)),
+                "decoder": ExportedPart("decode", self._decode, (self.params,), code, ("image",)),
+                "scorer": ExportedPart("scores", self._scores, (self.params,), scored, ("score",))}
 
     def model_inputs(self, images):
         """Raw images [b, H, W, C] -> the model's inputs, float32 in [0, 1]."""

@@ -11,7 +11,7 @@ from jaxae.data.sources import ArraySource
 from jaxae.data.tables import TableEncoder
 from jaxae.data.whole_split import WholeSplit
 from jaxae.errors import DataError
-from jaxae.trainers.base import TrainedModel
+from jaxae.trainers.base import ExportedPart, TrainedModel
 
 
 class TrainedTableAutoencoder(TrainedModel):
@@ -87,6 +87,19 @@ class TrainedTableAutoencoder(TrainedModel):
                 fields[name] = np.asarray(fields[name], bool).reshape(fields[name.split("_")[0]].shape)
         source = ArraySource(fields, kinds={name: tables.FIELD_KINDS[name] for name in fields}, name="rows")
         return WholeSplit(source, self.mesh, self.batch_of(batch_size))
+
+    def parts(self) -> dict[str, ExportedPart]:
+        """encoder (the fields -> codes), decoder (codes -> numeric [b, num_numeric] and probabilities
+        [b, columns, max_categories]) and scorer (the fields -> [b]). The fields are what the recorded
+        column transform gives raw rows: numeric float32, categorical int32 ids, and bool masks of
+        their observed cells (all True for complete rows)."""
+        numeric, columns = (self.model.num_numeric,), (len(self.cardinalities),)
+        fields = {"numeric": (numeric, "float32"), "categorical": (columns, "int32"),
+                  "numeric_observed": (numeric, "bool"), "categorical_observed": (columns, "bool")}
+        code = {"code": ((self.model.latent_dim,), "float32")}
+        return {"encoder": ExportedPart("encode", self._encode, (self.params,), fields, ("code",)),
+                "decoder": ExportedPart("decode", self._decode, (self.params,), code, ("numeric", "probabilities")),
+                "scorer": ExportedPart("scores", self._scores, (self.params,), fields, ("score",))}
 
     def _encode(self, params, batch):
         numeric, categorical, observed = self.trainer.columns(batch)
