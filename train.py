@@ -1,85 +1,17 @@
-"""Thin launcher: flags -> config -> (multi-host init) -> jaxae.engine.loop.run.
+"""Thin launcher: flags -> config -> (multi-host init) -> jaxae.engine.loop.run (jaxae/tools/train.py,
+which an installed wheel runs as `jaxae train` with the same flags).
 
     python train.py --config configs/vae_mnist.py --workdir runs/vae_mnist
     python train.py --config configs/vae_mnist.py:tiny --workdir /tmp/tiny --config.model.latent_dim=8
+    python train.py --config vae_mnist:tiny --workdir /tmp/tiny    # a shipped experiment by name
 
 Every mistake a user can make ends in one line, `jaxae: error: ...`, and exit status 1; a run
 stopped by SIGTERM or Ctrl-C saves first and exits with 143 or 130.
 """
 
-import sys
+from jaxae.tools.train import flags, launch, main, parse_flags
 
-from absl import app, flags, logging
-
-_CONFIG = flags.DEFINE_string("config", None, "Path to a configs/<name>.py file (':tiny' for its tiny variant); "
-                              "override its fields with --config.<field>=<value>.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics.jsonl, TensorBoard and images.")
-_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0, for multi-process runs.")
-_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "How many processes take part.")
-_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index, 0 on the coordinator.")
-_DISTRIBUTED = flags.DEFINE_enum("distributed", "none", ["none", "auto"],
-                                 "'auto': let JAX find the processes itself (SLURM, Cloud TPU).")
-_ON_MISMATCH = flags.DEFINE_enum(
-    "on_checkpoint_mismatch", "fail", ["fail", "new_workdir"],
-    "When --workdir holds checkpoints of another run: 'fail' (list the differing fields), or "
-    "'new_workdir' (train in <workdir>-2, -3, ... instead; the old workdir is not touched).")
-_TIMEOUT = flags.DEFINE_integer("distributed_timeout", 300, "Seconds to wait for every process to arrive.")
-flags.mark_flags_as_required(["config", "workdir"])
-
-
-def parse_flags(argv):
-    """absl's flags, less the --config.<field> overrides, which are kept for the config. One-line errors."""
-    from jaxae.config.loading import split_overrides
-    from jaxae.errors import ConfigError
-
-    try:
-        rest, overrides = split_overrides(argv)
-        return flags.FLAGS(rest), overrides
-    except (flags.Error, ConfigError) as error:
-        sys.exit(f"jaxae: error: {error}")
-
-
-def main(parsed):
-    argv, overrides = parsed
-    if len(argv) > 1:
-        sys.exit(f"jaxae: error: unexpected arguments: {argv[1:]}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO.
-    from jaxae.devices import distributed
-    from jaxae.devices.compile_cache import enable_compile_cache
-    from jaxae.config.loading import config_from_command_line
-    from jaxae.errors import JaxaeError, from_the_command_line
-    from jaxae.engine.loop import Stopped, run
-
-    try:
-        config = config_from_command_line(_CONFIG.value, overrides)
-        distributed.initialize(coordinator_address=_COORDINATOR.value, num_processes=_NUM_PROCESSES.value,
-                               process_id=_PROCESS_ID.value, timeout_s=_TIMEOUT.value,
-                               auto=_DISTRIBUTED.value == "auto")
-        enable_compile_cache(config.get("compile_cache_dir", ""))
-        with from_the_command_line():  # Errors name this launcher's flags.
-            result = run(config, _WORKDIR.value, on_mismatch=_ON_MISMATCH.value)
-    except JaxaeError as error:
-        sys.exit(f"jaxae: error: {error}")
-    except Stopped as stop:
-        print(f"jaxae: {stop}; run the same command again to resume.", flush=True)
-        sys.exit(stop.exit_code)
-    except KeyboardInterrupt:
-        print("jaxae: interrupted; checkpoints already saved are intact, run the same command to resume.", flush=True)
-        sys.exit(130)
-    import jax
-
-    if jax.process_index() != 0:
-        return
-    print("final eval: " + " ".join(f"{k}={v:.4f}" for k, v in result.eval_metrics.items()))
-    print(f"checkpoints: {result.checkpoint_dir}")
-    print(f"metrics:     {result.metrics_path}")
-    print(f"tensorboard: {result.workdir}/tensorboard")
-    for path in result.export_paths:
-        print(f"exported:    {path}")
-    for path in result.image_paths:
-        print(f"image:       {path}")
-
+__all__ = ["flags", "launch", "main", "parse_flags"]
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    launch()

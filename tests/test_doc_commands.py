@@ -23,6 +23,7 @@ import shlex
 
 import pytest
 
+from jaxae.config import experiments
 from jaxae.config.loading import config_from_command_line, split_overrides
 from jaxae.config.validation import validate_config
 from jaxae.runs.run_record import RECORD_FILE, config_to_json
@@ -36,7 +37,7 @@ USERS_FILES = ("ratings.csv", "my_corpus.txt", "corpus.txt", "customers.csv")
 VARIABLES = {"RANK": "0"}  # Shell variables the commands use (a multi-host launcher's rank).
 PYTHON = re.compile(r"^(?:\.venv/bin/)?python3?$")
 # A fenced block, or an inline span that is a command.
-BLOCK_OR_SPAN = re.compile(r"```(\w*)\n(.*?)```|`((?:\.venv/bin/)?(?:python3?|pip)(?: [^`\n]*)?)`", re.S)
+BLOCK_OR_SPAN = re.compile(r"```(\w*)\n(.*?)```|`((?:\.venv/bin/)?(?:python3?|pip)(?: [^`\n]*)?|jaxae [^`\n]+)`", re.S)
 
 
 def blocks():
@@ -122,7 +123,10 @@ def check_train(words: list[str]) -> None:
     flags.unparse_flags()  # Defaults again: a flag an earlier command set must not stand in for a missing one.
     assert flags(["train.py"] + rest) == ["train.py"], f"{shlex.join(words)}: train.py takes no positional arguments"
     path, _, variant = flags.config.partition(":")
-    config = config_from_command_line(os.path.join(ROOT, path) + (f":{variant}" if variant else ""), overrides)
+    named = not os.path.exists(os.path.join(ROOT, path)) and "/" not in path  # A shipped experiment's name.
+    argument = experiments.config_argument(flags.config) if named else \
+        os.path.join(ROOT, path) + (f":{variant}" if variant else "")
+    config = config_from_command_line(argument, overrides)
     validate_config(config)
     workdir = flags.workdir
     if os.path.isabs(workdir):
@@ -153,6 +157,15 @@ def check_command(words: list[str]) -> str:
         return "module"
     if words[:2] == ["tfds", "build"]:
         return check_tfds_build(words)
+    if words[0] == "jaxae":  # The installed command: train.py's launcher, or a tool's module.
+        from jaxae.cli import TOOLS
+
+        assert len(words) > 1 and words[1] in TOOLS, f"{shlex.join(words)}: jaxae has no such command"
+        if words[1] == "train":
+            check_train(["train.py", *words[2:]])
+            return "train"
+        check_module(["python", "-m", TOOLS[words[1]], *words[2:]])
+        return "module"
     raise AssertionError(f"{shlex.join(words)}: a documented command of a shape no test checks")
 
 

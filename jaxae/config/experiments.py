@@ -47,3 +47,14 @@ def path(name: str) -> str:
 def get_config(name: str, variant: str = ""):
     """The ConfigDict of experiment `name` (variant '' for the full run, 'tiny' for seconds on a CPU)."""
     return load_config(f"{path(name)}:{variant}" if variant else path(name))
+
+
+def config_argument(argument: str) -> str:
+    """A launcher's --config as a file: a file's path (with its ':variant') as it is, and a shipped
+    experiment's name ('vae_mnist', 'vae_mnist:tiny') as the path of its file, so that an installed
+    wheel's `jaxae train --config vae_mnist` finds it. ConfigError names the nearest experiment for
+    an unknown name that is no file either."""
+    name, colon, variant = str(argument).partition(":")
+    if os.path.exists(name) or os.sep in name or name.endswith(".py"):
+        return argument  # A file: load_config says what is wrong with it.
+    return path(name) + colon + variant
