@@ -6,10 +6,12 @@ The public API, each name imported on first use so that ``import jaxae`` stays c
   workdir, train_source, eval_source)`` on opened sources such as ``jaxae.ArraySource`` (your own
   arrays); ``jaxae.get_config(name, variant)`` is a shipped experiment's config ('vae_mnist', 'tiny');
 * a trained run: ``jaxae.load(workdir)`` returns its model (encode, decode, predict, scores, ... as the
-  family offers); ``jaxae.Embeddings`` holds named vectors (words, items, codes);
+  family offers, each in batches of ``batch_size``); ``jaxae.Embeddings`` holds named vectors (words, items, codes);
 * scikit-learn / PyOD shapes: ``jaxae.AutoencoderTransformer`` (codes as features),
   ``jaxae.AnomalyDetector`` and ``jaxae.DeepClustering``;
-* the command-line tools ``python -m jaxae.encode`` and ``python -m jaxae.plot``.
+* the command-line tools ``python -m jaxae.encode``, ``python -m jaxae.plot`` and ``python -m
+  jaxae.export`` (a run's parts as ``jax.export`` artifacts that run without jaxae), and the
+  installed ``jaxae`` command (``jaxae train --config vae_mnist --workdir runs/vae``, ``jaxae export``, ...).
 
 Errors a user can cause are ``jaxae.errors.JaxaeError`` subclasses, each one line.
 """

@@ -205,10 +205,19 @@ def sources_of(name: str):
     return binary_digits() if binarises else digits()
 
 
+# Modules whose tests share a cost paid once a process: the clustering estimator's N2D and
+# tests/test_n2d.py both meet UMAP's first compile (numba, 20-30 s a process).
+SHARED_WORKER = {"test_clustering_estimator.py": "test_n2d.py"}
+
+
 def worker_group(nodeid: str) -> str:
-    """The xdist work unit of the test `nodeid`: its module, or for a case of test_every_family.py
-    the module that reads the case's run (its own unit where none does)."""
+    """The xdist work unit of the test `nodeid`: its module (or the module it shares a worker with),
+    or for a case of test_every_family.py the module that reads the case's run (its own unit where
+    none does)."""
     module, _, test = nodeid.partition("::")
+    folder, name = os.path.split(module)
+    if name in SHARED_WORKER:
+        return os.path.join(folder, SHARED_WORKER[name])
     if not module.endswith("test_every_family.py") or "[" not in test:
         return module
     ids = test[test.index("[") + 1:-1]
