@@ -37,7 +37,7 @@ USERS_FILES = ("ratings.csv", "my_corpus.txt", "corpus.txt", "customers.csv")
 VARIABLES = {"RANK": "0"}  # Shell variables the commands use (a multi-host launcher's rank).
 PYTHON = re.compile(r"^(?:\.venv/bin/)?python3?$")
 # A fenced block, or an inline span that is a command.
-BLOCK_OR_SPAN = re.compile(r"```(\w*)\n(.*?)```|`((?:\.venv/bin/)?(?:python3?|pip)(?: [^`\n]*)?|jaxae [^`\n]+)`", re.S)
+BLOCK_OR_SPAN = re.compile(r"```(\w*)\n(.*?)```|`((?:\.venv/bin/)?(?:python3?|pip)(?: [^`\n]*)?|jaxae \w+ --[^`\n]*)`", re.S)
 
 
 def blocks():
