@@ -152,6 +152,8 @@ def check_command(words: list[str]) -> str:
         return "train"
     if PYTHON.match(words[0]) and words[1:3] == ["-m", "pytest"]:
         return "tests"
+    if PYTHON.match(words[0]) and words[1:3] == ["-m", "jaxae"]:  # The jaxae command, without its script.
+        return check_command(["jaxae", *words[3:]])
     if PYTHON.match(words[0]) and words[1:2] == ["-m"] and words[2].startswith(("benchmarks.", "jaxae.")):
         check_module(words)
         return "module"
