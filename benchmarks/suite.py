@@ -110,7 +110,7 @@ def main(argv=None):
     for batch_size in (128,) if args.smoke else (128, 512):
         config.batch_size = batch_size
         run, step_cost = bare_scan(config, source, steps)
-        seconds, _ = median_seconds(run, repeats=3 if args.smoke else 7, warmup=0)
+        seconds, _ = median_seconds(run, repeats=1 if args.smoke else 7, warmup=0)
         step_s = seconds / steps
         bound = max(step_cost["flops"] / (report["matmul_f32_gflops"] * 1e9), step_cost["bytes"] / (report["memory_gbps"] * 1e9))
         rows[f"roofline_batch{batch_size}"] = {

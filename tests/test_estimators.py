@@ -13,7 +13,6 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import check_estimator
 
 import jaxae
 from jaxae.errors import DataError
@@ -229,16 +228,3 @@ def test_save_and_load_give_the_same_scores_without_pickle(detector, planted, tm
         jaxae.AutoencoderTransformer.load(path)
     with pytest.raises(DataError, match="X has 11 features, but AnomalyDetector is expecting 12 features as input"):
         again.predict(inliers[:, :11])
-
-
-# Checks that do not apply, and why (scikit-learn runs every other one).
-NOT_APPLICABLE = {
-    "check_estimators_pickle": "the estimators save and load as Orbax checkpoints and JSON, never pickle",
-    "check_transformer_preserve_dtypes": "codes are float32, JAX's default, whatever the input's float type",
-}
-
-
-@pytest.mark.parametrize("estimator", [jaxae.AutoencoderTransformer, jaxae.AnomalyDetector])
-def test_scikit_learns_estimator_checks_pass(estimator):
-    check_estimator(estimator(n_components=2, hidden=(8,), epochs=2, batch_size=16),
-                    expected_failed_checks=NOT_APPLICABLE)

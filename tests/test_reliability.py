@@ -26,7 +26,7 @@ FAULT_ARGS = ["--config.num_steps=300", "--config.log_every=10", "--config.check
 def test_random_sigkills_then_resume_give_bit_identical_parameters(tmp_path):
     rng = random.Random(1234)
     killed, kills, deadline = tmp_path / "killed", 0, time.monotonic() + 240
-    while kills < 4 and time.monotonic() < deadline:
+    while kills < 3 and time.monotonic() < deadline:
         process = start(killed, *FAULT_ARGS)
         time.sleep(rng.uniform(2.0, 5.0))
         if process.poll() is not None:

@@ -8,6 +8,10 @@ import site
 import subprocess
 import sys
 
+import pytest
+
+from jaxae.config import experiments
+from jaxae.errors import ConfigError
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = ("pyproject.toml", "README.md", "LICENSE", "jaxae", "configs")  # What the build reads.
 
@@ -37,7 +41,7 @@ def test_the_wheels_jaxae_command_trains_an_experiment_by_name_outside_the_repos
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import jaxae, sys; print(jaxae.__file__)"],
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import jaxae; print(jaxae.__file__)"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout
     assert where.startswith(inner), where  # The wheel's jaxae, not the checkout's.
     trained = subprocess.run([str(venv / "bin" / "jaxae"), "train", "--config", "vae_mnist:tiny", "--workdir", "run",
@@ -45,6 +49,13 @@ def test_the_wheels_jaxae_command_trains_an_experiment_by_name_outside_the_repos
                              timeout=300)
     assert trained.returncode == 0, trained.stderr[-2000:]
     assert "final eval:" in trained.stdout and (elsewhere / "run" / "checkpoints").is_dir()
-    unknown = subprocess.run([str(venv / "bin" / "jaxae"), "train", "--config", "vae_mnst", "--workdir", "other"],
-                             cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
-    assert unknown.returncode == 1 and "no experiment named 'vae_mnst'; did you mean 'vae_mnist'?" in unknown.stderr
+
+
+def test_a_config_is_a_file_or_a_shipped_experiments_name(tmp_path):
+    assert experiments.config_argument("vae_mnist:tiny") == experiments.path("vae_mnist") + ":tiny"
+    mine = tmp_path / "mine.py"
+    mine.write_text("")
+    assert experiments.config_argument(f"{mine}:tiny") == f"{mine}:tiny"  # A file, as given.
+    assert experiments.config_argument("configs/nowhere.py") == "configs/nowhere.py"  # load_config names it.
+    with pytest.raises(ConfigError, match="no experiment named 'vae_mnst'; did you mean 'vae_mnist'"):
+        experiments.config_argument("vae_mnst")
