@@ -57,5 +57,9 @@ def test_a_config_is_a_file_or_a_shipped_experiments_name(tmp_path):
     mine.write_text("")
     assert experiments.config_argument(f"{mine}:tiny") == f"{mine}:tiny"  # A file, as given.
     assert experiments.config_argument("configs/nowhere.py") == "configs/nowhere.py"  # load_config names it.
+    (tmp_path / "vae_mnist").mkdir()  # A workdir named as the experiment: `jaxae train` again resumes it.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        assert experiments.config_argument("vae_mnist") == experiments.path("vae_mnist")
     with pytest.raises(ConfigError, match="no experiment named 'vae_mnst'; did you mean 'vae_mnist'"):
         experiments.config_argument("vae_mnst")

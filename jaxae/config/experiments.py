@@ -55,6 +55,6 @@ def config_argument(argument: str) -> str:
     wheel's `jaxae train --config vae_mnist` finds it. ConfigError names the nearest experiment for
     an unknown name that is no file either."""
     name, colon, variant = str(argument).partition(":")
-    if os.path.exists(name) or os.sep in name or name.endswith(".py"):
-        return argument  # A file: load_config says what is wrong with it.
+    if os.path.isfile(name) or os.sep in name or name.endswith(".py"):
+        return argument  # A file (a folder of that name, e.g. the run's workdir, is not): load_config reads it.
     return path(name) + colon + variant

@@ -6,7 +6,8 @@
 For each part the run's family offers (encoder, decoder, scorer, clusterer, classifier, generator,
 discriminator, predictor; `TrainedModel.parts`) it writes `<part>.jax_export`: the part's function
 with the trained weights inside, serialized by `jax.export` as StableHLO with a symbolic batch
-dimension, which JAX alone runs (no jaxae, no Flax):
+dimension, which JAX runs without jaxae or Flax (`pip install jax flatbuffers`: deserializing needs
+flatbuffers, which jax does not install):
 
     exported = jax.export.deserialize(bytearray(open("exported/vae_mnist/encoder.jax_export", "rb").read()))
     codes, = exported.call(images)  # images: [b, 28, 28, 1] uint8, as the run's data held them
@@ -14,7 +15,7 @@ dimension, which JAX alone runs (no jaxae, no Flax):
 and `manifest.json`: each part's inputs and outputs (name, shape with null for the batch, dtype),
 the model's call it computes, the input transform (what is applied inside, or for a table the
 recorded column transform that gives its fields), the platforms, the run and the versions. The
-folder appears whole or not at all, and an existing one is never written into.
+folder (and any missing parent) appears whole or not at all, and an existing one is never written into.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 
 MANIFEST = "manifest.json"
 SUFFIX = ".jax_export"
@@ -39,7 +41,7 @@ def parse(argv):
     parser.add_argument("--platforms", default="cpu,cuda",
                         help=f"comma-separated platforms the artifacts run on, of {', '.join(PLATFORMS)} (default: cpu,cuda)")
     args = parser.parse_args(argv)
-    args.platforms = tuple(name.strip() for name in args.platforms.split(",") if name.strip())
+    args.platforms = tuple(dict.fromkeys(name.strip() for name in args.platforms.split(",") if name.strip()))
     unknown = sorted(set(args.platforms) - set(PLATFORMS)) or ([] if args.platforms else ["(none)"])
     if unknown:
         parser.error(f"--platforms: {', '.join(unknown)} unknown; choose among {', '.join(PLATFORMS)}")
@@ -76,11 +78,10 @@ def input_transform(model) -> dict:
         return {"applied": "outside: the fields are the recorded column transform's (jaxae.data.tables.TableEncoder) "
                            "of raw rows", "transform": recorded}
     if tuple(model.input_fields) == ("image",):
-        data = model.config.data
-        binarized = f", then binarised at {data.binarize_threshold}" if data.get("binarize", "none") == "static" else ""
-        held = "uint8 images in [0, 255] are scaled to [0, 1]" if model.field("image")[1] == "uint8" else \
-            "float images in [0, 1] are taken as they are"
-        return {"applied": f"inside: {held}{binarized}, as the run's data held them"}
+        shape, dtype = model.field("image")
+        held = "[0, 255]" if dtype == "uint8" else "[0, 1]"
+        return {"applied": f"inside: images [b, {', '.join(map(str, shape))}] of {dtype} in {held}, as the run's data "
+                           "held them (after any resizing its data set did), are scaled as the model takes them"}
     return {"applied": "none: the inputs are the fields of the run's data set"}
 
 
@@ -101,20 +102,20 @@ def export_run(workdir: str, out: str, *, step: int | None = None, platforms=("c
     out = os.path.abspath(os.path.expanduser(out))
     if os.path.exists(out):
         raise JaxaeError(f"--out={out} exists; choose a new folder (nothing was written)")
-    if not os.path.isdir(os.path.dirname(out)):
-        raise JaxaeError(f"--out={out}: its folder {os.path.dirname(out)} does not exist")
     model = load(workdir, step=step, mesh=parallel.make_mesh(1))  # One device: artifacts free of any sharding.
     parts = model.parts()
     if not parts:
         raise JaxaeError(f"the run in {workdir!r} ({model.config.trainer}) offers no part to export")
-    manifest = {"format": "jax.export (serialized StableHLO): jax.export.deserialize(bytearray(file bytes)).call(*inputs)",
+    manifest = {"format": "jax.export (serialized StableHLO; needs jax and flatbuffers): "
+                          "jax.export.deserialize(bytearray(file bytes)).call(*inputs)",
                 "platforms": list(platforms), "input_transform": input_transform(model),
-                "run": {"workdir": os.path.abspath(workdir), "step": model.step, "trainer": model.config.trainer,
-                        "model": model.config.model.get("name", ""), "data": model.config.data.name},
+                "run": {"workdir": os.path.abspath(os.path.expanduser(workdir)), "step": model.step,
+                        "trainer": model.config.trainer, "model": model.config.model.get("name", ""),
+                        "data": model.config.data.name},
                 "versions": {"jaxae": __version__, "jax": jax.__version__}, "parts": {}}
-    partial = out + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(partial)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    # A staging folder of this export's own beside `out` (never a user's folder, nor another export's).
+    partial = tempfile.mkdtemp(dir=os.path.dirname(out), prefix=f".{os.path.basename(out)}.", suffix=".partial")
     try:
         for name, part in parts.items():
             artifact = exported(part, platforms)
@@ -126,7 +127,9 @@ def export_run(workdir: str, out: str, *, step: int | None = None, platforms=("c
                 "outputs": _arrays(artifact.out_avals, part.outputs)}
         with open(os.path.join(partial, MANIFEST), "w") as file:
             json.dump(manifest, file, indent=1)
-        os.replace(partial, out)
+        if os.path.exists(out):  # Made while this export ran: it is not replaced.
+            raise JaxaeError(f"--out={out} appeared while exporting; choose a new folder (nothing was written)")
+        os.rename(partial, out)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return manifest

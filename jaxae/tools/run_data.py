@@ -26,10 +26,18 @@ def arguments(prog: str, description: str, out: str, *, rows: bool = False) -> a
     if rows:
         source.add_argument("--rows", default="", help="a CSV file of raw table rows, for a tabular run that "
                                                        "recorded its column transform (a CSV's, the embedded table's)")
-    parser.add_argument("--step", type=int, default=None, help="a checkpoint's step (default: the newest intact)")
-    parser.add_argument("--batch-size", type=int, default=None,
+    parser.add_argument("--step", type=int, default=None,
+                        help="a checkpoint's step (default: the best state early stopping kept, else the newest intact)")
+    parser.add_argument("--batch-size", type=_positive, default=None,
                         help="examples per batch on the devices, which bounds their memory (default: the run's eval batch)")
     return parser
+
+
+def _positive(text: str) -> int:
+    """An option's positive integer (argparse names the option in its one-line error)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
 
 
 def recorded_split(model, split: str = "", *, workdir: str = ""):

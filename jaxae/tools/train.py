@@ -85,6 +85,20 @@ def main(parsed):
         print(f"image:       {path}")
 
 
+_OWN_FLAGS = (_CONFIG, _WORKDIR, _COORDINATOR, _NUM_PROCESSES, _PROCESS_ID, _DISTRIBUTED, _ON_MISMATCH, _TIMEOUT)
+
+
 def launch(argv=None) -> None:
     """Runs the launcher on `argv` (default sys.argv; argv[0] the program's name); exits with its status."""
+    # absl's --help lists the flags of the module named sys.argv[0] under the docstring of __main__: these
+    # flags are this module's, and __main__ may be a console script without a docstring.
+    for holder in _OWN_FLAGS:
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[holder.name])
+    main_module = sys.modules["__main__"]
+    if not getattr(main_module, "__doc__", None):
+        main_module.__doc__ = __doc__
     app.run(main, argv=argv, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    launch()

@@ -309,7 +309,7 @@ class TrainedModel:
     """What `jaxae.load` returns (`Trainer.inference`): a family's trained model, over NumPy arrays.
 
     The protocol every family's model keeps, and all that tools (`python -m jaxae.encode`, `jaxae.plot`,
-    the estimators) may rely on:
+    `jaxae.export`, the estimators) may rely on (`parts` for the export):
 
       config, step, record: the run's config, the checkpoint's step, the run record (set by `jaxae.load`);
       input_fields: the arrays `encode_fields`, `scores_fields` and `predict_fields` take, in order (('image',)

@@ -60,14 +60,16 @@ class TrainedAAE(TrainedModel):
         return {"cluster": jnp.argmax(self._encode(state, batch)["category"], axis=-1)}
 
     def parts(self) -> dict[str, ExportedPart]:
-        """encoder (images -> style codes), decoder (style codes, and with clusters their categories'
-        probabilities [b, K] -> images), scorer (images -> [b]), generator (draw indices [b] and a
-        seed -> images) and, with clusters, the clusterer (images -> cluster ids [b])."""
+        """encoder (images -> style codes, and with clusters the categories' probabilities [b, K]),
+        decoder (style codes, and with clusters those probabilities -> images), scorer (images -> [b]),
+        generator (draw indices [b] and a seed -> images) and, with clusters, the clusterer (images ->
+        cluster ids [b])."""
         image = {"image": self.field("image")}
         codes = {"style": ((self.trainer.latent_dim,), "float32")}
         if self.n_clusters:
             codes["category"] = ((self.n_clusters,), "float32")
-        parts = {"encoder": ExportedPart("encode", self._encode, (self.state,), image, ("style",)),
+        encoded = ("style", "category") if self.n_clusters else ("style",)  # The decoder's inputs, both.
+        parts = {"encoder": ExportedPart("encode", self._encode, (self.state,), image, encoded),
                  "decoder": ExportedPart("decode", self._decode, (self.state,), codes, ("image",)),
                  "scorer": ExportedPart("scores", self._scores, (self.state,), image, ("score",)),
                  "generator": generator_part(self._generate, self.state)}
@@ -126,7 +128,7 @@ class TrainedAAE(TrainedModel):
         """images [n, H, W, C] -> each image's cluster [n]."""
         if not self.n_clusters:
             raise DataError("this adversarial autoencoder has no clusters (model.n_clusters=0)")
-        return self._images(images, batch_size).map(self._cluster, self.state)["cluster"]
+        return self._images(images, batch_size).map(self._cluster, self.state)["cluster"].astype(np.int64)
 
     def generate(self, num: int, seed: int = 0, *, batch_size: int | None = None) -> np.ndarray:
         """`num` decoded prior draws [num, H, W, C] in [0, 1]; the same `seed` gives the same images."""

@@ -73,4 +73,4 @@ class TrainedGAN(TrainedModel):
         """InfoGAN: images [n, H, W, C] -> Q's most likely categorical code [n] (a clustering)."""
         if not self.trainer.categorical:
             raise DataError("this GAN has no categorical code (model.categorical_codes=0): nothing to predict")
-        return self._images(images, batch_size).map(self._cluster, self.state)["cluster"]
+        return self._images(images, batch_size).map(self._cluster, self.state)["cluster"].astype(np.int64)
