@@ -1,10 +1,12 @@
 """Test setup: 8 simulated CPU devices, a private tfds data dir so tests never touch ~/, a
-session-wide compilation cache, and XLA's CPU back end at its cheapest optimisation level.
+session-wide compilation cache, and XLA's CPU back end set to compile cheaply (compile_flags.py).
 The temporary folders are removed when the session ends."""
 
 import os
 import shutil
 import tempfile
+
+from compile_flags import CHEAP_COMPILES
 
 # Temporary folders this process made; pytest_unconfigure removes them (a session's compiled
 # programs alone are about 50 MB a process, and they used to stay in the system temp folder).
@@ -17,13 +19,7 @@ def _temporary_folder(prefix: str) -> str:
     return path
 
 
-# Must precede the first `import jax` anywhere in the test session. The tests' tiny runs spend
-# most of their time compiling, not computing: LLVM at -O0 compiles faster than it runs slower
-# (tests/test_classifier.py with tests/test_loop.py: 58 s against 84 s on 2 cores). Programs mean
-# the same at any level; speed is measured by benchmarks/, which, run on their own, keep XLA's defaults.
-# What users run as written (README snippets, the notebook) keeps the default level: see
-# helpers.as_a_user_runs.
-CHEAP_COMPILES = " --xla_backend_optimization_level=0"
+# Must precede the first `import jax` anywhere in the test session.
 os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8" + CHEAP_COMPILES
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["TFDS_DATA_DIR"] = _temporary_folder("jaxae-test-tfds-")

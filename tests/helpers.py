@@ -12,15 +12,17 @@ import jax
 import numpy as np
 import pandas as pd
 
+from compile_flags import CHEAP_COMPILES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The session's compilation cache (conftest.py), never the user's ~/.cache.
 TEST_COMPILE_CACHE = os.environ.get("JAX_COMPILATION_CACHE_DIR") or "none"
 
 
 def as_a_user_runs() -> dict:
-    """The environment less conftest's cheap-compile XLA flag, for code run as users run it (README
+    """The environment less the tests' cheap-compile XLA flags, for code run as users run it (README
     snippets, the notebook), which trains long enough for the default optimisation level to pay."""
-    return {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "").replace(" --xla_backend_optimization_level=0", "")}
+    return {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "").replace(CHEAP_COMPILES, "")}
 
 
 def tiny(config_name="vae_mnist", **fields):

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from compile_flags import CHEAP_COMPILES
 from helpers import TEST_COMPILE_CACHE
 
 from jaxae.devices import distributed
@@ -32,9 +33,8 @@ def command(workdir, *extra):
 
 
 def env(devices: int):
-    # The level of XLA's CPU back end as in conftest: these runs, too, mostly compile.
-    return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices} "
-                                       "--xla_backend_optimization_level=0"}
+    # XLA's CPU back end as in conftest: these runs, too, mostly compile.
+    return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}" + CHEAP_COMPILES}
 
 
 def run_pair(workdir, *extra, timeout_s=30):
